@@ -1,0 +1,54 @@
+"""Project-wide constants that are facts about the models and verl, not tunable knobs.
+
+Tunable defaults live in the frozen config dataclasses of each layer (``ops``, ``reward``, ...).
+"""
+
+from __future__ import annotations
+
+# Qwen2.5-VL / Qwen3-VL special tokens, in the order of their ids in the real Qwen vocabulary
+# (151643 = <|endoftext|> ... ). The tiny test tokenizer keeps this order so the ids are contiguous.
+QWEN_SPECIAL_TOKENS: tuple[str, ...] = (
+    "<|endoftext|>",
+    "<|im_start|>",
+    "<|im_end|>",
+    "<|object_ref_start|>",
+    "<|object_ref_end|>",
+    "<|box_start|>",
+    "<|box_end|>",
+    "<|quad_start|>",
+    "<|quad_end|>",
+    "<|vision_start|>",
+    "<|vision_end|>",
+    "<|vision_pad|>",
+    "<|image_pad|>",
+    "<|video_pad|>",
+)
+# Added (non-special) tokens: they must survive ``skip_special_tokens=True`` decoding so tool calls stay visible.
+QWEN_ADDED_TOKENS: tuple[str, ...] = (
+    "<tool_call>",
+    "</tool_call>",
+    "<tool_response>",
+    "</tool_response>",
+    "<think>",
+    "</think>",
+)
+
+IMAGE_PAD = "<|image_pad|>"
+VIDEO_PAD = "<|video_pad|>"
+VISION_START = "<|vision_start|>"
+VISION_END = "<|vision_end|>"
+IM_START = "<|im_start|>"
+IM_END = "<|im_end|>"
+ENDOFTEXT = "<|endoftext|>"
+
+# Vision geometry of the Qwen-VL families: patch size and spatial merge; a merged token covers factor×factor px.
+QWEN25_VL_PATCH_SIZE = 14
+QWEN3_VL_PATCH_SIZE = 16
+QWEN_VL_MERGE_SIZE = 2
+
+# The chat template shipped with the package (renders tools and images inside tool messages).
+QWEN25_VL_TOOL_TEMPLATE = "qwen2_5_vl_tools.jinja"
+
+# Environment variable / value that selects verl-pixel's CPU platform (verl's own platform override variable).
+VERL_PLATFORM_ENV = "VERL_PLATFORM"
+CPU_PLATFORM_NAME = "cpu"

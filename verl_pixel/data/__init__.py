@@ -1,0 +1,1 @@
+"""Datasets and data preparation: the SFT dataset, trajectory synthesis, parquet importers."""
