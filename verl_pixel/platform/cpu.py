@@ -208,7 +208,7 @@ def _mark(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _init_global_process_group(timeout_second: int = 36000) -> tuple[int, int, int]:
-    """verl's ``initialize_global_process_group`` with a plain gloo backend and no ``set_device``."""
+    """Verl's ``initialize_global_process_group`` with a plain gloo backend and no ``set_device``."""
     torch.distributed.init_process_group(
         backend="gloo",
         timeout=timedelta(seconds=timeout_second),

@@ -17,7 +17,7 @@ from typing import Any
 from transformers.models.qwen2_5_vl.processing_qwen2_5_vl import Qwen2_5_VLProcessor as _StockQwen2_5_VLProcessor
 
 
-class Qwen2_5_VLProcessor(_StockQwen2_5_VLProcessor):  # noqa: N801 - the name is what verl dispatches on
+class Qwen2_5_VLProcessor(_StockQwen2_5_VLProcessor):
     """Qwen2.5-VL processor without a video processor (images only)."""
 
     def __init__(self, image_processor: Any = None, tokenizer: Any = None, chat_template: str | None = None, **kwargs):

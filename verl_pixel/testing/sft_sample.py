@@ -53,8 +53,7 @@ def _row(rng: random.Random, size: int) -> dict:
         {"role": "tool", "content": "<image>", "tool_calls": None},
         {"role": "assistant", "content": f"The square is \\boxed{{{color}}}.", "tool_calls": None},
     ]
-    return {"messages": messages, "images": [{"bytes": _png(img)}, {"bytes": _png(crop)}],
-            "tools": [CROP_TOOL_SCHEMA]}
+    return {"messages": messages, "images": [{"bytes": _png(img)}, {"bytes": _png(crop)}], "tools": [CROP_TOOL_SCHEMA]}
 
 
 def write_sft_sample(path: str | Path, n_rows: int = 8, image_size: int = 112, seed: int = 0) -> Path:

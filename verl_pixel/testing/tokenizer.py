@@ -14,16 +14,17 @@ from transformers import PreTrainedTokenizerFast
 
 from verl_pixel.constants import ENDOFTEXT, IM_END, QWEN_ADDED_TOKENS, QWEN_SPECIAL_TOKENS
 
-_WORDS = (
-    "the a an of to in is are was what which how many where color image picture crop zoom region box answer "
-    "question look closer small tiny text number count object objects left right top bottom middle center red "
-    "green blue yellow black white gray orange purple person people car cars sign label digit letter word read "
-    "see visible because first then finally therefore let me need to inspect detail details frame frames video "
-    "select option options choose correct wrong again here is cropped size assistant user system tool response "
-    "you are helpful call function arguments name target bbox coordinates pixel pixels normalized error "
-    "execution invalid must between and or not no yes it this that there they with for on at by from as be "
-    "can could would should shows show contains appears seems clearly cannot determine whole area part above "
-    "below near far large apples birds boxes circles squares stars lines rows columns page chart table value"
+_WORDS = (  # noqa: SIM905 - a word list reads better as prose
+    "the a an of to in is are was what which how many where color image picture crop zoom region box "
+    "answer question look closer small tiny text number count object objects left right top bottom "
+    "middle center red green blue yellow black white gray orange purple person people car cars sign "
+    "label digit letter word read see visible because first then finally therefore let me need to "
+    "inspect detail details frame frames video select option options choose correct wrong again here is "
+    "cropped size assistant user system tool response you are helpful call function arguments name "
+    "target bbox coordinates pixel pixels normalized error execution invalid must between and or not no "
+    "yes it this that there they with for on at by from as be can could would should shows show contains "
+    "appears seems clearly cannot determine whole area part above below near far large apples birds "
+    "boxes circles squares stars lines rows columns page chart table value"
 ).split()
 
 
