@@ -1,0 +1,165 @@
+"""Constants and the typed configuration of the visual operations (METHOD.md §1).
+
+Every knob of the operation layer lives in :class:`VisualOpsConfig`; the numbers it defaults to are named here once.
+Pixel budgets are written as ``tokens * factor**2`` because that is how the Qwen processors and Pixel Reasoner state
+them (one visual token covers a ``factor x factor`` patch after the 2x2 merge).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from enum import Enum
+from typing import Any
+
+# Patch factor = vision patch size * spatial merge size: the side of the square one visual token covers.
+QWEN2_5_VL_FACTOR = 28  # patch 14, merge 2
+QWEN3_VL_FACTOR = 32  # patch 16, merge 2
+
+# Processor defaults for the smallest image (transformers' Qwen2VLImageProcessor size["shortest_edge"] and
+# the Qwen3-VL preprocessor_config.json "shortest_edge").
+QWEN2_5_VL_MIN_PIXELS = 56 * 56
+QWEN3_VL_MIN_PIXELS = 65536
+
+# Pixel Reasoner training budgets, in visual tokens (METHOD.md §1).
+ORIGINAL_MAX_TOKENS = 2000
+CROP_MAX_TOKENS = 1000
+FRAME_MAX_TOKENS = 400
+
+DEFAULT_PADDING = 0.1  # fraction of the target image's size added on each side
+MAX_ASPECT_RATIO = 200.0  # the Qwen processors' smart_resize refuses anything longer
+DEFAULT_MAX_FRAMES_PER_CALL = 8
+DEFAULT_MAX_OPERATIONS = 4  # per trajectory (Pixel Reasoner)
+DEFAULT_MAX_IMAGES = 16  # per trajectory, inputs included (Pixel Reasoner)
+
+# A coordinate beyond this is treated as garbage rather than clamped: it also keeps float() away from
+# arbitrarily large JSON integers.
+MAX_ABS_COORDINATE = 1e6
+
+# Aspect ratios of a stored original and the image verl handed the tool may differ by rounding to the
+# patch factor; beyond this relative difference the "original" is not the same picture and is not used.
+ORIGINAL_ASPECT_TOLERANCE = 0.25
+
+CROP_TOOL_NAME = "crop_image"
+SELECT_FRAMES_TOOL_NAME = "select_frames"
+# Names the crop operation is called by across Pixel Reasoner, verl-tool and DeepEyes.
+CROP_TOOL_ALIASES = ("crop_image", "crop_image_normalized", "image_zoom_in_tool", "zoom_in")
+
+
+class CoordinateConvention(str, Enum):
+    """How the four numbers of ``bbox_2d`` are read."""
+
+    PIXELS = "pixels"  # absolute pixels of the target image as the model saw it (after the processor's resize)
+    NORMALIZED = "normalized"  # fractions of the width / height, in [0, 1]
+    RELATIVE1000 = "relative1000"  # Qwen3-VL grounding: 0..1000 of the width / height
+    AUTO = "auto"  # Pixel Reasoner's rule without its [.., 1.0] trap (see coords.resolve_convention)
+
+
+class CropSource(str, Enum):
+    """Which pixels a crop is cut from."""
+
+    ORIGINAL = "original"  # the stored full-resolution image: new detail (ours, default)
+    MODEL_VIEW = "model_view"  # the resized copy the model saw: Pixel Reasoner / DeepEyes behaviour
+
+
+class OutputStyle(str, Enum):
+    """How a tool result is shown to the model."""
+
+    QWEN = "qwen"  # a tool-role message, images inline
+    PIXEL_REASONER = "pixel_reasoner"  # a user turn "Here is the cropped image (Image Size: WxH):"
+
+
+@dataclasses.dataclass(frozen=True)
+class VisualOpsConfig:
+    """Knobs of crop / select_frames; defaults are Pixel Reasoner's training setup on Qwen2.5-VL.
+
+    Attributes:
+        coordinates: how ``bbox_2d`` is read.
+        padding: fraction of the target image's width / height added to each side of the box (0 disables).
+        min_side: smallest crop side in the frame the model sees; smaller boxes are grown about their centre.
+        max_aspect_ratio: longer / shorter side above which a box is rejected.
+        factor: processor patch factor (patch size * merge size); output sides are multiples of it.
+        min_pixels: smallest pixel count of any image handed to the model (the processor's default).
+        image_max_pixels: budget of the input images as the model sees them; must equal the processor's
+            ``max_pixels`` so that ``pixels`` coordinates are mapped from the right frame.
+        crop_max_pixels: budget a crop is resized to.
+        frame_max_pixels: budget a selected video frame is resized to.
+        crop_source: cut crops from the stored original or from the model's resized copy.
+        max_frames_per_call: most frames one ``select_frames`` call may return.
+        max_operations: most visual-operation calls per trajectory (well-formed or not).
+        max_images: most images per trajectory, inputs and tool outputs together.
+        output_style: how results are rendered for the model.
+        crop_video_frames: when the input is a video and no image, number its sampled frames as images 1..F so
+            ``crop_image`` can target them directly (Pixel Reasoner); otherwise cropping needs ``select_frames`` first.
+    """
+
+    coordinates: CoordinateConvention = CoordinateConvention.AUTO
+    padding: float = DEFAULT_PADDING
+    min_side: int = QWEN2_5_VL_FACTOR
+    max_aspect_ratio: float = MAX_ASPECT_RATIO
+    factor: int = QWEN2_5_VL_FACTOR
+    min_pixels: int = QWEN2_5_VL_MIN_PIXELS
+    image_max_pixels: int = ORIGINAL_MAX_TOKENS * QWEN2_5_VL_FACTOR**2
+    crop_max_pixels: int = CROP_MAX_TOKENS * QWEN2_5_VL_FACTOR**2
+    frame_max_pixels: int = FRAME_MAX_TOKENS * QWEN2_5_VL_FACTOR**2
+    crop_source: CropSource = CropSource.ORIGINAL
+    max_frames_per_call: int = DEFAULT_MAX_FRAMES_PER_CALL
+    max_operations: int = DEFAULT_MAX_OPERATIONS
+    max_images: int = DEFAULT_MAX_IMAGES
+    output_style: OutputStyle = OutputStyle.QWEN
+    crop_video_frames: bool = False
+
+    def __post_init__(self) -> None:
+        # Accept the YAML spellings of the enums so configs can be built from plain mappings.
+        object.__setattr__(self, "coordinates", CoordinateConvention(self.coordinates))
+        object.__setattr__(self, "crop_source", CropSource(self.crop_source))
+        object.__setattr__(self, "output_style", OutputStyle(self.output_style))
+        if not 0 <= self.padding < 1:
+            raise ValueError(f"padding must be in [0, 1), got {self.padding}")
+        if self.max_aspect_ratio < 1:
+            raise ValueError(f"max_aspect_ratio must be >= 1, got {self.max_aspect_ratio}")
+        for name in ("min_side", "factor", "min_pixels", "max_frames_per_call", "max_operations", "max_images"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        for name in ("image_max_pixels", "crop_max_pixels", "frame_max_pixels"):
+            if getattr(self, name) < max(self.min_pixels, self.factor**2):
+                raise ValueError(f"{name} must be >= min_pixels and >= factor**2, got {getattr(self, name)}")
+
+    @classmethod
+    def for_qwen3_vl(cls, **overrides: Any) -> VisualOpsConfig:
+        """Qwen3-VL preset: 32-px patch factor, its processor minimum and 0..1000 grounding coordinates."""
+        preset: dict[str, Any] = {
+            "coordinates": CoordinateConvention.RELATIVE1000,
+            "min_side": QWEN3_VL_FACTOR,
+            "factor": QWEN3_VL_FACTOR,
+            "min_pixels": QWEN3_VL_MIN_PIXELS,
+            "image_max_pixels": ORIGINAL_MAX_TOKENS * QWEN3_VL_FACTOR**2,
+            "crop_max_pixels": CROP_MAX_TOKENS * QWEN3_VL_FACTOR**2,
+            "frame_max_pixels": FRAME_MAX_TOKENS * QWEN3_VL_FACTOR**2,
+        }
+        return cls(**{**preset, **overrides})
+
+    @classmethod
+    def from_mapping(cls, mapping: Mapping[str, Any], ignore: tuple[str, ...] = ("type",)) -> VisualOpsConfig:
+        """Build from a plain mapping such as a verl tool's ``config`` block.
+
+        Args:
+            mapping: field name -> value; enum fields take their string values.
+            ignore: keys that belong to the caller (verl's ``type: native``) and are skipped.
+
+        Raises:
+            ValueError: on an unknown key (listing the known ones) or an invalid value.
+        """
+        known = {field.name for field in dataclasses.fields(cls)}
+        unknown = sorted(set(mapping) - known - set(ignore))
+        if unknown:
+            raise ValueError(f"unknown visual-ops config keys {unknown}; known: {sorted(known)}")
+        return cls(**{key: value for key, value in mapping.items() if key in known})
+
+    def to_mapping(self) -> dict[str, Any]:
+        """Plain-Python form (enums as strings), the inverse of :meth:`from_mapping`."""
+        out: dict[str, Any] = {}
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            out[field.name] = value.value if isinstance(value, Enum) else value
+        return out
