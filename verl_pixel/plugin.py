@@ -23,7 +23,10 @@ PLUGIN_MODULE = "verl_pixel.plugin"  # not __name__, which is "__main__" under `
 
 # Modules whose import registers a component through a verl decorator (agent loop, reward manager, rollout
 # backend). Later components append here; each must be cheap to import beyond verl itself.
-COMPONENT_MODULES: tuple[str, ...] = ()
+COMPONENT_MODULES: tuple[str, ...] = (
+    "verl_pixel.rollout.tool_parser",  # ToolParser "pixel_hermes"
+    "verl_pixel.rollout.agent_loop",  # agent loop "pixel_agent"
+)
 
 
 def register() -> None:

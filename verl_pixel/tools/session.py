@@ -19,9 +19,18 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+from collections.abc import Collection
 from typing import Any
 
-from verl_pixel.ops import ImageRegistry, OperationResult, VisualOpsConfig, run_operation
+from verl_pixel.ops import (
+    ImageRegistry,
+    MalformedToolCall,
+    OperationResult,
+    ToolCall,
+    VisualOpsConfig,
+    run_operation,
+    run_tool_call,
+)
 from verl_pixel.tools.originals import first_video_frames, load_originals
 
 logger = logging.getLogger(__name__)
@@ -82,3 +91,16 @@ def record_event(agent_data: Any, result: OperationResult) -> None:
 def pop_tool_events(extra_fields: dict[str, Any]) -> list[dict[str, Any]]:
     """Remove and return a trajectory's tool events (for the agent loop, before it builds its record)."""
     return list(extra_fields.pop(TOOL_EVENTS_KEY, None) or [])
+
+
+def answer_in_session(
+    session: TrajectorySession, agent_data: Any, call: ToolCall | MalformedToolCall, available: Collection[str]
+) -> OperationResult:
+    """Answer a call the agent loop handles itself (malformed, unknown, or refused by the rollout mode).
+
+    It counts against the trajectory's call budget like any other call, so the numbering and limits stay
+    consistent with the tools'. Meant for a worker thread while the caller holds ``session.lock``.
+    """
+    if session.registry is None:
+        session.registry = build_registry(agent_data, session.config)
+    return run_tool_call(session.registry, call, available)

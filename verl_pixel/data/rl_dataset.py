@@ -1,0 +1,59 @@
+"""``PixelRLDataset``: verl's ``RLHFDataset`` with image decoding that needs no torchvision.
+
+Use it as ``data.custom_cls.path=pkg://verl_pixel.data.rl_dataset data.custom_cls.name=PixelRLDataset``. verl's
+agent loops call the dataset class's ``process_multi_modal_info`` to turn the prompt's image items into the
+images the model sees; upstream does that through qwen_vl_utils, which imports torchvision (not installable next
+to CPU torch). This class decodes with PIL and resizes with the processor's own ``smart_resize`` rule to the same
+budget qwen_vl_utils applies (per-item ``max_pixels``/``min_pixels`` win over the config's), so the images the
+tools receive are the model's view either way. Rows without images keep verl's behaviour.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from omegaconf import DictConfig
+from PIL import Image
+from verl.utils.dataset.rl_dataset import RLHFDataset
+
+from verl_pixel.data.images import load_image
+from verl_pixel.ops import VisualOpsConfig, resize_to_budget
+
+_DEFAULTS = VisualOpsConfig()
+
+
+def model_view(item: dict[str, Any], factor: int, config: DictConfig | dict | None) -> Image.Image:
+    """Decode one image content item and resize it to the model's pixel budget.
+
+    Args:
+        item: a message content item of type ``image`` (``image`` / ``image_url`` holding a PIL image, bytes dict
+            or path) with optional ``max_pixels`` / ``min_pixels``.
+        factor: patch factor (patch size × spatial merge), 28 for Qwen2.5-VL.
+        config: the data config; ``max_pixels`` / ``min_pixels`` there are the defaults.
+    """
+    config = config or {}
+    ref = item.get("image", item.get("image_url"))
+    max_pixels = int(item.get("max_pixels") or config.get("max_pixels") or _DEFAULTS.image_max_pixels)
+    min_pixels = int(item.get("min_pixels") or config.get("min_pixels") or _DEFAULTS.min_pixels)
+    return resize_to_budget(load_image(ref), factor=factor, min_pixels=min_pixels, max_pixels=max_pixels)
+
+
+class PixelRLDataset(RLHFDataset):
+    """RL dataset whose multimodal extraction decodes images with PIL (videos: use frames as images)."""
+
+    @classmethod
+    def _process_multi_modal_info(
+        cls, messages: list[dict], image_patch_size: int, config: DictConfig
+    ) -> tuple[list[Image.Image] | None, list[Any] | None, list[Any] | None]:
+        items = [
+            item
+            for message in messages
+            if isinstance(message.get("content"), list)
+            for item in message["content"]
+            if isinstance(item, dict) and item.get("type") in {"image", "video"}
+        ]
+        if any(item["type"] == "video" for item in items):
+            raise ValueError("video items need qwen_vl_utils (torchvision); give sampled frames as images instead")
+        factor = int(image_patch_size) * 2  # Qwen-VL spatial merge is 2x2 patches
+        images = [model_view(item, factor, config) for item in items] or None
+        return images, None, cls._extract_audio_info(messages)

@@ -1,0 +1,159 @@
+"""``pixel_agent``: verl's ``ToolAgentLoop`` with visual operations, rollout modes and a trajectory record.
+
+Registered in verl's agent-loop registry as ``pixel_agent`` (through the ``verl.plugins`` entry point, so every
+``AgentLoopWorker`` process has it). Select it per row with the ``agent_name`` column or for all rows with
+``actor_rollout_ref.rollout.agent.default_agent_loop=pixel_agent``; load the tools with
+``actor_rollout_ref.rollout.multi_turn.tool_config_path=<verl_pixel/configs/tools/pixel_tools.yaml>``.
+
+verl's state machine, token-in/token-out generation and Continuous Token merging are reused unchanged. What
+differs, each in one override:
+
+* :class:`~verl_pixel.rollout.tool_parser.PixelHermesToolParser` keeps malformed calls, and :meth:`_call_tool`
+  answers them — and unknown tools, tool aliases, calls refused by the mode — with the operation layer's
+  specific message instead of ending the trajectory;
+* the rollout mode (``adaptive`` / ``force_tool`` / ``no_tool``) comes from the rollout's ``session_id`` and
+  ``pixel.rollout.mode_layout``; it edits the system prompt and the offered tools (:meth:`run`,
+  :meth:`_handle_pending_state`);
+* a second over-budget turn (operations or images) ends the trajectory (:meth:`_handle_processing_tools_state`);
+  verl already refuses to append a tool turn that would overflow the response, so image tokens never lose their
+  features (verl#4050);
+* the trajectory's :class:`~verl_pixel.record.TrajectoryRecord` is written into ``extra_fields`` (:meth:`run`).
+
+Frames chosen by ``select_frames`` come back as images, which verl's loop accepts (it rejects video outputs).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from verl.experimental.agent_loop.agent_loop import AgentLoopOutput, register
+from verl.experimental.agent_loop.tool_agent_loop import AgentData, AgentState, ToolAgentLoop
+from verl.experimental.agent_loop.tool_parser import FunctionCall
+from verl.tools.schemas import ToolResponse
+
+from verl_pixel.constants import IMAGE_PAD
+from verl_pixel.ops import FailureReason, ToolCall, VisualOpsConfig, canonical_operation, result_text
+from verl_pixel.record import RolloutMode, StopReason
+from verl_pixel.rollout.config import PixelRolloutConfig
+from verl_pixel.rollout.modes import mode_for_session, with_mode_instruction
+from verl_pixel.rollout.tool_parser import PixelHermesToolParser, from_function_call
+from verl_pixel.rollout.trajectory import TurnOutcome, build_record
+from verl_pixel.tools.pixel_tools import PixelOperationTool
+from verl_pixel.tools.session import answer_in_session, pop_tool_events, record_event, session_for
+
+logger = logging.getLogger(__name__)
+
+AGENT_NAME = "pixel_agent"
+_LIMIT_REASONS = {FailureReason.CALL_BUDGET.value, FailureReason.IMAGE_BUDGET.value}
+
+
+@register(AGENT_NAME)
+class PixelAgentLoop(ToolAgentLoop):
+    """Multi-turn visual-operation rollout. One instance per trajectory (verl instantiates it per sample)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        pixel_section = self.config.get("pixel") or {}
+        self.pixel_config = PixelRolloutConfig.from_mapping(pixel_section.get("rollout"))
+        self.tool_parser = PixelHermesToolParser(self.tokenizer)
+        pixel_tools = [tool for tool in self.tools.values() if isinstance(tool, PixelOperationTool)]
+        self.ops_config = pixel_tools[0].ops_config if pixel_tools else VisualOpsConfig()
+        self.mode = RolloutMode.ADAPTIVE
+        self.outcome = TurnOutcome()
+        self._agent_data: AgentData | None = None
+        self._image_pad_id = self.tokenizer.convert_tokens_to_ids(IMAGE_PAD)
+
+    async def run(self, sampling_params: dict[str, Any], **kwargs: Any) -> AgentLoopOutput:
+        """Run one rollout in the mode its ``session_id`` selects and attach the trajectory record."""
+        self.mode = mode_for_session(self.pixel_config, kwargs.get("session_id"))
+        kwargs["raw_prompt"] = with_mode_instruction(
+            list(kwargs["raw_prompt"]),
+            self.pixel_config.instruction(self.mode),
+            self.pixel_config.default_system_prompt,
+        )
+        output = await super().run(sampling_params, **kwargs)
+        events = pop_tool_events(output.extra_fields)[: self.outcome.events_merged]
+        record = build_record(
+            mode=self.mode,
+            events=events,
+            outcome=self.outcome,
+            response_ids=output.response_ids,
+            response_mask=output.response_mask,
+            image_pad_id=self._image_pad_id,
+        )
+        output.extra_fields.update(record.to_extra_fields())
+        return output
+
+    async def _handle_pending_state(self, agent_data: AgentData, sampling_params: dict[str, Any]) -> AgentState:
+        self._agent_data = agent_data
+        self.outcome.input_images = len(agent_data.image_data or [])
+        if self.mode is RolloutMode.NO_TOOL:  # no tools offered: the template renders no tool section
+            agent_data._active_tools, agent_data._active_tool_schemas = {}, []
+        return await super()._handle_pending_state(agent_data, sampling_params)
+
+    async def _handle_generating_state(
+        self, agent_data: AgentData, sampling_params: dict[str, Any], ignore_termination: bool = False
+    ) -> AgentState:
+        messages_before = len(agent_data.messages)
+        state = await super()._handle_generating_state(agent_data, sampling_params, ignore_termination)
+        self.outcome.turns = agent_data.assistant_turns
+        if state is AgentState.TERMINATED:
+            self.outcome.stop_reason = self._stop_reason(agent_data)
+            # verl appends the assistant message only when it parsed the turn (no limit hit); else decode it here.
+            parsed = len(agent_data.messages) > messages_before
+            self.outcome.answer_text = (
+                agent_data.messages[-1]["content"] if parsed else self._decode(agent_data.response_ids)
+            )
+        return state
+
+    async def _handle_processing_tools_state(self, agent_data: AgentData) -> AgentState:
+        events_before = len(agent_data.extra_fields.get("pixel/tool_events", []))
+        state = await super()._handle_processing_tools_state(agent_data)
+        events = agent_data.extra_fields.get("pixel/tool_events", [])
+        if state is AgentState.TERMINATED:
+            # verl did not append this tool turn (it would overflow the response): its calls never reached the
+            # model, so they are not counted.
+            self.outcome.stop_reason = StopReason.MAX_RESPONSE_LENGTH
+            return state
+        self.outcome.events_merged = len(events)
+        turn_limits = [e["reason"] for e in events[events_before:] if e["reason"] in _LIMIT_REASONS]
+        if turn_limits and self.outcome.limit_warned:
+            # The model was told once that its budget is spent and called again: end the trajectory here.
+            self.outcome.stop_reason = (
+                StopReason.MAX_IMAGES if FailureReason.IMAGE_BUDGET.value in turn_limits else StopReason.MAX_OPERATIONS
+            )
+            return AgentState.TERMINATED
+        self.outcome.limit_warned = self.outcome.limit_warned or bool(turn_limits)
+        return state
+
+    async def _call_tool(
+        self, tool_call: FunctionCall, tools_kwargs: dict[str, Any], agent_data: AgentData
+    ) -> tuple[ToolResponse, float, dict]:
+        """Route a call: well-formed calls to an offered tool go through verl's tool machinery; the rest are
+        answered here with the operation layer's message (and count against the call budget)."""
+        active = getattr(agent_data, "_active_tools", self.tools)
+        call = from_function_call(tool_call)
+        operation = canonical_operation(call.name)
+        if isinstance(call, ToolCall) and operation in active:
+            # Aliases (zoom_in, image_zoom_in_tool, ...) reach the tool registered under the canonical name.
+            return await super()._call_tool(tool_call.model_copy(update={"name": operation}), tools_kwargs, agent_data)
+        available = (
+            () if self.mode is RolloutMode.NO_TOOL else tuple(name for name in active if canonical_operation(name))
+        )
+        session = session_for(agent_data, self.ops_config)
+        async with session.lock:
+            result = await asyncio.to_thread(answer_in_session, session, agent_data, call, available)
+        record_event(agent_data, result)
+        return ToolResponse(text=result_text(result, self.ops_config.output_style)), 0.0, result.to_event()
+
+    def _stop_reason(self, agent_data: AgentData) -> StopReason:
+        if len(agent_data.response_mask) >= self.response_length:
+            return StopReason.MAX_RESPONSE_LENGTH
+        if "<tool_call>" in self._decode(agent_data.response_ids):
+            return StopReason.MAX_TURNS  # verl stopped on a turn limit before running this turn's calls
+        return StopReason.ANSWERED
+
+    def _decode(self, token_ids: list[int]) -> str:
+        return self.tokenizer.decode(token_ids, skip_special_tokens=True)
