@@ -41,7 +41,13 @@ from verl_pixel.rollout.modes import mode_for_session, with_mode_instruction
 from verl_pixel.rollout.tool_parser import PixelHermesToolParser, from_function_call
 from verl_pixel.rollout.trajectory import TurnOutcome, build_record
 from verl_pixel.tools.pixel_tools import PixelOperationTool
-from verl_pixel.tools.session import answer_in_session, pop_tool_events, record_event, session_for
+from verl_pixel.tools.session import (
+    TOOL_EVENTS_KEY,
+    answer_in_session,
+    pop_tool_events,
+    record_event,
+    session_for,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -109,30 +115,35 @@ class PixelAgentLoop(ToolAgentLoop):
         return state
 
     async def _handle_processing_tools_state(self, agent_data: AgentData) -> AgentState:
-        events_before = len(agent_data.extra_fields.get("pixel/tool_events", []))
+        if self.outcome.limit_warned:
+            # The model was told its budget is spent and called again: end here, before running or appending
+            # anything (the calls never reach the conversation, so they are not counted).
+            self.outcome.stop_reason = self.outcome.limit_stop
+            return AgentState.TERMINATED
+        events_before = len(agent_data.extra_fields.get(TOOL_EVENTS_KEY, []))
         state = await super()._handle_processing_tools_state(agent_data)
-        events = agent_data.extra_fields.get("pixel/tool_events", [])
         if state is AgentState.TERMINATED:
             # verl did not append this tool turn (it would overflow the response): its calls never reached the
-            # model, so they are not counted.
+            # model, so they are not counted either.
             self.outcome.stop_reason = StopReason.MAX_RESPONSE_LENGTH
             return state
+        events = agent_data.extra_fields.get(TOOL_EVENTS_KEY, [])
         self.outcome.events_merged = len(events)
-        turn_limits = [e["reason"] for e in events[events_before:] if e["reason"] in _LIMIT_REASONS]
-        if turn_limits and self.outcome.limit_warned:
-            # The model was told once that its budget is spent and called again: end the trajectory here.
-            self.outcome.stop_reason = (
-                StopReason.MAX_IMAGES if FailureReason.IMAGE_BUDGET.value in turn_limits else StopReason.MAX_OPERATIONS
-            )
-            return AgentState.TERMINATED
-        self.outcome.limit_warned = self.outcome.limit_warned or bool(turn_limits)
+        limits = {event["reason"] for event in events[events_before:]} & _LIMIT_REASONS
+        if limits:
+            self.outcome.limit_warned = True
+            image_limit = FailureReason.IMAGE_BUDGET.value in limits
+            self.outcome.limit_stop = StopReason.MAX_IMAGES if image_limit else StopReason.MAX_OPERATIONS
         return state
 
     async def _call_tool(
         self, tool_call: FunctionCall, tools_kwargs: dict[str, Any], agent_data: AgentData
     ) -> tuple[ToolResponse, float, dict]:
-        """Route a call: well-formed calls to an offered tool go through verl's tool machinery; the rest are
-        answered here with the operation layer's message (and count against the call budget)."""
+        """Route one call.
+
+        Well-formed calls to an offered tool go through verl's tool machinery (create / execute / release); the
+        rest are answered here with the operation layer's message and count against the call budget.
+        """
         active = getattr(agent_data, "_active_tools", self.tools)
         call = from_function_call(tool_call)
         operation = canonical_operation(call.name)

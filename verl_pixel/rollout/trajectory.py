@@ -21,6 +21,7 @@ class TurnOutcome:
         events_merged: tool events whose outputs reached the conversation (a tool turn verl refused to append
             because it would overflow the response is not counted).
         limit_warned: the model has already been told that its operation or image budget is spent.
+        limit_stop: the stop reason to use if it calls again after that warning.
         stop_reason: why the trajectory ended.
         answer_text: the final assistant turn's text without tool-call blocks.
     """
@@ -29,6 +30,7 @@ class TurnOutcome:
     input_images: int = 0
     events_merged: int = 0
     limit_warned: bool = False
+    limit_stop: StopReason = StopReason.MAX_OPERATIONS
     stop_reason: StopReason = StopReason.ANSWERED
     answer_text: str = ""
 

@@ -7,6 +7,8 @@ the worker is verl's ``AgentLoopWorker`` (its Ray wrapper aside), and only the L
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -14,9 +16,12 @@ from typing import Any
 
 import numpy as np
 import torch
+import yaml
 from omegaconf import DictConfig
+from PIL import Image, ImageDraw
 
 from verl_pixel.configs import CONFIG_DIR
+from verl_pixel.testing.fake_server import ScriptedLLMServer
 
 PIXEL_TOOLS_YAML = CONFIG_DIR / "tools" / "pixel_tools.yaml"
 
@@ -88,3 +93,63 @@ def make_worker(config: DictConfig, server: Any) -> Any:
     from verl.experimental.agent_loop.agent_loop import AgentLoopWorker
 
     return AgentLoopWorker(config, llm_client=server)
+
+
+def call(name: str = "crop_image", **arguments: Any) -> str:
+    """A Hermes tool-call block as the model writes it."""
+    return f"<tool_call>\n{json.dumps({'name': name, 'arguments': arguments})}\n</tool_call>"
+
+
+def scene(size: tuple[int, int] = (320, 240), color: str = "red") -> Image.Image:
+    """White image with a small coloured square at (40, 40)-(80, 80)."""
+    img = Image.new("RGB", size, "white")
+    ImageDraw.Draw(img).rectangle([40, 40, 80, 80], fill=color)
+    return img
+
+
+def tools_yaml(tmp_path: Path, **config: Any) -> str:
+    """The packaged tool YAML with ``config`` overrides applied to both tools."""
+    data = yaml.safe_load(PIXEL_TOOLS_YAML.read_text())
+    for tool in data["tools"]:
+        tool["config"].update(config)
+    path = tmp_path / "tools.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return str(path)
+
+
+class Rollouts:
+    """Runs prompts through verl's ``AgentLoopWorker`` with a :class:`ScriptedLLMServer`."""
+
+    def __init__(self, model_dir: str | Path, tokenizer: Any, overrides: Sequence[str] = ()):
+        self.config = compose_ppo_config(model_dir, overrides)
+        self.tokenizer = tokenizer
+
+    def batch(
+        self,
+        script: Any,
+        prompts: Sequence[list[dict]],
+        session_ids: Sequence[int] | None = None,
+        response_length: int | None = None,
+    ) -> tuple[Any, ScriptedLLMServer]:
+        """Roll out ``prompts`` with ``script``; returns verl's output ``DataProto`` and the server."""
+        server = ScriptedLLMServer(self.tokenizer, script)
+
+        async def go():
+            worker = make_worker(self.config, server)
+            if response_length is not None:  # read per trajectory by the loop from the trainer config
+                worker.config.actor_rollout_ref.rollout.response_length = response_length
+            return await worker.generate_sequences(prompt_batch(prompts, session_ids=session_ids))
+
+        return asyncio.run(go()), server
+
+    def one(
+        self,
+        script: Any,
+        image: Image.Image | None = None,
+        question: str = "What color is the square?",
+        session_id: int | None = None,
+        **kw: Any,
+    ) -> tuple[Any, ScriptedLLMServer]:
+        """Roll out one image prompt."""
+        out, server = self.batch(script, [image_prompt([image or scene()], question)], [session_id or 0], **kw)
+        return out, server

@@ -49,10 +49,12 @@ class ScriptedLLMServer:
         tokenizer: encodes the scripted texts to token ids (no special tokens are added).
         script: a list of texts indexed by turn, or a function of the :class:`GenerateCall` returning the text.
         log_prob: the log-prob reported for every generated token.
+        end_turn: append the tokenizer's EOS (``<|im_end|>``) to each text, as a real model ends its turn.
     """
 
-    def __init__(self, tokenizer: Any, script: Script, log_prob: float = -0.5):
+    def __init__(self, tokenizer: Any, script: Script, log_prob: float = -0.5, end_turn: bool = True):
         self.tokenizer = tokenizer
+        self.end_turn = end_turn
         self.script = script
         self.log_prob = log_prob
         self.calls: list[GenerateCall] = []
@@ -71,6 +73,10 @@ class ScriptedLLMServer:
         )
         self.calls.append(call)
         return call
+
+    def _encode(self, text: str) -> list[int]:
+        ids = self.tokenizer.encode(text, add_special_tokens=False)
+        return [*ids, self.tokenizer.eos_token_id] if self.end_turn else ids
 
     def _text(self, call: GenerateCall) -> str:
         if callable(self.script):
@@ -92,7 +98,7 @@ class ScriptedLLMServer:
         """Return the scripted text for this turn as token ids (capped by ``sampling_params['max_tokens']``)."""
         call = self._record(request_id, prompt_ids, sampling_params, image_data)
         await asyncio.sleep(0)  # yield like a real server, so concurrent trajectories interleave
-        ids = self.tokenizer.encode(self._text(call), add_special_tokens=False)
+        ids = self._encode(self._text(call))
         ids = ids[: sampling_params.get("max_tokens") or len(ids)]
         return TokenOutput(token_ids=ids, log_probs=[self.log_prob] * len(ids), stop_reason="completed")
 
@@ -104,10 +110,13 @@ class HFModelLLMServer(ScriptedLLMServer):
         model: a loaded ``Qwen2_5_VLForConditionalGeneration`` (or any model with the same ``generate`` inputs).
         processor: the model's processor (its image processor computes the image grids).
         max_new_tokens: generation cap when ``sampling_params`` carries no ``max_tokens``.
+        scripted_turns: texts returned for the first turns of each trajectory instead of generating (e.g. to
+            force a tool call from a random-weight model); the alignment check still runs on those turns.
     """
 
-    def __init__(self, model: Any, processor: Any, max_new_tokens: int = 32):
-        super().__init__(processor.tokenizer, script=[""])
+    def __init__(self, model: Any, processor: Any, max_new_tokens: int = 32, scripted_turns: Sequence[str] = ()):
+        super().__init__(processor.tokenizer, script=list(scripted_turns) or [""])
+        self.scripted_turns = len(scripted_turns)
         self.model = model
         self.processor = processor
         self.max_new_tokens = max_new_tokens
@@ -135,8 +144,11 @@ class HFModelLLMServer(ScriptedLLMServer):
         **kwargs: Any,
     ) -> TokenOutput:
         """Greedy (temperature 0) or sampled generation with the model; returns new tokens and their log-probs."""
-        self._record(request_id, prompt_ids, sampling_params, image_data)
+        call = self._record(request_id, prompt_ids, sampling_params, image_data)
         inputs = {"input_ids": torch.tensor([prompt_ids]), **self._vision_inputs(prompt_ids, list(image_data or []))}
+        if call.turn < self.scripted_turns:
+            ids = self._encode(self._text(call))
+            return TokenOutput(token_ids=ids, log_probs=[self.log_prob] * len(ids), stop_reason="completed")
         temperature = float(sampling_params.get("temperature", 1.0))
         with torch.no_grad():
             out = self.model.generate(

@@ -1,0 +1,176 @@
+"""pixel_agent through verl's real AgentLoopWorker: masks, image tokens, modes, malformed calls, limits."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+import torch
+
+from verl_pixel.record import RolloutMode, StopReason, TrajectoryRecord
+from verl_pixel.testing.agent_harness import call, image_prompt, scene, tools_yaml
+
+FINAL = "It is \\boxed{red}."
+CROP = "Let me look." + call(bbox_2d=[0.1, 0.1, 0.5, 0.5])
+CROP_OF_CROP = "Closer." + call(bbox_2d=[0.25, 0.25, 0.75, 0.75], target_image=2)
+
+
+def record(out, i=0) -> TrajectoryRecord:
+    return TrajectoryRecord.from_mapping({k: v[i] for k, v in out.non_tensor_batch.items()})
+
+
+def segments(out, tokenizer, i=0) -> list[tuple[int, str]]:
+    """The response as (mask, decoded text) runs, padding excluded."""
+    resp, mask = out.batch["responses"][i].tolist(), out.batch["response_mask"][i].tolist()
+    n = int(out.batch["attention_mask"][i, -len(resp) :].sum())
+    return [
+        (m, tokenizer.decode([t for t, _ in run]))
+        for m, run in itertools.groupby(zip(resp[:n], mask[:n]), lambda x: x[1])
+    ]
+
+
+def pad_runs(ids: list[int], pad_id: int) -> list[int]:
+    return [len(list(run)) for is_pad, run in itertools.groupby(ids, lambda t: t == pad_id) if is_pad]
+
+
+def tool_texts(out, tokenizer, i=0) -> list[str]:
+    return [text for mask, text in segments(out, tokenizer, i) if mask == 0]
+
+
+def test_three_turn_crop_of_crop_trajectory(rollouts, tiny_tokenizer):
+    out, server = rollouts.one([CROP, CROP_OF_CROP, FINAL])
+    # Response: model turn, tool turn, model turn, tool turn, model turn; mask 1 exactly on the model's tokens.
+    segs = segments(out, tiny_tokenizer)
+    assert [m for m, _ in segs] == [1, 0, 1, 0, 1]
+    assert [t for m, t in segs if m == 1] == [CROP + "<|im_end|>", CROP_OF_CROP + "<|im_end|>", FINAL + "<|im_end|>"]
+    # Images in conversation order, as the server saw them. Input 320x240 -> model view 308x252 (smart_resize,
+    # factor 28). Crop 1: normalized [.1,.1,.5,.5] of the 320x240 original = (32,24,160,120), padded by 0.1 of the
+    # image per side -> (0,0,192,144) -> resized to the budget's multiple of 28: 196x140. Crop 2: [.25,.75] of
+    # image 2, i.e. (48,36,144,108) in the original, padded by 0.1 of image 2's 192x144 region -> 134x100 ->
+    # 140x112. Each call shows the model every image so far.
+    assert [[im.size for im in c.images] for c in server.calls] == [
+        [(308, 252)],
+        [(308, 252), (196, 140)],
+        [(308, 252), (196, 140), (140, 112)],
+    ]
+    assert "Image 3: crop of image 2 (140x112)." in tool_texts(out, tiny_tokenizer)[1]
+    # One <|image_pad|> run per image, in order, each grid.prod()/4 long (18x22, 10x14, 8x10 patches).
+    grid = out.non_tensor_batch["multi_modal_inputs"][0]["image_grid_thw"]
+    assert grid.tolist() == [[1, 18, 22], [1, 10, 14], [1, 8, 10]]
+    pad_id = tiny_tokenizer.convert_tokens_to_ids("<|image_pad|>")
+    ids = out.batch["input_ids"][0][out.batch["attention_mask"][0].bool()].tolist()
+    assert pad_runs(ids, pad_id) == [99, 35, 20] == (grid.prod(-1) // 4).tolist()
+    assert tuple(out.batch["position_ids"].shape) == (1, 4, out.batch["input_ids"].shape[1])
+    assert record(out) == TrajectoryRecord(
+        mode=RolloutMode.ADAPTIVE, complied=True, ops_attempted=2, ops_succeeded=2, ops_failed=0, turns=3,
+        images_added=2, tool_visual_tokens=55, stop_reason=StopReason.ANSWERED, answer_text=FINAL,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("bad_turn", "message"),
+    [
+        # Bad JSON: verl's hermes parser would drop this call and end the trajectory as if it were an answer.
+        ('<tool_call>{"name": "crop_image", "arguments": {"bbox_2d": [1, 2</tool_call>', "not valid JSON"),
+        (call("rotate_image", angle=90), 'unknown tool "rotate_image"; available: crop_image, select_frames'),
+        (call(bbox_2d=[0.1, 0.2, 0.3]), "bbox_2d"),
+        (call(bbox_2d=[0.1, 0.1, 0.5, 0.5], target_image=7), "target_image"),
+        (call("select_frames", target_frames=[1]), "select_frames"),
+    ],
+)
+def test_malformed_calls_are_answered_and_the_model_continues(rollouts, tiny_tokenizer, bad_turn, message):
+    out, server = rollouts.one([bad_turn, FINAL])
+    assert len(server.calls) == 2  # the trajectory went on after the error
+    (tool,) = tool_texts(out, tiny_tokenizer)
+    assert message in tool and "<|image_pad|>" not in tool
+    rec = record(out)
+    assert (rec.ops_attempted, rec.ops_succeeded, rec.ops_failed) == (1, 0, 1)
+    assert rec.stop_reason is StopReason.ANSWERED and rec.answer_text == FINAL
+
+
+def test_alias_reaches_crop_tool(rollouts):
+    out, _ = rollouts.one([call("zoom_in", bbox_2d=[0.1, 0.1, 0.5, 0.5]), FINAL])
+    assert (record(out).ops_succeeded, record(out).images_added) == (1, 1)
+
+
+LAYOUT = ("+pixel.rollout.mode_layout.adaptive=1", "+pixel.rollout.mode_layout.force_tool=1",
+          "+pixel.rollout.mode_layout.no_tool=1")  # fmt: skip
+
+
+def test_modes_follow_session_ids_and_are_enforced(make_rollouts, tiny_tokenizer):
+    r = make_rollouts(*LAYOUT)
+
+    def script(c):  # the question says whether this trajectory crops first or answers at once
+        return CROP if c.turn == 0 and "Crop first." in tiny_tokenizer.decode(c.prompt_ids) else FINAL
+
+    prompts = [image_prompt([scene()], q) for q in ["Crop first."] * 3 + ["Answer now."] * 3]
+    out, server = r.batch(script, prompts, session_ids=[0, 1, 2, 0, 1, 2])
+    recs = [record(out, i) for i in range(6)]
+    assert [rec.mode for rec in recs] == [RolloutMode.ADAPTIVE, RolloutMode.FORCE_TOOL, RolloutMode.NO_TOOL] * 2
+    crop, answer = recs[:3], recs[3:]
+    # adaptive: always compliant. force_tool: compliant only with a successful operation.
+    # no_tool: its call is refused (counted as a failed attempt) and makes it non-compliant.
+    assert [(r.ops_attempted, r.ops_succeeded, r.complied) for r in crop] == [(1, 1, True), (1, 1, True), (1, 0, False)]
+    assert [(r.ops_attempted, r.complied) for r in answer] == [(0, True), (0, False), (0, True)]
+    assert "no visual operations are available here" in tool_texts(out, tiny_tokenizer, 2)[0]
+    first = [tiny_tokenizer.decode(c.prompt_ids) for c in sorted(server.calls, key=lambda c: c.turn) if c.turn == 0]
+    assert sum("<tools>" not in text for text in first) == 2  # no_tool rollouts are offered no tools
+    assert sum("must inspect the image with at least one visual operation" in text for text in first) == 2
+
+
+def test_operation_budget_warns_once_then_ends(make_rollouts, tmp_path, tiny_tokenizer):
+    r = make_rollouts("actor_rollout_ref.rollout.multi_turn.max_assistant_turns=10")
+    out, server = r.one([CROP])  # the model crops forever
+    rec = record(out)
+    # 4 allowed operations; the 5th call is told the budget is spent; the 6th turn's call ends the trajectory
+    # before it runs (so it is not counted).
+    assert len(server.calls) == 6
+    assert (rec.ops_attempted, rec.ops_succeeded, rec.ops_failed) == (5, 4, 1)
+    assert rec.stop_reason is StopReason.MAX_OPERATIONS
+    assert "used all 4 visual operations" in tool_texts(out, tiny_tokenizer)[-1]
+
+
+def test_image_budget_warns_once_then_ends(make_rollouts, tmp_path, tiny_tokenizer):
+    path = tools_yaml(tmp_path, max_images=3)
+    r = make_rollouts(
+        "actor_rollout_ref.rollout.multi_turn.max_assistant_turns=10",
+        f"actor_rollout_ref.rollout.multi_turn.tool_config_path={path}",
+    )
+    out, _ = r.one([CROP])
+    rec = record(out)
+    # input + 2 crops = 3 images; the third crop is refused, the next call ends the trajectory.
+    assert (rec.images_added, rec.ops_failed, rec.stop_reason) == (2, 1, StopReason.MAX_IMAGES)
+
+
+def test_turn_limit_stops_with_reason(make_rollouts):
+    r = make_rollouts("actor_rollout_ref.rollout.multi_turn.max_assistant_turns=2")
+    out, _ = r.one([CROP])
+    rec = record(out)
+    assert (rec.turns, rec.ops_succeeded, rec.stop_reason) == (2, 1, StopReason.MAX_TURNS)
+
+
+def test_truncation_at_every_position_of_a_tool_turn_keeps_images_whole(rollouts, tiny_tokenizer):
+    small = scene(size=(112, 112))
+    full, _ = rollouts.one([CROP, FINAL], image=small)
+    mask = full.batch["response_mask"][0].tolist()
+    start = mask.index(0)  # first tool token
+    end = start + mask[start:].index(1)  # first model token after the tool turn
+    pad_id = tiny_tokenizer.convert_tokens_to_ids("<|image_pad|>")
+    for limit in range(start - 1, end + 3):
+        out, _ = rollouts.one([CROP, FINAL], image=small, response_length=limit)
+        ids = out.batch["input_ids"][0][out.batch["attention_mask"][0].bool()].tolist()
+        grid = out.non_tensor_batch["multi_modal_inputs"][0]["image_grid_thw"]
+        # Every image has exactly its features' worth of tokens, whatever the cut (verl#4050).
+        assert pad_runs(ids, pad_id) == (grid.prod(-1) // 4).tolist(), limit
+        assert ids.count(tiny_tokenizer.convert_tokens_to_ids("<|vision_start|>")) == len(grid), limit
+        rec = record(out)
+        tool_turn_fits = limit > end  # verl appends a tool turn only if the response stays under the limit
+        assert rec.images_added == int(tool_turn_fits) == len(grid) - 1, limit
+        assert int(out.batch["response_mask"][0].sum()) <= limit
+
+
+def test_log_probs_and_mask_align(rollouts):
+    out, _ = rollouts.one([CROP, FINAL])
+    mask = out.batch["response_mask"][0].bool()
+    lp = out.batch["rollout_log_probs"][0]
+    assert torch.all(lp[mask] == -0.5) and torch.all(lp[~mask] == 0)
