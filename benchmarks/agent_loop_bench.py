@@ -20,8 +20,8 @@ import time
 os.environ.setdefault("VERL_PLATFORM", "cpu")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from verl_pixel.testing import cached_tiny_qwen25vl  # noqa: E402
-from verl_pixel.testing.agent_harness import (  # noqa: E402
+from verl_pixel.testing import cached_tiny_qwen25vl
+from verl_pixel.testing.agent_harness import (
     call,
     compose_ppo_config,
     image_prompt,
@@ -29,7 +29,7 @@ from verl_pixel.testing.agent_harness import (  # noqa: E402
     prompt_batch,
     scene,
 )
-from verl_pixel.testing.fake_server import ScriptedLLMServer  # noqa: E402
+from verl_pixel.testing.fake_server import ScriptedLLMServer
 
 SCRIPT = [
     "Let me look." + call(bbox_2d=[0.1, 0.1, 0.5, 0.5]),

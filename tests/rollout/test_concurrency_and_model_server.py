@@ -20,7 +20,7 @@ def color(i: int) -> tuple[int, int, int]:
 
 
 def hex_of(image: Image.Image) -> str:
-    return "#%02x%02x%02x" % image.getpixel((image.width // 2, image.height // 2))
+    return "#{:02x}{:02x}{:02x}".format(*image.getpixel((image.width // 2, image.height // 2)))
 
 
 def test_64_concurrent_trajectories_see_only_their_own_images(rollouts):
@@ -37,7 +37,7 @@ def test_64_concurrent_trajectories_see_only_their_own_images(rollouts):
     assert [c.turn for c in server.calls] != [0, 1] * N
     for i in range(N):
         rec = TrajectoryRecord.from_mapping({k: v[i] for k, v in out.non_tensor_batch.items()})
-        assert rec.answer_text == "\\boxed{#%02x%02x%02x}" % color(i), i
+        assert rec.answer_text == "\\boxed{{#{:02x}{:02x}{:02x}}}".format(*color(i)), i
         assert (rec.ops_succeeded, rec.images_added) == (1, 1)
     # And every second call carried exactly [own input, own crop].
     for c in server.calls:

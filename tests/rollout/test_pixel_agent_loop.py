@@ -25,7 +25,7 @@ def segments(out, tokenizer, i=0) -> list[tuple[int, str]]:
     n = int(out.batch["attention_mask"][i, -len(resp) :].sum())
     return [
         (m, tokenizer.decode([t for t, _ in run]))
-        for m, run in itertools.groupby(zip(resp[:n], mask[:n]), lambda x: x[1])
+        for m, run in itertools.groupby(zip(resp[:n], mask[:n], strict=False), lambda x: x[1])
     ]
 
 
