@@ -174,3 +174,16 @@ def test_log_probs_and_mask_align(rollouts):
     mask = out.batch["response_mask"][0].bool()
     lp = out.batch["rollout_log_probs"][0]
     assert torch.all(lp[mask] == -0.5) and torch.all(lp[~mask] == 0)
+
+
+def test_default_agent_loop_selects_pixel_agent_without_agent_name_column(rollouts):
+    import asyncio
+
+    from verl_pixel.testing.agent_harness import make_worker, prompt_batch
+    from verl_pixel.testing.fake_server import ScriptedLLMServer
+
+    batch = prompt_batch([image_prompt([scene()], "What color?")])
+    del batch.non_tensor_batch["agent_name"]  # verl falls back to rollout.agent.default_agent_loop=pixel_agent
+    server = ScriptedLLMServer(rollouts.tokenizer, [CROP, FINAL])
+    out = asyncio.run(make_worker(rollouts.config, server).generate_sequences(batch))
+    assert record(out).ops_succeeded == 1 and out.non_tensor_batch["pixel/mode"][0] == "adaptive"
