@@ -14,6 +14,7 @@ import math
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from verl_pixel.constants import CPU_PLATFORM_NAME, VERL_PLATFORM_ENV
@@ -52,7 +53,9 @@ class SFTSmokeResult:
         )
 
 
-def sft_command(model_dir: Path, train: Path, val: Path, out_dir: Path, steps: int, nproc: int = 1) -> list[str]:
+def sft_command(
+    model_dir: Path, train: Path, val: Path, out_dir: Path, steps: int, nproc: int = 1, max_length: int = 1024
+) -> list[str]:
     """The torchrun command line for verl's SFT trainer on CPU with ``PixelSFTDataset``."""
     from verl_pixel.platform.cpu import CPU_SFT_OVERRIDES
 
@@ -63,14 +66,22 @@ def sft_command(model_dir: Path, train: Path, val: Path, out_dir: Path, steps: i
         *CPU_SFT_OVERRIDES,
         f"data.train_files={train}", f"data.val_files={val}",
         "data.custom_cls.path=pkg://verl_pixel.data.sft_dataset", "data.custom_cls.name=PixelSFTDataset",
-        "data.train_batch_size=4", "data.micro_batch_size_per_gpu=2", "data.max_length=1024", "data.num_workers=0",
+        "data.train_batch_size=4", "data.micro_batch_size_per_gpu=2", "data.num_workers=0",
+        f"data.max_length={max_length}",
         "trainer.logger=[console,file]", f"trainer.total_training_steps={steps}", "trainer.resume_mode=disable",
         "trainer.project_name=verl_pixel_quickstart", "trainer.experiment_name=sft_cpu",
         f"trainer.default_local_dir={out_dir / 'checkpoints'}",
     ]  # fmt: skip
 
 
-def run_sft_smoke(workdir: str | os.PathLike, steps: int = 3, nproc: int = 1, timeout_s: int = 600) -> SFTSmokeResult:
+def run_sft_smoke(
+    workdir: str | os.PathLike,
+    steps: int = 3,
+    nproc: int = 1,
+    timeout_s: int = 600,
+    data_builder: Callable[[Path], tuple[Path, Path]] | None = None,
+    max_length: int = 1024,
+) -> SFTSmokeResult:
     """Build the tiny model and sample data under ``workdir`` and run verl's SFT trainer on CPU.
 
     Args:
@@ -78,6 +89,9 @@ def run_sft_smoke(workdir: str | os.PathLike, steps: int = 3, nproc: int = 1, ti
         steps: training steps.
         nproc: torchrun processes (FSDP2 ranks over gloo).
         timeout_s: wall-clock limit for the trainer.
+        data_builder: writes (train, val) parquets into the given folder; default: the tiny toy sample. Pass
+            :func:`verl_pixel.data.smoke_sample.write_synthesized_sft_sample` for synthesized trajectories.
+        max_length: ``data.max_length`` of the trainer.
 
     Returns:
         The parsed outcome; ``result.ok`` says whether it trained and saved.
@@ -87,14 +101,17 @@ def run_sft_smoke(workdir: str | os.PathLike, steps: int = 3, nproc: int = 1, ti
 
     work = Path(workdir).resolve()
     model_dir = build_tiny_qwen25vl(work / "tiny-qwen25vl")
-    train = write_sft_sample(work / "data" / "sft_train.parquet", n_rows=16, seed=0)
-    val = write_sft_sample(work / "data" / "sft_val.parquet", n_rows=4, seed=1)
+    if data_builder is None:
+        train = write_sft_sample(work / "data" / "sft_train.parquet", n_rows=16, seed=0)
+        val = write_sft_sample(work / "data" / "sft_val.parquet", n_rows=4, seed=1)
+    else:
+        train, val = data_builder(work / "data")
     metrics_file, log_file = work / "sft_metrics.jsonl", work / "sft_train.log"
     env = {**os.environ, **CPU_RUN_ENV, "VERL_FILE_LOGGER_PATH": str(metrics_file)}
     logger.info("running verl.trainer.sft_trainer on CPU for %d steps (log: %s)", steps, log_file)
     with open(log_file, "w") as log:
         proc = subprocess.run(
-            sft_command(model_dir, train, val, work, steps, nproc),
+            sft_command(model_dir, train, val, work, steps, nproc, max_length),
             env=env, stdout=log, stderr=subprocess.STDOUT, timeout=timeout_s, check=False, cwd=work,
         )  # fmt: skip
     train_losses, val_losses = read_losses(metrics_file)

@@ -1,50 +1,128 @@
 """``PixelSFTDataset``: verl's ``MultiTurnSFTDataset`` for pixel-reasoning conversations.
 
 Use it as ``data.custom_cls.path=pkg://verl_pixel.data.sft_dataset data.custom_cls.name=PixelSFTDataset``.
+The row schema is documented in :mod:`verl_pixel.data.sft_schema`. What this class adds to verl's:
 
-It differs from verl's class in how images are decoded: verl decodes through qwen_vl_utils, which imports
-torchvision (absent on CPU-only machines here); this class decodes with PIL (:mod:`verl_pixel.data.images`) and
-leaves resizing to the processor, which applies the same ``smart_resize`` rule. Everything else — per-message
-rendering, loss masks on assistant turns, the sanity check against the whole conversation — is verl's.
+* **message-level ``loss_mask``**: an assistant message with ``loss_mask: 0`` contributes no loss (the key verl's
+  maintainers asked for in PR #5472; verl 0.9.1 trains every assistant message). Non-assistant messages, tool
+  outputs included, are never trained whatever their style (``tool`` role or ``user`` with ``tool_output: true``).
+* **validation**: every row is checked when the files are read (``data.validate_on_load``, default true; image
+  files must exist unless ``data.check_image_files=false``) and again, without file checks, when it is built;
+  an image that fails to decode raises too. Errors are :class:`~verl_pixel.data.sft_schema.RowError` naming the
+  row index and the field.
+* **decoding without torchvision**: images are decoded with PIL; the processor does the resize (the same
+  ``smart_resize`` rule qwen_vl_utils applies). ``<video>`` expands to its frames as images
+  (:mod:`verl_pixel.data.message_content`).
+* ``tools`` may be JSON text (how :mod:`verl_pixel.data.parquet_io` stores it) or a list.
+
+Everything else — per-message rendering, the sanity check against the whole conversation, M-RoPE positions,
+padding — is verl's.
 """
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
+import pandas as pd
+import torch
 from verl.utils.dataset.multiturn_sft_dataset import MultiTurnSFTDataset
 from verl.utils.py_functional import convert_nested_value_to_list_recursive
 
-from verl_pixel.data.images import load_image
-
-_PLACEHOLDER = re.compile(r"(<image>|<video>)")
+from verl_pixel.data.images import ImageDecodeError, load_image
+from verl_pixel.data.message_content import expand_placeholders
+from verl_pixel.data.sft_schema import RowError, check_row, is_trained, parse_tools
 
 
 class PixelSFTDataset(MultiTurnSFTDataset):
-    """Multi-turn image SFT dataset that decodes images with PIL."""
+    """Multi-turn image SFT dataset with message-level loss masks, row validation and PIL decoding."""
+
+    def __init__(
+        self, parquet_files: str | list[str], tokenizer: Any, config: Any, processor: Any = None, max_samples: int = -1
+    ) -> None:
+        """Same arguments as verl's class; extra config keys: ``validate_on_load``, ``check_image_files``."""
+        config = config or {}
+        self.validate_on_load = bool(config.get("validate_on_load", True))
+        self.check_image_files = bool(config.get("check_image_files", True))
+        self._row_index: int | None = None
+        super().__init__(parquet_files, tokenizer, config, processor=processor, max_samples=max_samples)
+
+    @property
+    def _keys(self) -> dict[str, str]:
+        return {
+            "messages_key": self.messages_key,
+            "image_key": self.image_key,
+            "video_key": self.video_key,
+            "tools_key": self.tools_key,
+        }
+
+    def _read_files_and_process(self) -> None:
+        super()._read_files_and_process()
+        if self.tools is not None:
+            self.tools = [self._parsed_tools(index, value) for index, value in enumerate(self.tools)]
+        if self.validate_on_load:
+            for index in range(len(self)):
+                check_row(self._plain_row(index), index, check_files=self.check_image_files, **self._keys)
+
+    def _parsed_tools(self, index: int, value: Any) -> list[dict[str, Any]] | None:
+        if not isinstance(value, (str, list)) and pd.isna(value):
+            value = None  # a null cell of the pyarrow-backed frame arrives as pd.NA
+        try:
+            return parse_tools(value)
+        except (ValueError, TypeError) as err:
+            raise RowError(index, self.tools_key, str(err)) from err
+
+    def _plain_row(self, index: int) -> dict[str, Any]:
+        """The columns validation reads, as plain Python values."""
+        row: dict[str, Any] = {self.messages_key: self.messages[index]}
+        for key in (self.image_key, self.video_key):
+            if key in self.dataframe.columns:
+                row[key] = convert_nested_value_to_list_recursive(self.dataframe[key].iloc[index])
+        return row
+
+    def __getitem__(self, item: int) -> dict[str, Any]:
+        """verl's sample, with ``item`` remembered so that errors can name the row."""
+        self._row_index = item
+        try:
+            return super().__getitem__(item)
+        finally:
+            self._row_index = None
 
     def _build_messages(self, example: dict[str, Any]) -> list[dict[str, Any]]:
-        """Replace ``<image>`` placeholders in string contents with decoded images, in order across messages."""
-        messages: list[dict[str, Any]] = convert_nested_value_to_list_recursive(example[self.messages_key])
-        images = list(example.get(self.image_key) or [])
-        used = 0
-        for message in messages:
-            content = message["content"]
-            if not isinstance(content, str):
-                continue
-            parts: list[dict[str, Any]] = []
-            for segment in filter(None, _PLACEHOLDER.split(content)):
-                if segment == "<video>":
-                    raise ValueError("<video> placeholders are not supported yet; store sampled frames as images")
-                if segment == "<image>":
-                    if used >= len(images):
-                        raise ValueError(f"more <image> placeholders than images ({len(images)})")
-                    parts.append({"type": "image", "image": load_image(images[used])})
-                    used += 1
-                else:
-                    parts.append({"type": "text", "text": segment})
-            message["content"] = parts
-        if used != len(images):
-            raise ValueError(f"{len(images)} images but {used} <image> placeholders")
-        return messages
+        """Validate the row and expand its placeholders into decoded images (videos into their frames)."""
+        row = {
+            self.messages_key: convert_nested_value_to_list_recursive(example[self.messages_key]),
+            self.image_key: convert_nested_value_to_list_recursive(example.get(self.image_key)) or [],
+            self.video_key: convert_nested_value_to_list_recursive(example.get(self.video_key)) or [],
+        }
+        check_row(row, self._row_index, check_files=False, **self._keys)
+        messages = row[self.messages_key]
+        if self.processor is None and not row[self.image_key] and not row[self.video_key]:
+            return messages  # text-only model: verl keeps string contents
+        if self.processor is None:
+            raise RowError(self._row_index, self.image_key, "the row has images but the model has no processor")
+        return expand_placeholders(
+            messages, row[self.image_key], row[self.video_key], self._decode, self.image_key, self.video_key
+        )
+
+    def _decode(self, ref: Any, field: str) -> Any:
+        try:
+            return load_image(ref)
+        except ImageDecodeError as err:
+            raise RowError(self._row_index, field, str(err)) from err
+
+    def _process_single_message(
+        self,
+        index: int,
+        message: dict[str, Any],
+        full_message: list,
+        tools: list[dict[str, Any]] | None = None,
+        enable_thinking: bool | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, dict[str, Any]]:
+        """verl's per-message tokenization, then zero the loss of messages that must not be trained."""
+        input_ids, loss_mask, attention_mask, inputs = super()._process_single_message(
+            index, message, full_message, tools=tools, enable_thinking=enable_thinking
+        )
+        # verl already zeroes non-assistant messages (tool outputs included); this adds ``loss_mask: 0``.
+        if not is_trained(message):
+            loss_mask = torch.zeros_like(loss_mask)
+        return input_ids, loss_mask, attention_mask, inputs

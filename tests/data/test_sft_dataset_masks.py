@@ -1,0 +1,135 @@
+"""Token-by-token loss masks of PixelSFTDataset with the tiny Qwen2.5-VL processor.
+
+The trained tokens of a recrop-twice trajectory are exactly the correct crop call (with the text leading to it)
+and the final analysis with the answer; the two wrong calls and every tool output are not trained; and the
+per-message token ids equal rendering the whole conversation (verl's sanity check, mismatch not ignored).
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from omegaconf import OmegaConf
+
+from verl_pixel.data.parquet_io import write_sft_parquet
+from verl_pixel.data.sft_dataset import PixelSFTDataset
+from verl_pixel.data.synthesize import synthesize
+from verl_pixel.ops import OutputStyle, VisualOpsConfig
+
+ONLY_RECROP_TWICE = {"single_pass": 0.0, "recrop_once": 0.0, "recrop_twice": 1.0, "further_zoom": 0.0, "text_only": 0.0}
+
+
+def _dataset(path, processor, **config):
+    options = {
+        "max_length": 16384,
+        "pad_mode": "no_padding",
+        "truncation": "error",
+        "ignore_input_ids_mismatch": False,
+        **config,
+    }
+    return PixelSFTDataset(str(path), processor.tokenizer, OmegaConf.create(options), processor=processor)
+
+
+def _trained_spans(sample, tokenizer) -> list[str]:
+    ids, mask = sample["input_ids"].tolist(), sample["loss_mask"].tolist()
+    spans, current = [], []
+    for token, flag in zip(ids, mask, strict=True):
+        if flag:
+            current.append(token)
+        elif current:
+            spans.append(current)
+            current = []
+    if current:
+        spans.append(current)
+    return [tokenizer.decode(span, skip_special_tokens=False) for span in spans]
+
+
+def _call_text(message) -> str:
+    function = message["tool_calls"][0]["function"]
+    return f'\n<tool_call>\n{{"name": "{function["name"]}", "arguments": {function["arguments"]}}}\n</tool_call>'
+
+
+def _synthesized(make_seeds, fast_synthesis_config, tmp_path, style=OutputStyle.QWEN, **shares):
+    config = fast_synthesis_config(ops=VisualOpsConfig(crop_max_pixels=16 * 28 * 28, output_style=style), **shares)
+    result = synthesize(make_seeds(2, 0), config)
+    return result.rows, write_sft_parquet(result.rows, tmp_path / "rows.parquet")
+
+
+@pytest.mark.parametrize("style", [OutputStyle.QWEN, OutputStyle.PIXEL_REASONER])
+def test_recrop_twice_trains_exactly_the_correct_call_and_the_answer(
+    style, make_seeds, fast_synthesis_config, tiny_processor, tmp_path
+):
+    rows, path = _synthesized(make_seeds, fast_synthesis_config, tmp_path, style, **ONLY_RECROP_TWICE)
+    dataset = _dataset(path, tiny_processor)
+    messages = rows[0]["messages"]
+    observation = "tool" if style is OutputStyle.QWEN else "user"
+    assert [m["role"] for m in messages] == ["user", *["assistant", observation] * 3, "assistant"]
+    assert all(m.get("tool_output") for m in messages[2::2]) or style is OutputStyle.QWEN
+    wrong1, wrong2, correct, answer = (m for m in messages if m["role"] == "assistant")
+    assert [wrong1["loss_mask"], wrong2["loss_mask"], correct["loss_mask"], answer["loss_mask"]] == [0, 0, 1, 1]
+
+    sample = dataset[0]
+    spans = _trained_spans(sample, tiny_processor.tokenizer)
+    assert spans == [
+        correct["content"] + _call_text(correct) + "<|im_end|>\n",
+        answer["content"] + "<|im_end|>\n",
+    ]
+    masked_text = tiny_processor.tokenizer.decode(sample["input_ids"][sample["loss_mask"] == 0])
+    for wrong in (wrong1, wrong2):
+        arguments = wrong["tool_calls"][0]["function"]["arguments"]
+        assert arguments in masked_text and all(arguments not in span for span in spans)
+    # Tool outputs carry the image pads; none of them is trained.
+    image_pad = tiny_processor.tokenizer.convert_tokens_to_ids("<|image_pad|>")
+    assert (sample["input_ids"] == image_pad).sum() > 0
+    assert sample["loss_mask"][sample["input_ids"] == image_pad].sum() == 0
+    assert sample["multi_modal_inputs"]["image_grid_thw"].shape[0] == 4  # input + 3 crops
+
+
+def test_concatenated_ids_equal_whole_conversation(make_seeds, fast_synthesis_config, tiny_processor, tmp_path):
+    rows, path = _synthesized(make_seeds, fast_synthesis_config, tmp_path, **ONLY_RECROP_TWICE)
+    dataset = _dataset(path, tiny_processor)
+    sample = dataset[1]
+    dataset._row_index = 1
+    messages = dataset._build_messages(dataset.dataframe.iloc[1].to_dict())
+    whole = tiny_processor.apply_chat_template(
+        messages,
+        tools=dataset.tools[1],
+        add_generation_prompt=False,
+        tokenize=True,
+        return_dict=True,
+        return_tensors="pt",
+    )
+    assert torch.equal(sample["input_ids"], whole["input_ids"][0])
+    assert dataset.tools[1] == json.loads(rows[1]["tools"])  # tools stored as JSON text come back as schemas
+
+
+def test_loss_mask_zero_on_every_assistant_trains_nothing(tiny_processor, tmp_path, media_dir):
+    row = {
+        "messages": [
+            {"role": "system", "content": "Be brief."},
+            {"role": "user", "content": "<image>What is shown?"},
+            {"role": "assistant", "content": "A square.", "loss_mask": 0},
+            {"role": "user", "content": "And its colour?"},
+            {"role": "assistant", "content": "Red.", "loss_mask": 1},
+        ],
+        "images": [{"path": str(media_dir / "img0.png")}],
+    }
+    dataset = _dataset(write_sft_parquet([row], tmp_path / "r.parquet"), tiny_processor)
+    assert _trained_spans(dataset[0], tiny_processor.tokenizer) == ["Red.<|im_end|>\n"]
+
+
+def test_video_placeholder_expands_to_frames(make_seeds, fast_synthesis_config, tiny_processor, tmp_path):
+    config = fast_synthesis_config(video_single_pass=0.0, video_reselect=1.0, text_only=0.0)
+    result = synthesize(make_seeds(0, 1), config)
+    dataset = _dataset(write_sft_parquet(result.rows, tmp_path / "v.parquet"), tiny_processor)
+    sample = dataset[0]
+    selected = sum(
+        len(json.loads(m["tool_calls"][0]["function"]["arguments"])["target_frames"])
+        for m in result.rows[0]["messages"]
+        if m.get("tool_calls")
+    )
+    assert sample["multi_modal_inputs"]["image_grid_thw"].shape[0] == 16 + selected
+    spans = _trained_spans(sample, tiny_processor.tokenizer)
+    assert len(spans) == 2 and "select_frames" in spans[0] and "\\boxed{" in spans[1]

@@ -1,0 +1,120 @@
+"""``verl-pixel synthesize`` / ``prepare`` through the argparse subparsers this package registers."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import pandas as pd
+import pytest
+
+from verl_pixel.data.synthesize_cli import add_parser
+
+
+def _run(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="verl-pixel")
+    add_parser(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+def test_synthesize_sample_writes_train_and_val_and_prints_shares(seed_sample_dir, tmp_path, capsys):
+    code = _run(
+        [
+            "synthesize",
+            "--seeds",
+            "sample",
+            "--sample-dir",
+            str(seed_sample_dir),
+            "--out",
+            str(tmp_path / "train.parquet"),
+            "--val-out",
+            str(tmp_path / "val.parquet"),
+            "--val-size",
+            "2",
+            "--input-max-pixels",
+            str(64 * 28 * 28),
+            "--crop-max-pixels",
+            str(16 * 28 * 28),
+            "--output-style",
+            "pixel_reasoner",
+            "--text-only",
+            "0.1",
+        ]
+    )
+    assert code == 0
+    train, val = pd.read_parquet(tmp_path / "train.parquet"), pd.read_parquet(tmp_path / "val.parquet")
+    assert len(train) == 28 and len(val) == 2
+    out = capsys.readouterr().out
+    assert "recrop_twice" in out and "text_only" in out and "10.0%" in out
+    observations = [m for row in train["messages"] for m in row if m["tool_output"]]
+    assert observations and all(m["role"] == "user" for m in observations)
+    assert json.loads(train["tools"][0])[0]["function"]["name"] == "crop_image"
+
+
+def test_prepare_rl_and_sample(seed_sample_dir, tmp_path):
+    assert (
+        _run(
+            [
+                "prepare",
+                "rl",
+                "--seeds",
+                str(seed_sample_dir / "seeds.jsonl"),
+                "--limit",
+                "5",
+                "--out",
+                str(tmp_path / "rl.parquet"),
+                "--no-embed-images",
+            ]
+        )
+        == 0
+    )
+    rows = pd.read_parquet(tmp_path / "rl.parquet")
+    assert list(rows["agent_name"].unique()) == ["pixel_agent"] and len(rows) == 5
+    assert rows["reward_model"][0]["ground_truth"]["answer_type"] == "number"
+
+
+def test_prepare_pixel_reasoner(media_dir, tmp_path):
+    item = {
+        "message_list": [
+            {"role": "user", "content": [{"image": "img0.png"}, {"text": "Q?"}]},
+            {"role": "assistant", "content": [{"text": "\\boxed{1}"}]},
+        ]
+    }
+    source = tmp_path / "pr.json"
+    source.write_text(json.dumps([item]))
+    assert (
+        _run(
+            [
+                "prepare",
+                "pixel-reasoner",
+                "--json",
+                str(source),
+                "--image-root",
+                str(media_dir),
+                "--out",
+                str(tmp_path / "pr.parquet"),
+            ]
+        )
+        == 0
+    )
+    assert pd.read_parquet(tmp_path / "pr.parquet")["images"][0][0] == str(media_dir / "img0.png")
+
+
+def test_endpoint_writer_needs_url_and_model(seed_sample_dir, tmp_path):
+    with pytest.raises(SystemExit, match="--endpoint-url"):
+        _run(
+            [
+                "synthesize",
+                "--seeds",
+                "sample",
+                "--sample-dir",
+                str(seed_sample_dir),
+                "--out",
+                str(tmp_path / "x.parquet"),
+                "--writer",
+                "endpoint",
+                "--limit",
+                "2",
+            ]
+        )

@@ -1,0 +1,303 @@
+"""The SFT row schema of :class:`~verl_pixel.data.sft_dataset.PixelSFTDataset`, and its validation (pure).
+
+A row (one parquet record)::
+
+    messages   list of messages, in order:
+                 role         "system" (first only) | "user" | "assistant" | "tool"
+                 content      text with <image> / <video> placeholders (null allowed on an assistant tool call)
+                 tool_calls   assistant only: [{"type": "function",
+                                                "function": {"name": str, "arguments": JSON object as text}}]
+                 loss_mask    assistant only: 0 (not trained) or 1 / null (trained)
+                 tool_output  true on a user turn that is an observation (Pixel Reasoner style); null otherwise
+    images     image references in placeholder order across all messages: {"bytes": ...}, {"path": ...}, a path
+    videos     one entry per <video>: {"video": [frame references]} or a plain list of frame references
+    tools      OpenAI function schemas, as a JSON text (parquet cannot store their varying structs) or a list
+
+Rules (a violation is a :class:`RowProblem` naming the field):
+
+* tool outputs are never trained: a ``tool`` message, or a ``user`` message with ``tool_output: true``;
+* the turn after an assistant tool call (``tool_calls``, or ``<tool_call>`` in its text) is a tool output, and a
+  tool output follows a tool call; consecutive ``tool`` messages are refused (the chat template merges them, so
+  verl's per-message rendering would no longer equal the whole conversation);
+* the first non-system message is a user question, no two assistant messages are adjacent, and the
+  conversation ends with an assistant message;
+* placeholders appear only in user and tool messages, and their count equals the number of images / videos.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+ROLES = ("system", "user", "assistant", "tool")
+MESSAGE_KEYS = ("role", "content", "tool_calls", "loss_mask", "tool_output")
+LOSS_MASK_KEY = "loss_mask"
+TOOL_OUTPUT_KEY = "tool_output"
+IMAGE_PLACEHOLDER = "<image>"
+VIDEO_PLACEHOLDER = "<video>"
+TOOL_CALL_TAG = "<tool_call>"
+PLACEHOLDER_PATTERN = re.compile(r"(<image>|<video>)")
+
+
+@dataclasses.dataclass(frozen=True)
+class RowProblem:
+    """One schema violation of a row: the offending field (``messages[3].role``, ``images[1]``) and why."""
+
+    field: str
+    message: str
+
+
+class RowError(ValueError):
+    """A row violates the SFT schema; the message names the row index and the field."""
+
+    def __init__(self, row_index: int | None, field: str, message: str) -> None:
+        self.row_index = row_index
+        self.field = field
+        self.detail = message
+        super().__init__(f"row {row_index}: field '{field}': {message}")
+
+
+def is_tool_output(message: Mapping[str, Any]) -> bool:
+    """Whether ``message`` shows a tool's result to the model (never trained)."""
+    return message.get("role") == "tool" or (message.get("role") == "user" and message.get(TOOL_OUTPUT_KEY) is True)
+
+
+def has_tool_call(message: Mapping[str, Any]) -> bool:
+    """Whether an assistant message calls a tool: structured ``tool_calls`` or ``<tool_call>`` in its text."""
+    content = message.get("content")
+    return bool(message.get("tool_calls")) or (isinstance(content, str) and TOOL_CALL_TAG in content)
+
+
+def is_trained(message: Mapping[str, Any]) -> bool:
+    """Whether the message's tokens get loss: an assistant message without ``loss_mask: 0``."""
+    return message.get("role") == "assistant" and message.get(LOSS_MASK_KEY) != 0
+
+
+def parse_tools(value: Any) -> list[dict[str, Any]] | None:
+    """The row's tool schemas from a JSON text or a list (``None`` / empty text: no tools).
+
+    Raises:
+        ValueError: if the text is not a JSON list of objects.
+    """
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    tools = json.loads(value) if isinstance(value, str) else value
+    if not isinstance(tools, list) or not all(isinstance(tool, Mapping) for tool in tools):
+        raise ValueError(f"expected a list of tool schemas, got {type(tools).__name__}")
+    return [dict(tool) for tool in tools]
+
+
+def video_frames(video: Any) -> list[Any]:
+    """The frame references of one ``videos`` entry (``{"video": [...]}`` or a plain list).
+
+    Raises:
+        ValueError: if the entry is neither, or names a video file (decoding video files needs torchvision).
+    """
+    frames = video.get("video") if isinstance(video, Mapping) else video
+    if isinstance(frames, (str, os.PathLike)):
+        raise ValueError("video files are not supported (no video decoder); store the sampled frames as a list")
+    if not isinstance(frames, Sequence) or isinstance(frames, (bytes, str)) or len(frames) == 0:
+        raise ValueError('expected {"video": [frame, ...]} or a non-empty list of frames')
+    return list(frames)
+
+
+def validate_row(
+    row: Mapping[str, Any],
+    check_files: bool = True,
+    messages_key: str = "messages",
+    image_key: str = "images",
+    video_key: str = "videos",
+    tools_key: str = "tools",
+) -> list[RowProblem]:
+    """Every schema violation of one SFT row (empty when the row is valid); images are not decoded.
+
+    Args:
+        row: the row as plain Python values (parquet scalars and arrays already converted to lists / dicts).
+        check_files: also check that image paths exist on disk.
+        messages_key: column of the messages.
+        image_key: column of the images.
+        video_key: column of the videos.
+        tools_key: column of the tool schemas.
+    """
+    messages = row.get(messages_key)
+    if not isinstance(messages, Sequence) or isinstance(messages, str) or not messages:
+        return [RowProblem(messages_key, "expected a non-empty list of messages")]
+    problems = [p for i, m in enumerate(messages) for p in _message_problems(i, m, messages_key)]
+    if problems:
+        return problems
+    problems += _order_problems(messages, messages_key)
+    problems += _media_problems(messages, row.get(image_key), row.get(video_key), check_files, image_key, video_key)
+    try:
+        parse_tools(row.get(tools_key))
+    except (ValueError, TypeError) as err:
+        problems.append(RowProblem(tools_key, str(err)))
+    return problems
+
+
+def check_row(row: Mapping[str, Any], row_index: int | None, check_files: bool = True, **keys: str) -> None:
+    """Raise :class:`RowError` for the first problem :func:`validate_row` finds.
+
+    Raises:
+        RowError: naming ``row_index`` and the field.
+    """
+    problems = validate_row(row, check_files=check_files, **keys)
+    if problems:
+        extra = f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""
+        raise RowError(row_index, problems[0].field, problems[0].message + extra)
+
+
+def _message_problems(index: int, message: Any, key: str) -> list[RowProblem]:
+    where = f"{key}[{index}]"
+    if not isinstance(message, Mapping):
+        return [RowProblem(where, f"expected a mapping, got {type(message).__name__}")]
+    role = message.get("role")
+    if role not in ROLES:
+        return [RowProblem(f"{where}.role", f"{role!r} is not one of {list(ROLES)}")]
+    problems: list[RowProblem] = []
+    content = message.get("content")
+    if content is not None and not isinstance(content, str):
+        problems.append(RowProblem(f"{where}.content", "expected text with <image>/<video> placeholders"))
+    elif content is None and not (role == "assistant" and message.get("tool_calls")):
+        problems.append(RowProblem(f"{where}.content", "missing (only an assistant tool call may have no content)"))
+    elif role in ("assistant", "system") and PLACEHOLDER_PATTERN.search(content or ""):
+        problems.append(RowProblem(f"{where}.content", f"{role} messages cannot hold <image>/<video> placeholders"))
+    mask = message.get(LOSS_MASK_KEY)
+    if mask is not None:
+        if role != "assistant":
+            problems.append(
+                RowProblem(f"{where}.{LOSS_MASK_KEY}", f"only assistant messages take a loss_mask, not {role}")
+            )
+        elif isinstance(mask, bool) or mask not in (0, 1):
+            problems.append(RowProblem(f"{where}.{LOSS_MASK_KEY}", f"must be 0 or 1, got {mask!r}"))
+    flag = message.get(TOOL_OUTPUT_KEY)
+    if flag is not None and (not isinstance(flag, bool) or (flag and role not in ("user", "tool"))):
+        problems.append(
+            RowProblem(
+                f"{where}.{TOOL_OUTPUT_KEY}", f"must be true/false on a user or tool message, got {flag!r} on {role}"
+            )
+        )
+    problems += _tool_call_problems(where, role, message.get("tool_calls"))
+    return problems
+
+
+def _tool_call_problems(where: str, role: str, calls: Any) -> list[RowProblem]:
+    if calls is None or (isinstance(calls, Sequence) and not isinstance(calls, str) and len(calls) == 0):
+        return []
+    if role != "assistant":
+        return [RowProblem(f"{where}.tool_calls", f"only assistant messages make tool calls, not {role}")]
+    if not isinstance(calls, Sequence) or isinstance(calls, str):
+        return [RowProblem(f"{where}.tool_calls", "expected a list of calls")]
+    problems: list[RowProblem] = []
+    for j, call in enumerate(calls):
+        function = call.get("function") if isinstance(call, Mapping) else None
+        field = f"{where}.tool_calls[{j}]"
+        if not isinstance(function, Mapping) or not isinstance(function.get("name"), str) or not function["name"]:
+            problems.append(
+                RowProblem(field, 'expected {"type": "function", "function": {"name": ..., "arguments": ...}}')
+            )
+            continue
+        arguments = function.get("arguments")
+        try:
+            decoded = json.loads(arguments) if isinstance(arguments, str) else arguments
+        except json.JSONDecodeError as err:
+            problems.append(RowProblem(f"{field}.function.arguments", f"not valid JSON: {err}"))
+            continue
+        if not isinstance(decoded, Mapping):
+            problems.append(RowProblem(f"{field}.function.arguments", "must be a JSON object"))
+    return problems
+
+
+def _order_problems(messages: Sequence[Mapping[str, Any]], key: str) -> list[RowProblem]:
+    """Role order: [system] user, then assistant turns each followed by a tool output (after a call) or a user."""
+    problems: list[RowProblem] = []
+    previous: Mapping[str, Any] | None = None
+    for index, message in enumerate(messages):
+        field, role = f"{key}[{index}].role", message["role"]
+        expected = _expected_roles(previous)
+        kind = "tool_output" if is_tool_output(message) else role
+        if kind not in expected:
+            after = "the start" if previous is None else f"{previous['role']} message {index - 1}"
+            hint = (
+                _CONSECUTIVE_HINT if previous is not None and is_tool_output(previous) and kind == "tool_output" else ""
+            )
+            problems.append(
+                RowProblem(field, f"{kind} out of order after {after}; expected one of {sorted(expected)}{hint}")
+            )
+        previous = message
+    if messages[-1]["role"] != "assistant":
+        problems.append(
+            RowProblem(f"{key}[{len(messages) - 1}].role", "the conversation must end with an assistant message")
+        )
+    return problems
+
+
+_CONSECUTIVE_HINT = (
+    " (put the outputs of one assistant turn's calls in one tool message: the chat template merges consecutive"
+    " tool messages, so per-message rendering would differ from the whole conversation)"
+)
+
+
+def _expected_roles(previous: Mapping[str, Any] | None) -> set[str]:
+    if previous is None:
+        return {"system", "user"}
+    if previous["role"] == "system":
+        return {"user"}
+    if previous["role"] == "assistant":
+        return {"tool_output"} if has_tool_call(previous) else {"user"}
+    return {"assistant"}  # after a user question or a tool output (consecutive tool messages are refused)
+
+
+def _media_problems(
+    messages: Sequence[Mapping[str, Any]], images: Any, videos: Any, check_files: bool, image_key: str, video_key: str
+) -> list[RowProblem]:
+    text = "".join(m.get("content") or "" for m in messages)
+    problems: list[RowProblem] = []
+    for placeholder, refs, field in ((IMAGE_PLACEHOLDER, images, image_key), (VIDEO_PLACEHOLDER, videos, video_key)):
+        refs = [] if refs is None else refs
+        if not isinstance(refs, Sequence) or isinstance(refs, (str, bytes)):
+            problems.append(RowProblem(field, f"expected a list, got {type(refs).__name__}"))
+            continue
+        count = text.count(placeholder)
+        if count != len(refs):
+            problems.append(RowProblem(field, f"{count} {placeholder} placeholders but {len(refs)} {field}"))
+    if problems:
+        return problems
+    for k, ref in enumerate(images or []):
+        problem = image_ref_problem(ref, check_files)
+        if problem:
+            problems.append(RowProblem(f"{image_key}[{k}]", problem))
+    for k, video in enumerate(videos or []):
+        try:
+            frames = video_frames(video)
+        except ValueError as err:
+            problems.append(RowProblem(f"{video_key}[{k}]", str(err)))
+            continue
+        problems += [
+            RowProblem(f"{video_key}[{k}].video[{j}]", p)
+            for j, f in enumerate(frames)
+            if (p := image_ref_problem(f, check_files))
+        ]
+    return problems
+
+
+def image_ref_problem(ref: Any, check_files: bool = True) -> str | None:
+    """Why ``ref`` cannot be an image reference (``None`` when it can); decoding is left to the dataset."""
+    if isinstance(ref, Mapping):
+        if ref.get("bytes") is not None:
+            return None if isinstance(ref["bytes"], (bytes, bytearray)) and ref["bytes"] else "empty image bytes"
+        inner = ref.get("path") or ref.get("image")
+        if inner is None:
+            return f"image reference has none of 'bytes', 'path', 'image' (keys: {sorted(ref)})"
+        return image_ref_problem(inner, check_files)
+    if isinstance(ref, (str, os.PathLike)):
+        path = os.fspath(ref).removeprefix("file://")
+        if check_files and not os.path.isfile(path):
+            return f"image file not found: {path}"
+        return None
+    if hasattr(ref, "size") and hasattr(ref, "mode"):  # a PIL image (duck-typed: this module does not import PIL)
+        return None
+    return f"unsupported image reference of type {type(ref).__name__}"

@@ -1,0 +1,177 @@
+"""``verl-pixel synthesize`` and ``verl-pixel prepare``: the data subcommands (wired in by :mod:`verl_pixel.cli`).
+
+Usage::
+
+    verl-pixel synthesize --seeds sample --out data/sft.parquet --val-out data/sft_val.parquet --val-size 4
+    verl-pixel synthesize --seeds seeds.jsonl --out sft.parquet --text-only 0.2 --recrop-twice 0.25 ...
+    verl-pixel synthesize --seeds seeds.jsonl --out sft.parquet --writer endpoint \
+        --endpoint-url http://127.0.0.1:8000/v1 --endpoint-model Qwen2.5-VL-72B-Instruct --concurrency 16
+    verl-pixel prepare sample DIR                      # draw the bundled seed sample into DIR
+    verl-pixel prepare rl --seeds sample --out data/rl.parquet
+    verl-pixel prepare pixel-reasoner --json sft.json --image-root unzipped/ --out data/pr_sft.parquet
+
+``--seeds sample`` draws the bundled procedural sample into ``--sample-dir`` (default: next to ``--out``).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from verl_pixel.data.seeds import SeedAnnotation
+
+SAMPLE_SEEDS = "sample"
+_SHARE_FLAGS = (
+    "single_pass",
+    "recrop_once",
+    "recrop_twice",
+    "further_zoom",
+    "video_single_pass",
+    "video_reselect",
+    "text_only",
+)
+
+
+def add_parser(subparsers: Any) -> None:
+    """Register ``synthesize`` and ``prepare`` on an ``argparse`` subparsers object."""
+    synth = subparsers.add_parser("synthesize", help="synthesize SFT trajectories from seed annotations")
+    _seed_arguments(synth)
+    synth.add_argument("--out", required=True, help="SFT parquet to write")
+    synth.add_argument("--val-out", help="optional second parquet for the last --val-size rows")
+    synth.add_argument("--val-size", type=int, default=0, help="rows moved to --val-out")
+    synth.add_argument("--seed", type=int, default=0, help="seed of all random choices")
+    for name in _SHARE_FLAGS:
+        synth.add_argument(f"--{name.replace('_', '-')}", type=float, dest=name, help=f"share of {name}")
+    synth.add_argument(
+        "--output-style",
+        choices=("qwen", "pixel_reasoner"),
+        default="qwen",
+        help="tool outputs as tool messages (qwen) or user observation turns (pixel_reasoner)",
+    )
+    synth.add_argument("--input-max-pixels", type=int, help="resize stored inputs to this pixel budget")
+    synth.add_argument("--crop-max-pixels", type=int, help="pixel budget of crops (default: the ops default)")
+    synth.add_argument("--writer", choices=("template", "endpoint"), default="template")
+    synth.add_argument("--endpoint-url", help="OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1")
+    synth.add_argument("--endpoint-model", help="model name for the endpoint")
+    synth.add_argument("--concurrency", type=int, default=8, help="endpoint requests in flight")
+    synth.add_argument("--send-images", action="store_true", help="attach step images to endpoint requests")
+    synth.set_defaults(func=_synthesize)
+
+    prepare = subparsers.add_parser("prepare", help="preprocess data to verl parquet")
+    targets = prepare.add_subparsers(dest="target", required=True)
+    sample = targets.add_parser("sample", help="draw the bundled procedural seed sample into a folder")
+    sample.add_argument("out", help="destination folder")
+    sample.set_defaults(func=_prepare_sample)
+    rl = targets.add_parser("rl", help="seed annotations to the RL schema (pixel_agent rows)")
+    _seed_arguments(rl)
+    rl.add_argument("--out", required=True, help="RL parquet to write")
+    rl.add_argument("--video-layout", choices=("video", "frames"), default="video")
+    rl.add_argument("--no-embed-images", action="store_true", help="store absolute paths instead of bytes")
+    rl.add_argument("--split", default="train")
+    rl.set_defaults(func=_prepare_rl)
+    pr = targets.add_parser("pixel-reasoner", help="Pixel Reasoner SFT JSON to the SFT schema")
+    pr.add_argument("--json", required=True, help="Pixel Reasoner SFT JSON (list) or JSON lines")
+    pr.add_argument("--image-root", help="folder relative image paths are resolved against")
+    pr.add_argument("--mask-policy", choices=("last_two", "all"), default="last_two")
+    pr.add_argument("--out", required=True, help="SFT parquet to write")
+    pr.set_defaults(func=_prepare_pixel_reasoner)
+
+
+def _seed_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--seeds", required=True, help=f"seeds.jsonl, or '{SAMPLE_SEEDS}' for the bundled sample")
+    parser.add_argument("--sample-dir", help="where '--seeds sample' draws its files (default: next to --out)")
+    parser.add_argument("--limit", type=int, help="use only the first N seeds")
+
+
+def _load_seeds(args: argparse.Namespace) -> list[SeedAnnotation]:
+    from verl_pixel.data.seed_sample import load_seed_sample
+    from verl_pixel.data.seeds import read_seeds
+
+    if args.seeds == SAMPLE_SEEDS:
+        folder = Path(args.sample_dir) if args.sample_dir else Path(args.out).parent / "seed_sample"
+        seeds = load_seed_sample(folder)
+    else:
+        seeds = read_seeds(args.seeds)
+    return seeds[: args.limit] if args.limit else seeds
+
+
+def _synthesis_config(args: argparse.Namespace) -> Any:
+    from verl_pixel.data.synthesis_config import SynthesisConfig
+    from verl_pixel.ops import VisualOpsConfig
+
+    ops_overrides: dict[str, Any] = {"output_style": args.output_style}
+    if args.crop_max_pixels:
+        ops_overrides["crop_max_pixels"] = args.crop_max_pixels
+    shares = {name: getattr(args, name) for name in _SHARE_FLAGS if getattr(args, name) is not None}
+    return SynthesisConfig(
+        seed=args.seed, ops=VisualOpsConfig(**ops_overrides), input_max_pixels=args.input_max_pixels, **shares
+    )
+
+
+def _writer(args: argparse.Namespace, seed: int) -> Any:
+    from verl_pixel.data.writers import TemplateWriter
+
+    if args.writer == "template":
+        return TemplateWriter(seed=seed)
+    from verl_pixel.data.endpoint_writer import EndpointWriter, EndpointWriterConfig
+
+    if not args.endpoint_url or not args.endpoint_model:
+        raise SystemExit("--writer endpoint needs --endpoint-url and --endpoint-model")
+    config = EndpointWriterConfig(
+        base_url=args.endpoint_url,
+        model=args.endpoint_model,
+        seed=seed,
+        max_concurrency=args.concurrency,
+        send_images=args.send_images,
+    )
+    return EndpointWriter(config)
+
+
+def _synthesize(args: argparse.Namespace) -> int:
+    from verl_pixel.data.parquet_io import write_sft_parquet
+    from verl_pixel.data.synthesize import format_share_table, synthesize
+
+    config = _synthesis_config(args)
+    result = synthesize(_load_seeds(args), config, _writer(args, config.seed))
+    rows = result.rows
+    if args.val_size:
+        if not args.val_out or args.val_size >= len(rows):
+            raise SystemExit("--val-size needs --val-out and must be smaller than the number of rows")
+        print(f"wrote {write_sft_parquet(rows[-args.val_size :], args.val_out)} ({args.val_size} rows)")
+        rows = rows[: -args.val_size]
+    print(f"wrote {write_sft_parquet(rows, args.out)} ({len(rows)} rows)")
+    print(format_share_table(result.shares))
+    return 0
+
+
+def _prepare_sample(args: argparse.Namespace) -> int:
+    from verl_pixel.data.seed_sample import write_seed_sample
+
+    print(write_seed_sample(args.out))
+    return 0
+
+
+def _prepare_rl(args: argparse.Namespace) -> int:
+    from verl_pixel.data.parquet_io import write_rl_parquet
+    from verl_pixel.data.rl_prepare import RLPrepareConfig, seeds_to_rl_rows
+
+    config = RLPrepareConfig(video_layout=args.video_layout, embed_images=not args.no_embed_images, split=args.split)
+    rows = seeds_to_rl_rows(_load_seeds(args), config)
+    print(f"wrote {write_rl_parquet(rows, args.out)} ({len(rows)} rows)")
+    return 0
+
+
+def _prepare_pixel_reasoner(args: argparse.Namespace) -> int:
+    from verl_pixel.data.parquet_io import write_sft_parquet
+    from verl_pixel.data.pixel_reasoner_import import (
+        PixelReasonerImportConfig,
+        import_pixel_reasoner,
+        read_pixel_reasoner_items,
+    )
+
+    root = args.image_root or str(Path(args.json).resolve().parent)
+    config = PixelReasonerImportConfig(image_root=root, mask_policy=args.mask_policy)
+    rows = import_pixel_reasoner(read_pixel_reasoner_items(args.json), config)
+    print(f"wrote {write_sft_parquet(rows, args.out)} ({len(rows)} rows)")
+    return 0
