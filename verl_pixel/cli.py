@@ -4,6 +4,9 @@ Subcommands:
     doctor      import the verl plugin loudly and list what it registered in verl
     tiny-model  build the offline tiny Qwen2.5-VL (model + tokenizer + processor) into a folder
     quickstart  verl's SFT trainer on CPU with the tiny model and a bundled sample (no download)
+    synthesize  operation-aware SFT trajectories from seed annotations
+    prepare     seed sample, RL parquet, Pixel Reasoner SFT import
+    view        render rollouts or SFT rows to HTML + PNGs with crop boxes and masked spans
 """
 
 from __future__ import annotations
@@ -52,6 +55,11 @@ def build_parser() -> argparse.ArgumentParser:
     tiny = sub.add_parser("tiny-model", help="build the offline tiny Qwen2.5-VL into a folder")
     tiny.add_argument("out", help="destination folder")
     tiny.set_defaults(func=_tiny_model)
+    from verl_pixel.data.synthesize_cli import add_parser as add_data_parsers
+    from verl_pixel.viewer.cli import add_parser as add_view_parser
+
+    add_data_parsers(sub)  # synthesize, prepare
+    add_view_parser(sub)  # view
     quick = sub.add_parser("quickstart", help="run verl's SFT trainer on CPU with the tiny model (no download)")
     quick.add_argument("--workdir", default="outputs/quickstart", help="folder for model, data, logs, checkpoints")
     quick.add_argument("--steps", type=int, default=3, help="training steps")

@@ -1,0 +1,147 @@
+"""`verl-pixel view` on a verl 0.9.1 rollout dump written by verl's own writer from a real pixel_agent rollout."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import io
+import itertools
+import json
+
+import pytest
+from PIL import Image
+
+from verl_pixel.data.parquet_io import write_rl_parquet
+from verl_pixel.ops import VisualOpsConfig
+from verl_pixel.testing.agent_harness import call, scene
+from verl_pixel.viewer.cli import add_parser
+from verl_pixel.viewer.model import ImageRef, SpanKind, TextSpan, operation_colour
+from verl_pixel.viewer.rollout_dump import rollout_view
+
+QUESTION = "What color is the square?"
+CROP = "Let me look." + call(bbox_2d=[0.1, 0.1, 0.5, 0.5])
+CROP_OF_CROP = "Closer." + call(bbox_2d=[0.25, 0.25, 0.75, 0.75], target_image=2)
+FINAL = "It is \\boxed{red}."
+RED, BLUE = operation_colour(0), operation_colour(1)
+# The trainers whose static ``_write_generations`` verl 0.9.1 calls for trainer.rollout_data_dir.
+WRITERS = [("verl.trainer.ppo.ray_trainer", "RayPPOTrainer"), ("verl.trainer.ppo.v1.trainer_base", "PPOTrainer")]
+
+
+def png(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+@pytest.fixture(scope="module")
+def rollout(rollouts):
+    out, _ = rollouts.one([CROP, CROP_OF_CROP, FINAL], image=scene(), question=QUESTION)
+    return out
+
+
+def mask_runs(out, tokenizer) -> list[tuple[str, str]]:
+    """The response as verl masks it: runs of response_mask decoded like the dump (special tokens skipped)."""
+    ids, mask = out.batch["responses"][0].tolist(), out.batch["response_mask"][0].tolist()
+    n = int(out.batch["attention_mask"][0, -len(ids) :].sum())
+    runs = itertools.groupby(zip(ids[:n], mask[:n], strict=True), lambda pair: pair[1])
+    decoded = [
+        ("trained" if m else "masked", tokenizer.decode([t for t, _ in run], skip_special_tokens=True))
+        for m, run in runs
+    ]
+    return [(kind, text) for kind, text in decoded if text]
+
+
+def write_dump(out, tokenizer, folder, module: str, cls: str, step: int = 7) -> dict:
+    """What verl's ``_log_rollout_data`` hands ``_write_generations``, then verl's own writer."""
+    trainer = getattr(importlib.import_module(module), cls)
+    inputs = tokenizer.batch_decode(out.batch["prompts"], skip_special_tokens=True)
+    outputs = tokenizer.batch_decode(out.batch["responses"], skip_special_tokens=True)
+    extra = {k: v.tolist() for k, v in out.non_tensor_batch.items() if k.startswith("pixel/")}
+    extra |= {"acc": [1.0], "pixel/acc": [1.0], "uid": ["5f1c_0_2"]}  # reward manager keys; V1's uid key
+    trainer._write_generations(inputs, outputs, ["red"], [1.0], extra, str(folder), step)
+    return json.loads((folder / f"{step}.jsonl").read_text().splitlines()[0])
+
+
+def run_cli(*argv: str) -> None:
+    parser = argparse.ArgumentParser()
+    add_parser(parser.add_subparsers())
+    args = parser.parse_args(["view", *argv])
+    assert args.func(args) == 0
+
+
+@pytest.mark.parametrize(("module", "cls"), WRITERS)
+def test_dump_renders_with_images_joined_by_question(
+    rollout, tiny_tokenizer, tmp_path, module, cls, conversation_spans, colour_pixels, outline_pixels
+):
+    record = write_dump(rollout, tiny_tokenizer, tmp_path / "rollouts", module, cls)
+    assert {"input", "output", "gts", "score", "step", "pixel/mode", "uid"} <= set(record)
+    # The RL parquet the run read, with a decoy row first: the join must pick the row by its question.
+    rows = [
+        {
+            "prompt": [{"role": "user", "content": "<image>How many squares?"}],
+            "images": [{"bytes": png(scene(color="blue"))}],
+        },
+        {"prompt": [{"role": "user", "content": "<image>" + QUESTION}], "images": [{"bytes": png(scene())}]},
+    ]
+    write_rl_parquet(rows, tmp_path / "train.parquet")
+    run_cli(str(tmp_path / "rollouts"), "--data", str(tmp_path / "train.parquet"), "--out", str(tmp_path / "view"))
+
+    page = (tmp_path / "view" / "index.html").read_text()
+    # Trained / masked spans are exactly verl's response_mask runs (the prompt is masked).
+    assert conversation_spans(page) == [[("masked", record["input"]), *mask_runs(rollout, tiny_tokenizer)]]
+    assert [kind for kind, _ in mask_runs(rollout, tiny_tokenizer)] == ["trained", "masked"] * 2 + ["trained"]
+    # Scores and pixel/* fields as a table.
+    for key, value in [
+        ("score", "1"),
+        ("gts", "red"),
+        ("step", "7"),
+        ("pixel/mode", "adaptive"),
+        ("pixel/ops_succeeded", "2"),
+    ]:
+        assert f"<th>{key}</th><td>{value}</td>" in page
+    # Image 1 is the joined row's (a red square on white, 320x240), not the decoy's and not a placeholder.
+    image1 = tmp_path / "view" / "step7_0000_image1.png"
+    assert Image.open(image1).size == (320, 240) and "placeholder" not in page
+    assert Image.open(image1).convert("RGB").getpixel((60, 60)) == (255, 0, 0)
+    # Crop 1: normalized [.1,.1,.5,.5] of 320x240 = (32,24,160,120), padded by 0.1 of the image per side and
+    # clamped -> (0,0,192,144). Its label sits inside the corner (no room above), so check the other edges.
+    red = colour_pixels(image1, RED)
+    assert {p for p in red if p[0] >= 100 or p[1] >= 40} == {
+        p for p in outline_pixels(0, 0, 191, 143, 2) if p[0] >= 100 or p[1] >= 40
+    }
+    # Crop 2 (of crop 1): [.25,.75] of image 2's 196x140 view = (49,35,147,105), padded by 0.1 of that view ->
+    # (29.4,21,166.6,119); to the original (x 192/196, y 144/140) -> (28.8,21.6,163.2,122.4) -> pixels (28,21,164,123).
+    # Its label would collide with crop 1's above it, so it goes inside its own corner: check the far edges.
+    blue = colour_pixels(image1, BLUE)
+    assert {p for p in blue if p[0] >= 100 or p[1] >= 60} == {
+        p for p in outline_pixels(28, 21, 163, 122, 2) if p[0] >= 100 or p[1] >= 60
+    }
+    assert Image.open(tmp_path / "view" / "step7_0000_image3.png").size == (140, 112)  # as the tool text says
+    assert "Image 3: crop of image 2 (140x112)." in page
+
+
+def test_dump_without_data_draws_on_a_placeholder(rollout, tiny_tokenizer, tmp_path, colour_pixels):
+    write_dump(rollout, tiny_tokenizer, tmp_path / "rollouts", *WRITERS[1])
+    run_cli(str(tmp_path / "rollouts" / "7.jsonl"), "--out", str(tmp_path / "view"))
+    page = (tmp_path / "view" / "index.html").read_text()
+    assert "boxes drawn on a placeholder" in page
+    image1 = tmp_path / "view" / "step7_0000_image1.png"
+    assert Image.open(image1).size == (1008, 1008)
+    assert colour_pixels(image1, RED) and colour_pixels(image1, BLUE)
+
+
+def test_no_tool_rollout_calls_are_refused_in_the_replay():
+    record = {
+        "input": "user\nQ?\nassistant\n",
+        "output": CROP + "user\n<tool_response>\nError: no visual operations are available here\n</tool_response>"
+        "\nassistant\n" + FINAL,
+        "score": 0.0,
+        "pixel/mode": "no_tool",
+    }
+    view = rollout_view(record, 0, VisualOpsConfig(), [scene()])
+    assert [image.number for image in view.images] == [1]
+    assert [(op.ok, op.message) for op in view.operations] == [
+        (False, "no visual operations are available here; answer from the images you have")
+    ]
+    assert view.turns[2].parts == (TextSpan(record["output"][len(CROP) : -len(FINAL)], SpanKind.MASKED),)
+    assert ImageRef(2) not in view.turns[2].parts
