@@ -8,6 +8,7 @@ the worker is verl's ``AgentLoopWorker`` (its Ray wrapper aside), and only the L
 from __future__ import annotations
 
 import asyncio
+import copy
 import json
 import os
 from collections.abc import Sequence
@@ -133,12 +134,13 @@ class Rollouts:
     ) -> tuple[Any, ScriptedLLMServer]:
         """Roll out ``prompts`` with ``script``; returns verl's output ``DataProto`` and the server."""
         server = ScriptedLLMServer(self.tokenizer, script)
+        config = self.config
+        if response_length is not None:  # read per trajectory by the loop; a copy keeps the shared config intact
+            config = copy.deepcopy(self.config)
+            config.actor_rollout_ref.rollout.response_length = response_length
 
         async def go():
-            worker = make_worker(self.config, server)
-            if response_length is not None:  # read per trajectory by the loop from the trainer config
-                worker.config.actor_rollout_ref.rollout.response_length = response_length
-            return await worker.generate_sequences(prompt_batch(prompts, session_ids=session_ids))
+            return await make_worker(config, server).generate_sequences(prompt_batch(prompts, session_ids=session_ids))
 
         return asyncio.run(go()), server
 
