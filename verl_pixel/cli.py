@@ -7,6 +7,7 @@ Subcommands:
     synthesize  operation-aware SFT trajectories from seed annotations
     prepare     seed sample, RL parquet, Pixel Reasoner SFT import
     view        render rollouts or SFT rows to HTML + PNGs with crop boxes and masked spans
+    eval        benchmark preprocessing, endpoint runs and accuracy-vs-tool-use reports
 """
 
 from __future__ import annotations
@@ -56,10 +57,12 @@ def build_parser() -> argparse.ArgumentParser:
     tiny.add_argument("out", help="destination folder")
     tiny.set_defaults(func=_tiny_model)
     from verl_pixel.data.synthesize_cli import add_parser as add_data_parsers
+    from verl_pixel.eval.cli import add_parser as add_eval_parser
     from verl_pixel.viewer.cli import add_parser as add_view_parser
 
     add_data_parsers(sub)  # synthesize, prepare
     add_view_parser(sub)  # view
+    add_eval_parser(sub)  # eval preprocess / run / report / verl-overrides
     quick = sub.add_parser("quickstart", help="run verl's SFT trainer on CPU with the tiny model (no download)")
     quick.add_argument("--workdir", default="outputs/quickstart", help="folder for model, data, logs, checkpoints")
     quick.add_argument("--steps", type=int, default=3, help="training steps")

@@ -26,6 +26,8 @@ PLUGIN_MODULE = "verl_pixel.plugin"  # not __name__, which is "__main__" under `
 COMPONENT_MODULES: tuple[str, ...] = (
     "verl_pixel.rollout.tool_parser",  # ToolParser "pixel_hermes"
     "verl_pixel.rollout.agent_loop",  # agent loop "pixel_agent"
+    "verl_pixel.backends.hf_replica",  # rollout backend "hf"
+    "verl_pixel.reward.manager",  # reward-loop manager "pixel"
 )
 
 
@@ -47,7 +49,7 @@ def registered_components() -> dict[str, list[str]]:
     """
     from verl.plugin.platform.platform_manager import PlatformRegistry
 
-    found: dict[str, list[str]] = {"platform": [], "agent_loop": [], "reward_manager": []}
+    found: dict[str, list[str]] = {"platform": [], "agent_loop": [], "reward_manager": [], "rollout": []}
     found["platform"] = sorted(
         name for name in PlatformRegistry.registered_names() if _ours(PlatformRegistry.get(name).__module__)
     )
@@ -58,6 +60,9 @@ def registered_components() -> dict[str, list[str]]:
 
     managers = reward_registry.REWARD_MANAGER
     found["reward_manager"] = sorted(name for name, cls in managers.items() if _ours(cls.__module__))
+    from verl.workers.rollout.base import _ROLLOUT_REGISTRY
+
+    found["rollout"] = sorted(name for (name, _), target in _ROLLOUT_REGISTRY.items() if _ours(target))
     return found
 
 

@@ -1,0 +1,143 @@
+"""The hf rollout backend: exact greedy parity with model.generate, sampling mapping, batching, weights, registry."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+import torch
+from PIL import Image
+
+from verl_pixel.backends.hf_generation import SamplingSpec, _cut, max_new_tokens
+from verl_pixel.testing.agent_harness import compose_ppo_config, image_prompt
+
+GREEDY = {"temperature": 0, "top_p": 1.0, "top_k": -1, "max_tokens": 10}
+
+
+@pytest.fixture(scope="module")
+def server(tiny_model_dir):
+    from verl_pixel.backends.hf_server import HFRolloutServer
+
+    cfg = compose_ppo_config(tiny_model_dir, ["actor_rollout_ref.rollout.load_format=auto"])
+    return HFRolloutServer(cfg.actor_rollout_ref.rollout, cfg.actor_rollout_ref.model)
+
+
+@pytest.fixture(scope="module")
+def model(tiny_model_dir):
+    from transformers import AutoModelForImageTextToText
+
+    return AutoModelForImageTextToText.from_pretrained(tiny_model_dir).eval()
+
+
+def encode(processor, size, text="What color?"):
+    image = Image.new("RGB", size, (200, 30, 30))
+    prompt = processor.apply_chat_template(image_prompt([image], text), add_generation_prompt=True, tokenize=False)
+    return processor(text=[prompt], images=[image], return_tensors="pt"), image
+
+
+@pytest.mark.parametrize("size", [(112, 112), (200, 150), (64, 96)])
+def test_greedy_generate_matches_model_generate_token_for_token(server, model, tiny_processor, size):
+    enc, image = encode(tiny_processor, size)
+    out = asyncio.run(server.generate(enc["input_ids"][0].tolist(), GREEDY, "r", image_data=[image]))
+    ref = model.generate(**enc, max_new_tokens=10, do_sample=False)[0, enc["input_ids"].shape[1] :].tolist()
+    assert out.token_ids == ref
+    # Log-probs are the model's own: recompute them with one forward pass over prompt + output. A random model
+    # may emit <|image_pad|> itself, which a forward pass would read as a missing image: stop before that.
+    pad = tiny_processor.tokenizer.convert_tokens_to_ids("<|image_pad|>")
+    kept = out.token_ids[: out.token_ids.index(pad)] if pad in out.token_ids else out.token_ids
+    assert kept, "the check needs at least one generated token"
+    full = torch.tensor([enc["input_ids"][0].tolist() + kept])
+    with torch.no_grad():
+        logits = model(input_ids=full, pixel_values=enc["pixel_values"], image_grid_thw=enc["image_grid_thw"]).logits
+    n = len(kept)
+    expected = torch.log_softmax(logits[0, -n - 1 : -1].float(), -1)[torch.arange(n), torch.tensor(kept)]
+    assert torch.allclose(torch.tensor(out.log_probs[:n]), expected, atol=1e-4)
+
+
+def test_sampling_params_map_to_transformers():
+    spec = SamplingSpec.from_params({"temperature": 0.7, "top_p": 0.9, "top_k": -1, "stop_token_ids": [5, 3, 5]})
+    # verl/vLLM send top_k=-1 for "off"; transformers would apply its default top_k=50 unless told 0.
+    assert (spec.top_k, spec.stop_token_ids) == (0, (3, 5))
+    assert spec.generate_kwargs([9]) == {
+        "eos_token_id": [3, 5, 9], "repetition_penalty": 1.0, "do_sample": True, "temperature": 0.7, "top_p": 0.9,
+        "top_k": 0,
+    }  # fmt: skip
+    greedy = SamplingSpec.from_params({"temperature": 0, "ignore_eos": True, "stop_token_ids": [3]})
+    assert greedy.generate_kwargs([9])["do_sample"] is False
+    assert greedy.stops([9]) == frozenset({3})  # ignore_eos keeps explicit stop tokens only
+
+
+def test_token_budget_and_cut():
+    # vLLM's default budget for verl: min(response_length, prompt_length + response_length - prompt).
+    assert max_new_tokens({}, prompt_len=900, prompt_length=1024, response_length=256) == 256
+    assert max_new_tokens({}, prompt_len=1200, prompt_length=1024, response_length=256) == 80
+    assert max_new_tokens({"max_tokens": 7}, 10, 1024, 256) == 7
+    lp = torch.log_softmax(torch.zeros(5, 10), -1)
+    cut = _cut(torch.tensor([4, 2, 9, 1, 1]), lp, budget=5, stops=frozenset({9}))
+    assert cut.token_ids == [4, 2, 9] and len(cut.log_probs) == 3  # the stop token is kept, as vLLM returns it
+    assert _cut(torch.tensor([4, 2, 9]), lp, budget=2, stops=frozenset({9})).token_ids == [4, 2]
+
+
+def test_concurrent_requests_share_a_batch_and_keep_their_budgets(server, tiny_processor, monkeypatch):
+    import verl_pixel.backends.hf_server as hf_server
+
+    sizes: list[int] = []
+    real = hf_server.generate_batch
+    monkeypatch.setattr(hf_server, "generate_batch", lambda *a, **k: sizes.append(len(a[2])) or real(*a, **k))
+    encs = [encode(tiny_processor, (112, 112), "Q" + "?" * i) for i in range(4)]
+
+    async def go():
+        return await asyncio.gather(
+            *[
+                server.generate(e["input_ids"][0].tolist(), {**GREEDY, "max_tokens": 3 + i}, f"b{i}", image_data=[im])
+                for i, (e, im) in enumerate(encs)
+            ]
+        )
+
+    outs = asyncio.run(go())
+    assert sizes == [4]  # one left-padded generate call for the four
+    assert [len(o.token_ids) for o in outs] == [3, 4, 5, 6]
+
+
+def test_nudge_forces_first_turn_prefix_with_model_log_probs(tiny_model_dir, tiny_processor):
+    from verl_pixel.backends.hf_server import HFRolloutServer
+
+    nudge = '<tool_call>\n{"name": "crop_image"'
+    cfg = compose_ppo_config(
+        tiny_model_dir,
+        [
+            "actor_rollout_ref.rollout.load_format=auto",
+            f"+actor_rollout_ref.rollout.engine_kwargs.hf.nudge_text='{nudge}'",
+            "+actor_rollout_ref.rollout.engine_kwargs.hf.nudge_every=2",
+        ],
+    )
+    server = HFRolloutServer(cfg.actor_rollout_ref.rollout, cfg.actor_rollout_ref.model)
+    enc, image = encode(tiny_processor, (112, 112))
+    outs = [
+        asyncio.run(server.generate(enc["input_ids"][0].tolist(), GREEDY, "n", image_data=[image])) for _ in range(4)
+    ]
+    decoded = [tiny_processor.tokenizer.decode(o.token_ids) for o in outs]
+    assert [d.startswith(nudge) for d in decoded] == [True, False, True, False]  # every 2nd first-turn request
+    assert all(lp < 0 for lp in outs[0].log_probs)  # forced tokens keep the model's (low) log-probs, not 0
+
+
+def test_update_weights_copies_tensors_and_rejects_unknown_names(server):
+    name, tensor = next(iter(server.model.state_dict().items()))
+    before = server.weight_version
+    count = asyncio.run(server.update_weights([(name, torch.full_like(tensor, 0.25))], global_steps=3))
+    assert count == 1 and server.weight_version == before + 1 and server.global_steps == 3
+    assert torch.all(server.model.state_dict()[name] == 0.25)
+    with pytest.raises(KeyError, match="not in the model"):
+        asyncio.run(server.update_weights([("no.such.weight", tensor)]))
+
+
+def test_backend_is_registered_in_both_verl_registries():
+    import verl  # noqa: F401  (loads the plugin)
+    from verl.workers.rollout.base import get_rollout_class
+    from verl.workers.rollout.replica import RolloutReplicaRegistry
+
+    from verl_pixel.backends.hf_adapter import HFServerAdapter
+    from verl_pixel.backends.hf_replica import HFReplica
+
+    assert RolloutReplicaRegistry.get("hf") is HFReplica
+    assert get_rollout_class("hf", "async") is HFServerAdapter

@@ -1,0 +1,138 @@
+"""The group step's translation between verl's stored trajectories and the pure core (no TransferQueue here)."""
+
+from __future__ import annotations
+
+import pytest
+
+from verl_pixel.record import RolloutMode, TrajectoryRecord
+from verl_pixel.reward.config import ShapingConfig
+from verl_pixel.reward.group_step import TrajectoryKey, rollout_fields, shape_stored_groups
+from verl_pixel.reward.verl_config import reward_config, reward_config_from_section
+
+ADAPTIVE, FORCE, NO = RolloutMode.ADAPTIVE, RolloutMode.FORCE_TOOL, RolloutMode.NO_TOOL
+
+
+def stored(acc: float, ops: int = 0, mode: RolloutMode = ADAPTIVE, complied: bool = True) -> dict:
+    """``extra_fields`` as verl stores them: the agent loop's record plus the reward manager's reward_extra_info."""
+    record = TrajectoryRecord(mode=mode, complied=complied, ops_attempted=ops, ops_succeeded=ops)
+    info = {"acc": acc, "pixel/acc": acc, "pixel/fmt": 0.0, "pixel/answer_source": "boxed"}
+    return {**record.to_extra_fields(), "min_global_steps": 1, "max_global_steps": 1, "reward_extra_info": info}
+
+
+def look_less(probe_gradient: str = "own_group") -> ShapingConfig:
+    return ShapingConfig.from_mapping({"method": "look_less", "look_less": {"probe_gradient": probe_gradient}})
+
+
+def test_key_parsing_matches_verl():
+    assert TrajectoryKey.parse("3f2a-9c_12_0") == TrajectoryKey("3f2a-9c", 12, 0)
+    with pytest.raises(ValueError, match="session_id"):
+        TrajectoryKey.parse("3f2a-9c")
+
+
+def test_look_less_group_scores_uids_and_components():
+    # uid "p": adaptive sessions 0-1, force_tool 2-3, no_tool 4-5 (METHOD §2 order); acc_tool 1.0 > acc_no 0.5
+    rows = [
+        ("p_0_0", stored(1.0, 1)),
+        ("p_1_0", stored(0.0, 0)),
+        ("p_2_0", stored(1.0, 1, FORCE)),
+        ("p_3_0", stored(1.0, 2, FORCE)),
+        ("p_4_0", stored(1.0, 0, NO)),
+        ("p_5_0", stored(0.0, 0, NO, complied=False)),
+    ]
+    result = shape_stored_groups([k for k, _ in rows], [f for _, f in rows], look_less())
+    assert [u.score for u in result.updates] == [1.5, -0.1, 1.5, 1.5, 1.5, 0.0]
+    assert [u.advantage_uid for u in result.updates] == [
+        "p/adaptive",
+        "p/adaptive",
+        "p/force_tool",
+        "p/force_tool",
+        "p/no_tool",
+        "p/no_tool",
+    ]
+    assert all(u.trainable for u in result.updates)
+    assert result.groups["p"].info.need is True
+    info = result.updates[1].extra_fields["reward_extra_info"]
+    assert info == {
+        **stored(0.0)["reward_extra_info"],
+        "pixel/shaped/total": -0.1,
+        "pixel/shaped/acc_term": 0.0,
+        "pixel/shaped/fmt_term": 0.0,
+        "pixel/shaped/curiosity_bonus": 0.0,
+        "pixel/shaped/redundancy_penalty": 0.0,
+        "pixel/shaped/instr_bonus": 0.0,
+        "pixel/shaped/alignment_bonus": -0.1,
+        "pixel/shaped/tool_bonus": 0.0,
+        "pixel/advantage_group": "adaptive",
+        "pixel/trainable": True,
+        "pixel/group/rapr": 0.5,
+        "pixel/group/need": 1.0,
+    }
+    # everything else in extra_fields is kept (verl reads min/max_global_steps from it)
+    assert result.updates[1].extra_fields["min_global_steps"] == 1
+
+
+def test_probes_off_are_frozen_and_pooled_shares_the_uid():
+    keys = ["p_0_0", "p_1_0", "p_2_0"]
+    fields = [stored(1.0, 1), stored(1.0, 1, FORCE), stored(0.0, 0, NO)]
+    off = shape_stored_groups(keys, fields, look_less("off")).updates
+    assert [(u.advantage_uid, u.score, u.trainable) for u in off] == [
+        ("p/adaptive", 1.5, True),
+        ("p/frozen", 0.0, False),
+        ("p/frozen", 0.0, False),
+    ]
+    assert off[1].extra_fields["reward_extra_info"]["pixel/shaped/total"] == 1.5  # the shaped value is still reported
+    pooled = shape_stored_groups(keys, fields, look_less("pooled")).updates
+    assert [u.advantage_uid for u in pooled] == ["p", "p", "p"]
+
+
+def test_multi_output_sessions_use_the_final_output_and_share_its_value():
+    # session 0 has outputs 0 and 1 (final); its earlier output carries a stale record that must be ignored
+    keys = ["q_0_0", "q_0_1", "q_1_0", "q_2_0", "q_3_0"]
+    fields = [stored(0.0, 0), stored(1.0, 1), stored(0.0), stored(0.0), stored(0.0)]
+    config = ShapingConfig.from_mapping({"method": "curiosity"})
+    result = shape_stored_groups(keys, fields, config)
+    bonus = 0.5 * (0.3 - 0.25)  # RaPR 1/4 over the 4 sessions
+    assert [u.score for u in result.updates] == [1.0 + bonus, 1.0 + bonus, 0.0, 0.0, 0.0]
+    assert result.groups["q"].info.size == 4
+
+
+def test_shaping_again_from_written_fields_gives_the_same_values():
+    keys = [f"r_{i}_0" for i in range(4)]
+    fields = [stored(1.0, 1), stored(1.0, 0), stored(0.0, 3), stored(1.0, 0)]
+    config = ShapingConfig.from_mapping({"method": "curiosity"})
+    first = shape_stored_groups(keys, fields, config)
+    again = shape_stored_groups(keys, [u.extra_fields for u in first.updates], config)
+    assert again.updates == first.updates
+
+
+def test_several_groups_in_any_order():
+    keys = ["b_1_0", "a_0_0", "b_0_0", "a_1_0"]
+    fields = [stored(0.0), stored(1.0, 1), stored(1.0), stored(1.0)]
+    result = shape_stored_groups(keys, fields, ShapingConfig.from_mapping({"method": "curiosity"}))
+    assert [u.key for u in result.updates] == keys
+    assert set(result.groups) == {"a", "b"}
+    assert [u.score for u in result.updates] == [0.0, 1.0, 1.0, 1.0]  # RaPR(a) = 0.5 > H: no bonus
+
+
+def test_unscored_trajectory_names_the_fix():
+    fields = {**TrajectoryRecord().to_extra_fields(), "reward_extra_info": {"score": 1.0}}
+    with pytest.raises(ValueError, match=r"p_0_0.*pixel/acc.*reward_manager.name=pixel"):
+        shape_stored_groups(["p_0_0"], [fields], ShapingConfig())
+
+
+def test_rollout_fields_prefer_reward_extra_info():
+    assert rollout_fields({"pixel/acc": 0.0, "reward_extra_info": {"pixel/acc": 1.0}})["pixel/acc"] == 1.0
+
+
+def test_pixel_reward_section_is_read_in_one_place():
+    from omegaconf import OmegaConf
+
+    config = OmegaConf.create({"pixel": {"rollout": {"anything": 1}, "reward": {"method": "deepeyes"}}})
+    assert reward_config(config).method == "deepeyes"
+    assert reward_config(OmegaConf.create({})) == ShapingConfig()
+    with pytest.raises(ValueError, match=r"^pixel\.reward\.look_less\.alignment\.b2: need b2 > b3"):
+        reward_config_from_section({"reward": {"look_less": {"alignment": {"b2": -1.0}}}})
+    with pytest.raises(ValueError, match=r"^pixel\.reward\.methd: unknown"):
+        reward_config_from_section({"reward": {"methd": "none"}})
+    with pytest.raises(ValueError, match=r"^pixel\.reward: expected a mapping"):
+        reward_config_from_section({"reward": 3})

@@ -1,0 +1,184 @@
+"""Batched generation with a transformers VLM, as a rollout server needs it (no verl import).
+
+The agent loop sends token ids whose ``<|image_pad|>`` runs are already expanded (verl's Continuous Token builder)
+plus the images; the model needs only ``pixel_values``/``image_grid_thw`` from the image processor. Requests that
+share sampling settings are left-padded into one ``generate`` call; each row is then cut at its first stop token
+(kept, as vLLM returns it) or at its own token budget.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import torch
+
+
+@dataclasses.dataclass(frozen=True)
+class SamplingSpec:
+    """verl's sampling parameters, normalised; requests with equal specs can share a ``generate`` call.
+
+    ``max_tokens`` is not part of the spec: rows of one batch may have different budgets.
+    """
+
+    temperature: float = 1.0
+    top_p: float = 1.0
+    top_k: int = 0  # 0 = off (verl/vLLM send -1 for off; transformers would read that as its default top_k=50)
+    repetition_penalty: float = 1.0
+    stop_token_ids: tuple[int, ...] = ()
+    ignore_eos: bool = False
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> SamplingSpec:
+        """Read the dict verl's agent loops send (``temperature``, ``top_p``, ``top_k``, ``stop_token_ids``, ...)."""
+        top_k = params.get("top_k")
+        return cls(
+            temperature=float(params.get("temperature", 1.0) or 0.0),
+            top_p=float(params.get("top_p", 1.0) or 1.0),
+            top_k=int(top_k) if top_k is not None and int(top_k) > 0 else 0,
+            repetition_penalty=float(params.get("repetition_penalty", 1.0) or 1.0),
+            stop_token_ids=tuple(sorted(set(params.get("stop_token_ids") or ()))),
+            ignore_eos=bool(params.get("ignore_eos", False)),
+        )
+
+    def generate_kwargs(self, eos_token_ids: Sequence[int]) -> dict[str, Any]:
+        """Keyword arguments for ``model.generate`` (greedy when temperature is 0)."""
+        stops = list(self.stop_token_ids) + ([] if self.ignore_eos else list(eos_token_ids))
+        kwargs: dict[str, Any] = {
+            "eos_token_id": sorted(set(stops)) or None,
+            "repetition_penalty": self.repetition_penalty,
+        }
+        if self.temperature <= 0:
+            return {**kwargs, "do_sample": False, "temperature": None, "top_p": None, "top_k": None}
+        return {**kwargs, "do_sample": True, "temperature": self.temperature, "top_p": self.top_p, "top_k": self.top_k}
+
+    def stops(self, eos_token_ids: Sequence[int]) -> frozenset[int]:
+        """Token ids that end a row."""
+        return frozenset(self.stop_token_ids) | (frozenset() if self.ignore_eos else frozenset(eos_token_ids))
+
+
+@dataclasses.dataclass(frozen=True)
+class GenerationRequest:
+    """One prompt to continue."""
+
+    prompt_ids: tuple[int, ...]
+    images: tuple[Any, ...]
+    max_new_tokens: int
+    forced_prefix: tuple[int, ...] = ()  # tokens the row must start with (a test-only nudge, see hf_server)
+
+
+@dataclasses.dataclass(frozen=True)
+class GenerationResult:
+    """New tokens (stop token included when hit) and their log-probs under the sampling distribution."""
+
+    token_ids: list[int]
+    log_probs: list[float]
+
+
+def max_new_tokens(params: Mapping[str, Any], prompt_len: int, prompt_length: int, response_length: int) -> int:
+    """The token budget of a request: ``max_tokens`` if given, else vLLM's default for verl's lengths (>= 1)."""
+    if params.get("max_tokens"):
+        return max(1, int(params["max_tokens"]))
+    return max(1, min(response_length, prompt_length + response_length - prompt_len))
+
+
+def _vision_inputs(image_processor: Any, requests: Sequence[GenerationRequest]) -> dict[str, torch.Tensor]:
+    images = [image for request in requests for image in request.images]
+    if not images:
+        return {}
+    vision = image_processor(images=images, return_tensors="pt")
+    return {"pixel_values": vision["pixel_values"], "image_grid_thw": vision["image_grid_thw"]}
+
+
+def _left_pad(requests: Sequence[GenerationRequest], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    width = max(len(request.prompt_ids) for request in requests)
+    ids = torch.full((len(requests), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(requests), width), dtype=torch.long)
+    for row, request in enumerate(requests):
+        ids[row, width - len(request.prompt_ids) :] = torch.tensor(request.prompt_ids)
+        mask[row, width - len(request.prompt_ids) :] = 1
+    return ids, mask
+
+
+class ForcedPrefix:
+    """Logits processor forcing each row's first tokens (rows without a prefix are untouched).
+
+    The log-probs reported for forced tokens are still the model's own (computed from the raw logits), so the
+    trainer sees a consistent, if unlikely, sample.
+    """
+
+    def __init__(self, prefixes: Sequence[tuple[int, ...]], prompt_width: int) -> None:
+        self.prefixes = prefixes
+        self.prompt_width = prompt_width
+
+    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+        """Mask every token but the forced one for rows still inside their prefix."""
+        step = input_ids.shape[1] - self.prompt_width
+        # A copy: transformers keeps this very tensor as the raw logits the log-probs are computed from.
+        scores = scores.clone()
+        for row, prefix in enumerate(self.prefixes):
+            if step < len(prefix):
+                forced = torch.full_like(scores[row], float("-inf"))
+                forced[prefix[step]] = 0.0
+                scores[row] = forced
+        return scores
+
+
+@torch.no_grad()
+def generate_batch(
+    model: Any,
+    image_processor: Any,
+    requests: Sequence[GenerationRequest],
+    spec: SamplingSpec,
+    eos_token_ids: Sequence[int],
+    pad_token_id: int,
+) -> list[GenerationResult]:
+    """Continue every request with one ``model.generate`` call.
+
+    Args:
+        model: a transformers VLM (e.g. ``Qwen2_5_VLForConditionalGeneration``), on any device.
+        image_processor: the processor's image processor (computes ``pixel_values`` / ``image_grid_thw``).
+        requests: prompts sharing ``spec``; each carries its images in prompt order.
+        spec: sampling settings.
+        eos_token_ids: the model's end-of-turn ids (generation config).
+        pad_token_id: id used for left padding (masked out).
+
+    Returns:
+        One result per request, in order.
+    """
+    device = next(model.parameters()).device
+    ids, mask = _left_pad(requests, pad_token_id)
+    inputs = {key: value.to(device) for key, value in _vision_inputs(image_processor, requests).items()}
+    prefixes = [request.forced_prefix for request in requests]
+    processors = [ForcedPrefix(prefixes, ids.shape[1])] if any(prefixes) else []
+    out = model.generate(
+        input_ids=ids.to(device),
+        attention_mask=mask.to(device),
+        **inputs,
+        max_new_tokens=max(request.max_new_tokens for request in requests),
+        pad_token_id=pad_token_id,
+        output_logits=True,
+        return_dict_in_generate=True,
+        logits_processor=processors,
+        **spec.generate_kwargs(eos_token_ids),
+    )
+    new_tokens = out.sequences[:, ids.shape[1] :].cpu()
+    # Log-probs of the raw logits at the sampling temperature: what verl's actor recomputes (top-k/top-p, off by
+    # default in verl, are not applied here).
+    scale = spec.temperature if spec.temperature > 0 else 1.0
+    log_probs = torch.stack([torch.log_softmax(step.float() / scale, dim=-1) for step in out.logits], dim=1).cpu()
+    stops = spec.stops(eos_token_ids)
+    return [
+        _cut(new_tokens[row], log_probs[row], request.max_new_tokens, stops) for row, request in enumerate(requests)
+    ]
+
+
+def _cut(tokens: torch.Tensor, log_probs: torch.Tensor, budget: int, stops: frozenset[int]) -> GenerationResult:
+    token_ids: list[int] = []
+    for token in tokens[:budget].tolist():
+        token_ids.append(token)
+        if token in stops:
+            break
+    picked = log_probs[torch.arange(len(token_ids)), torch.tensor(token_ids, dtype=torch.long)]
+    return GenerationResult(token_ids=token_ids, log_probs=picked.tolist())

@@ -1,0 +1,110 @@
+"""Sampling a fixed number of frames from a video file (PyAV) or a folder of frame images.
+
+Why PyAV: the Qwen / verl video paths need torchvision (or decord), which cannot be installed next to CPU torch
+here; ``av`` comes with verl. The frame indices follow MVBench's own evaluation (``get_index`` in the authors'
+``mvbench.ipynb``): the clip ``[start, end]`` seconds (the whole video without a bound) is cut into
+``num_segments`` equal segments and the middle frame of each is taken.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+FRAME_SUFFIXES = (".jpg", ".jpeg", ".png")
+JPEG_QUALITY = 95
+# MVBench's "no bound" sentinel: a clip from -100000 s to 100000 s, clamped to the video.
+_UNBOUNDED = (-100000.0, 100000.0)
+
+
+def segment_frame_indices(
+    num_segments: int, max_frame: int, fps: float, bound: tuple[float, float] | None = None, first_index: int = 0
+) -> list[int]:
+    """MVBench's frame indices: the middle frame of each of ``num_segments`` equal segments of the clip.
+
+    Args:
+        num_segments: frames to sample (16 for Pixel Reasoner's MVBench setting).
+        max_frame: the last valid index (``len(video) - 1`` for a video, the frame count for a 1-based folder).
+        fps: frames per second (to convert the bound in seconds to frame indices).
+        bound: ``(start, end)`` seconds of the clip, or ``None`` for the whole video.
+        first_index: the first valid index (0 for videos, 1 for MVBench's 1-based frame folders).
+    """
+    start, end = bound if bound is not None else _UNBOUNDED
+    start_index = max(first_index, round(start * fps))
+    end_index = min(round(end * fps), max_frame)
+    segment = float(end_index - start_index) / num_segments
+    return [int(start_index + segment / 2 + np.round(segment * index)) for index in range(num_segments)]
+
+
+def _jpeg(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.convert("RGB").save(buffer, format="JPEG", quality=JPEG_QUALITY)
+    return buffer.getvalue()
+
+
+def _video_info(path: Path) -> tuple[int, float]:
+    """(frame count, fps) of the first video stream; counts by decoding when the container does not say."""
+    import av
+
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        rate = stream.average_rate or stream.guessed_rate or Fraction(25)
+        count = stream.frames
+        if count <= 0:
+            count = sum(1 for _ in container.decode(stream))
+    return count, float(rate)
+
+
+def video_file_frames(path: Path, num_segments: int, bound: tuple[float, float] | None = None) -> list[bytes]:
+    """Sample ``num_segments`` frames of a video file as JPEG bytes.
+
+    Raises:
+        ValueError: if the file cannot be decoded or has no frames.
+    """
+    import av
+
+    try:
+        count, fps = _video_info(path)
+        if count <= 0:
+            raise ValueError("no frames")
+        wanted = segment_frame_indices(num_segments, count - 1, fps, bound)
+        needed = set(wanted)
+        decoded: dict[int, bytes] = {}
+        with av.open(str(path)) as container:
+            for index, frame in enumerate(container.decode(container.streams.video[0])):
+                if index in needed:
+                    decoded[index] = _jpeg(frame.to_image())
+                if index >= max(needed):
+                    break
+    except (av.error.FFmpegError, IndexError, ValueError, OSError) as err:
+        raise ValueError(f"cannot decode video {path}: {err}") from err
+    # The container's frame count can exceed what decodes; fall back to the last decoded frame.
+    last = max(decoded) if decoded else None
+    if last is None:
+        raise ValueError(f"cannot decode video {path}: no frames decoded")
+    return [decoded.get(index, decoded[last]) for index in wanted]
+
+
+def folder_frames(folder: Path, num_segments: int, fps: float, bound: tuple[float, float] | None = None) -> list[bytes]:
+    """Sample frames from a folder of frame images (files in name order, numbered from 1).
+
+    A folder of exactly ``num_segments`` frames is taken whole (already sampled, e.g. Pixel Reasoner's extracted
+    MVBench frames); otherwise MVBench's rule for its frame folders applies (1-based, ``fps`` to place the bound).
+
+    Raises:
+        ValueError: if the folder holds no frame images.
+    """
+    files = sorted(path for path in folder.iterdir() if path.suffix.lower() in FRAME_SUFFIXES)
+    if not files:
+        raise ValueError(f"frame folder {folder} holds no {'/'.join(FRAME_SUFFIXES)} files")
+    if len(files) == num_segments:
+        chosen: Sequence[Path] = files
+    else:
+        indices = segment_frame_indices(num_segments, len(files), fps, bound, first_index=1)
+        chosen = [files[min(max(index, 1), len(files)) - 1] for index in indices]
+    return [path.read_bytes() for path in chosen]

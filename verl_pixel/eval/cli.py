@@ -1,0 +1,229 @@
+r"""``verl-pixel eval``: preprocess benchmarks, run them against an endpoint, report (and verl's validation overrides).
+
+Wire-up: ``verl_pixel.cli.build_parser`` calls :func:`add_parser` with its subparsers.
+
+Examples::
+
+    verl-pixel eval preprocess vstar ~/data/vstar_bench -o data/eval/vstar.parquet
+    verl-pixel eval run data/eval/vstar.parquet -o runs/qwen7b.jsonl \\
+        --base-url http://127.0.0.1:8000/v1 --model Qwen/Qwen2.5-VL-7B-Instruct --concurrency 32
+    verl-pixel eval report runs/qwen7b.jsonl baseline=runs/base.jsonl --verl-log rl=logs/val.jsonl -o reports/
+    verl-pixel eval verl-overrides --model Qwen/Qwen2.5-VL-7B-Instruct data/eval/*.parquet
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+BENCHMARK_NAMES = ("vstar", "hrbench4k", "hrbench8k", "tallyqa", "infovqa", "mvbench", "mmerealworld")
+
+
+def _layouts() -> str:
+    from verl_pixel.eval.benchmarks import SPECS
+
+    return "expected layouts:\n" + "\n".join(f"  {spec.name.value:13s} {spec.layout}" for spec in SPECS.values())
+
+
+def _preprocess(args: argparse.Namespace) -> int:
+    from verl_pixel.eval.benchmarks import LoadOptions
+    from verl_pixel.eval.preprocess import PreprocessConfig, preprocess_benchmark
+
+    load = LoadOptions(
+        image_root=Path(args.image_root) if args.image_root else None,
+        tally_split=args.tally_split,
+        mvbench_tasks=tuple(args.mvbench_tasks.split(",")) if args.mvbench_tasks else None,
+        num_frames=args.num_frames,
+        workers=args.workers,
+    )
+    config = PreprocessConfig(embed_images=not args.no_embed, limit=args.limit, load=load)
+    result = preprocess_benchmark(args.benchmark, args.source, args.out, config)
+    print(f"{result.benchmark}: {result.rows} rows -> {result.path}")
+    return 0
+
+
+def ops_config_from_yaml(path: str | None, overrides: dict[str, Any]) -> Any:
+    """The visual-ops config of a pixel tool YAML (its first tool's ``config``), with ``overrides`` applied."""
+    from verl_pixel.ops import VisualOpsConfig
+
+    mapping: dict[str, Any] = {}
+    if path:
+        tools = (yaml.safe_load(Path(path).read_text()) or {}).get("tools") or []
+        if not tools:
+            raise ValueError(f"{path}: no tools listed")
+        mapping = dict(tools[0].get("config") or {})
+    mapping.update({key: value for key, value in overrides.items() if value is not None})
+    return VisualOpsConfig.from_mapping(mapping)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from verl_pixel.eval.endpoint import EndpointConfig
+    from verl_pixel.eval.episode import EpisodeConfig
+    from verl_pixel.eval.runner import RunnerConfig, run_eval
+
+    ops = ops_config_from_yaml(
+        args.tool_config,
+        {"image_max_pixels": args.image_max_pixels, "coordinates": args.coordinates, "output_style": args.output_style},
+    )
+    endpoint = EndpointConfig(
+        base_url=args.base_url,
+        model=args.model,
+        api_key=args.api_key,
+        temperature=args.temperature,
+        max_tokens=args.max_tokens,
+        timeout_s=args.timeout,
+        max_retries=args.retries,
+    )
+    episode = EpisodeConfig(
+        ops=ops,
+        mode=args.mode,
+        max_turns=args.max_turns,
+        tool_protocol=args.tool_protocol,
+        image_format=args.image_format,
+    )
+    runner = RunnerConfig(
+        run_name=args.run_name or Path(args.out).stem,
+        concurrency=args.concurrency,
+        limit=args.limit,
+        progress=not args.no_progress,
+        tokenizer_path=args.tokenizer,
+    )
+    summary = run_eval(args.parquet, args.out, endpoint, episode, runner)
+    print(
+        f"{runner.run_name}: {summary.total} rows, {summary.skipped} already done, {summary.finished} finished, "
+        f"{summary.failed} failed -> {summary.path}"
+    )
+    return 0 if summary.failed == 0 else 1
+
+
+def _named(spec: str) -> tuple[str | None, str]:
+    name, sep, path = spec.partition("=")
+    return (name, path) if sep and name and not Path(spec).exists() else (None, spec)
+
+
+def collect_summaries(inputs: list[str], verl_logs: list[str]) -> list[Any]:
+    """Summaries of runner JSONL files and verl file-logger logs (``NAME=PATH`` names a run)."""
+    from verl_pixel.eval.report import summarize_results
+    from verl_pixel.eval.results import read_results
+    from verl_pixel.eval.verl_native import is_verl_file_log, read_verl_file_log, summaries_from_val_metrics
+
+    summaries: list[Any] = []
+    for spec in [*inputs, *verl_logs]:
+        name, path = _named(spec)
+        if not Path(path).is_file():
+            raise FileNotFoundError(f"no results file {path}")
+        if spec in verl_logs or is_verl_file_log(path):
+            summaries += summaries_from_val_metrics(read_verl_file_log(path), name or Path(path).stem)
+        else:
+            summaries += summarize_results(read_results(path), run=name)
+    return summaries
+
+
+def _report(args: argparse.Namespace) -> int:
+    from verl_pixel.eval.report import json_report, markdown_report
+    from verl_pixel.eval.tradeoff_plot import accuracy_tur_svg
+
+    summaries = collect_summaries(args.inputs, args.verl_log)
+    if not summaries:
+        raise ValueError("no results to report")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    markdown = markdown_report(summaries)
+    (out / "report.md").write_text(markdown, encoding="utf-8")
+    (out / "report.json").write_text(json.dumps(json_report(summaries), indent=2) + "\n", encoding="utf-8")
+    (out / "accuracy_vs_tur.svg").write_text(accuracy_tur_svg(summaries), encoding="utf-8")
+    print(markdown)
+    print(f"wrote {out / 'report.md'}, {out / 'report.json'}, {out / 'accuracy_vs_tur.svg'}")
+    return 0
+
+
+def _verl_overrides(args: argparse.Namespace) -> int:
+    from verl_pixel.eval.verl_native import PIXEL_TOOLS_YAML, verl_native_overrides
+
+    overrides = verl_native_overrides(
+        args.parquet,
+        model_path=args.model,
+        tool_config=args.tool_config or PIXEL_TOOLS_YAML,
+        n=args.n,
+        validation_dir=args.validation_dir,
+    )
+    print("\n".join(overrides))
+    return 0
+
+
+def _add_preprocess(sub: Any) -> None:
+    parser = sub.add_parser(
+        "preprocess",
+        help="benchmark files -> verl parquet",
+        epilog=_layouts(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("benchmark", choices=BENCHMARK_NAMES)
+    parser.add_argument("source", help="the benchmark's folder (or file), as published")
+    parser.add_argument("-o", "--out", required=True, help="output parquet file")
+    parser.add_argument("--image-root", help="folder relative image paths start from (tallyqa, infovqa, mmerealworld)")
+    parser.add_argument("--limit", type=int, help="keep the first N questions")
+    parser.add_argument("--no-embed", action="store_true", help="store image file paths instead of bytes")
+    parser.add_argument("--tally-split", default="complex", choices=("complex", "simple", "all"))
+    parser.add_argument("--mvbench-tasks", help="comma-separated MVBench tasks (default: all 20)")
+    parser.add_argument("--num-frames", type=int, default=16, help="frames sampled per MVBench video")
+    parser.add_argument("--workers", type=int, default=4, help="threads decoding MVBench videos")
+    parser.set_defaults(func=_preprocess)
+
+
+def _add_run(sub: Any) -> None:
+    parser = sub.add_parser("run", help="evaluate parquet files against an OpenAI-compatible endpoint (resumable)")
+    parser.add_argument("parquet", nargs="+", help="parquet files from `eval preprocess`")
+    parser.add_argument("-o", "--out", required=True, help="results JSONL (existing finished samples are skipped)")
+    parser.add_argument("--base-url", required=True, help="API root, e.g. http://127.0.0.1:8000/v1")
+    parser.add_argument("--model", required=True, help="served model name")
+    parser.add_argument("--api-key", help="bearer token (default: $OPENAI_API_KEY)")
+    parser.add_argument("--run-name", help="label in reports (default: the output file's stem)")
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--mode", default="adaptive", choices=("adaptive", "force_tool", "no_tool"))
+    parser.add_argument("--max-turns", type=int, default=6)
+    parser.add_argument("--max-tokens", type=int, default=2048, help="generation cap per assistant turn")
+    parser.add_argument("--temperature", type=float, default=0.0)
+    parser.add_argument("--tool-protocol", default="prompt", choices=("prompt", "api"))
+    parser.add_argument("--tool-config", help="pixel tool YAML whose config to use (default: the packaged one)")
+    parser.add_argument("--image-max-pixels", type=int, help="input image budget (= the server's max_pixels)")
+    parser.add_argument("--coordinates", choices=("auto", "pixels", "normalized", "relative1000"))
+    parser.add_argument("--output-style", choices=("qwen", "pixel_reasoner"))
+    parser.add_argument("--image-format", default="png", choices=("png", "jpeg"))
+    parser.add_argument("--limit", type=int, help="first N rows of each file")
+    parser.add_argument("--tokenizer", help="count response tokens with this tokenizer when the server sends no usage")
+    parser.add_argument("--retries", type=int, default=5)
+    parser.add_argument("--timeout", type=float, default=600.0, help="seconds per request")
+    parser.add_argument("--no-progress", action="store_true")
+    parser.set_defaults(func=_run)
+
+
+def _add_report(sub: Any) -> None:
+    parser = sub.add_parser("report", help="tables (Markdown, JSON) and the accuracy-vs-TUR plot")
+    parser.add_argument("inputs", nargs="*", help="runner JSONL files or verl file logs, optionally NAME=PATH")
+    parser.add_argument("--verl-log", action="append", default=[], help="verl file-logger JSONL, optionally NAME=PATH")
+    parser.add_argument("-o", "--out", default="eval_report", help="output folder")
+    parser.set_defaults(func=_report)
+
+
+def _add_verl_overrides(sub: Any) -> None:
+    parser = sub.add_parser("verl-overrides", help="print main_ppo overrides for a validation-only run")
+    parser.add_argument("parquet", nargs="+")
+    parser.add_argument("--model", required=True)
+    parser.add_argument("--tool-config")
+    parser.add_argument("--n", type=int, default=1, help="responses per query")
+    parser.add_argument("--validation-dir", help="trainer.validation_data_dir (generation dumps)")
+    parser.set_defaults(func=_verl_overrides)
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Register ``eval`` and its subcommands on the ``verl-pixel`` subparsers; returns the ``eval`` parser."""
+    parser = subparsers.add_parser("eval", help="benchmarks: preprocess, run against an endpoint, report")
+    sub = parser.add_subparsers(dest="eval_command", required=True)
+    for add in (_add_preprocess, _add_run, _add_report, _add_verl_overrides):
+        add(sub)
+    return parser

@@ -1,0 +1,233 @@
+"""One evaluation episode against an endpoint: the ``pixel_agent`` loop over HTTP, with the same operations.
+
+Per assistant turn: parse the calls (OpenAI ``tool_calls`` if the server returned them, else ``<tool_call>`` text,
+malformed blocks included), run them with :mod:`verl_pixel.ops` on the sample's originals, append the outputs, and
+ask again; a turn without calls is the answer. Limits mirror ``pixel_agent``: ``max_turns`` assistant turns (calls in
+the last one are not run), the operation / image budgets of :class:`~verl_pixel.ops.VisualOpsConfig` (the first
+over-budget call is answered with a message, a further call ends the episode). Modes: ``adaptive``, ``force_tool``
+(instruction added), ``no_tool`` (no tools offered; a call is refused with a message), with the prompts of
+:mod:`verl_pixel.rollout.modes`.
+
+Video questions (frames as images, ``num_video_frames > 0``): the frames are also the video of ``select_frames``,
+and the image budget is raised by the frame count so that tools can still add ``max_images`` images [ours].
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+from collections.abc import Sequence
+from typing import Any, Literal
+
+from verl_pixel.eval.chat_messages import (
+    ImageEncoder,
+    ToolProtocol,
+    api_tool_outputs,
+    data_url_encoder,
+    openai_messages,
+    structured_calls,
+    text_tool_outputs,
+    with_tools_in_system,
+)
+from verl_pixel.eval.endpoint import ChatEndpoint, ChatReply
+from verl_pixel.eval.sample_inputs import PreparedSample, visual_tokens
+from verl_pixel.ops import (
+    CROP_TOOL_NAME,
+    OPERATIONS,
+    FailureReason,
+    ImageRegistry,
+    MalformedToolCall,
+    OperationResult,
+    ToolCall,
+    VisualOpsConfig,
+    parse_tool_calls,
+    run_tool_call,
+    summarize_events,
+    tool_schemas,
+)
+from verl_pixel.record import RolloutMode, StopReason, TrajectoryRecord
+from verl_pixel.rollout.config import PixelRolloutConfig
+from verl_pixel.rollout.modes import complied, with_mode_instruction
+
+_LIMITS = {FailureReason.CALL_BUDGET: StopReason.MAX_OPERATIONS, FailureReason.IMAGE_BUDGET: StopReason.MAX_IMAGES}
+
+
+@dataclasses.dataclass(frozen=True)
+class EpisodeConfig:
+    """How one episode runs.
+
+    Attributes:
+        ops: the visual-operation config (keep it equal to the training tool YAML; ``image_max_pixels`` must not
+            exceed the server's ``max_pixels`` or the server resizes again and ``pixels`` boxes drift).
+        mode: the rollout mode of every episode.
+        max_turns: most assistant turns.
+        tool_protocol: tools in the system prompt (Hermes text) or in the request's ``tools``.
+        rollout: mode instructions and the default system prompt (``pixel.rollout``'s config).
+        image_format: how images are encoded in requests.
+    """
+
+    ops: VisualOpsConfig = dataclasses.field(default_factory=VisualOpsConfig)
+    mode: RolloutMode = RolloutMode.ADAPTIVE
+    max_turns: int = 6
+    tool_protocol: ToolProtocol = ToolProtocol.PROMPT
+    rollout: PixelRolloutConfig = dataclasses.field(default_factory=PixelRolloutConfig)
+    image_format: Literal["png", "jpeg"] = "png"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "mode", RolloutMode(self.mode))
+        object.__setattr__(self, "tool_protocol", ToolProtocol(self.tool_protocol))
+        if self.max_turns < 1:
+            raise ValueError(f"max_turns must be >= 1, got {self.max_turns}")
+        data_url_encoder(self.image_format)  # validates the format
+
+
+@dataclasses.dataclass(frozen=True)
+class EpisodeOutcome:
+    """What one episode produced (scoring happens in the runner).
+
+    Attributes:
+        record: the trajectory record, as ``pixel_agent`` writes it.
+        transcript: the assistant turns' texts (structured tool calls appended as ``<tool_call>`` text).
+        prompt_tokens: summed over turns from the server's usage; ``None`` if any turn lacked it.
+        completion_tokens: likewise.
+    """
+
+    record: TrajectoryRecord
+    transcript: tuple[str, ...]
+    prompt_tokens: int | None
+    completion_tokens: int | None
+
+
+def _registry(sample: PreparedSample, ops: VisualOpsConfig) -> ImageRegistry:
+    frames = sample.originals if sample.num_video_frames else ()
+    if frames:
+        ops = dataclasses.replace(ops, max_images=ops.max_images + len(frames))
+    return ImageRegistry.from_inputs(ops, sample.views, sample.originals, frames)
+
+
+def initial_messages(sample: PreparedSample, config: EpisodeConfig, offer_tools: bool) -> list[dict[str, Any]]:
+    """The first request's messages: mode instruction, tool block (``prompt`` protocol) and encoded views."""
+    messages = with_mode_instruction(
+        sample.messages, config.rollout.instruction(config.mode), config.rollout.default_system_prompt
+    )
+    if offer_tools and config.tool_protocol is ToolProtocol.PROMPT:
+        messages = with_tools_in_system(messages, tool_schemas(config.ops), config.rollout.default_system_prompt)
+    return openai_messages(messages, sample.views, data_url_encoder(config.image_format))
+
+
+def run_calls(
+    registry: ImageRegistry, calls: Sequence[ToolCall | MalformedToolCall], available: Sequence[str]
+) -> list[OperationResult]:
+    """Run one turn's calls in order (CPU work: meant for a worker thread)."""
+    return [run_tool_call(registry, call, available) for call in calls]
+
+
+def _tool_tokens(results: Sequence[OperationResult], ops: VisualOpsConfig) -> int:
+    total = 0
+    for result in results:
+        budget = ops.crop_max_pixels if result.operation == CROP_TOOL_NAME else ops.frame_max_pixels
+        total += sum(visual_tokens(image.size, ops, budget) for image in result.images)
+    return total
+
+
+def limit_stop(results: Sequence[OperationResult]) -> StopReason | None:
+    """The stop reason a further call will get once a result said a budget is spent (images win), else None."""
+    reasons = {result.reason for result in results}
+    for reason in (FailureReason.IMAGE_BUDGET, FailureReason.CALL_BUDGET):
+        if reason in reasons:
+            return _LIMITS[reason]
+    return None
+
+
+def _transcript_text(reply: ChatReply) -> str:
+    """The reply's text, with structured tool calls written out as ``<tool_call>`` blocks."""
+    blocks = []
+    for call in reply.tool_calls:
+        function = call.get("function") or {}
+        payload = {"name": function.get("name"), "arguments": function.get("arguments")}
+        blocks.append("<tool_call>" + json.dumps(payload) + "</tool_call>")
+    return "\n".join([reply.content, *blocks]) if blocks else reply.content
+
+
+def _sum(values: Sequence[int | None]) -> int | None:
+    return None if any(value is None for value in values) else sum(values)  # type: ignore[arg-type]
+
+
+@dataclasses.dataclass
+class _EpisodeState:
+    events: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    replies: list[ChatReply] = dataclasses.field(default_factory=list)
+    tool_tokens: int = 0
+    limit_stop: StopReason | None = None
+
+
+def _stop_before_running(reply: ChatReply, has_calls: bool, state: _EpisodeState, max_turns: int) -> StopReason | None:
+    """Why the episode ends at this reply, or ``None`` to run its calls."""
+    if not has_calls:
+        return StopReason.MAX_RESPONSE_LENGTH if reply.finish_reason == "length" else StopReason.ANSWERED
+    if len(state.replies) >= max_turns:
+        return StopReason.MAX_TURNS
+    return state.limit_stop  # set once the model was told its budget is spent
+
+
+async def run_episode(endpoint: ChatEndpoint, sample: PreparedSample, config: EpisodeConfig) -> EpisodeOutcome:
+    """Run one sample to its answer or a limit.
+
+    Raises:
+        EndpointError: if the endpoint fails for good (the runner records the sample as failed).
+    """
+    offer_tools = config.mode is not RolloutMode.NO_TOOL
+    available = OPERATIONS if offer_tools else ()
+    api_tools = tool_schemas(config.ops) if offer_tools and config.tool_protocol is ToolProtocol.API else None
+    encode = data_url_encoder(config.image_format)
+    registry = _registry(sample, config.ops)
+    messages = initial_messages(sample, config, offer_tools)
+    state = _EpisodeState()
+    while True:
+        reply = await endpoint.complete(messages, api_tools)
+        state.replies.append(reply)
+        parsed = parse_tool_calls(reply.content)
+        calls = structured_calls(reply.tool_calls) if reply.tool_calls else list(parsed.calls)
+        stop = _stop_before_running(reply, bool(calls), state, config.max_turns)
+        if stop is not None:
+            return _outcome(config, state, stop, parsed.text)
+        results = await asyncio.to_thread(run_calls, registry, calls, available)
+        state.events += [result.to_event() for result in results]
+        state.tool_tokens += _tool_tokens(results, config.ops)
+        if state.limit_stop is None:
+            state.limit_stop = limit_stop(results)
+        messages += _follow_up(reply, results, config, encode)
+
+
+def _follow_up(
+    reply: ChatReply, results: list[OperationResult], config: EpisodeConfig, encode: ImageEncoder
+) -> list[dict]:
+    """The assistant turn and the tool outputs to append after running its calls."""
+    style = config.ops.output_style
+    if reply.tool_calls:
+        assistant = {"role": "assistant", "content": reply.content or None, "tool_calls": list(reply.tool_calls)}
+        return [assistant, *api_tool_outputs(reply.tool_calls, results, style, encode)]
+    return [{"role": "assistant", "content": reply.content}, *text_tool_outputs(results, style, encode)]
+
+
+def _outcome(config: EpisodeConfig, state: _EpisodeState, stop: StopReason, answer_text: str) -> EpisodeOutcome:
+    summary = summarize_events(state.events)
+    record = TrajectoryRecord(
+        mode=config.mode,
+        complied=complied(config.mode, summary["attempted"], summary["succeeded"]),
+        ops_attempted=summary["attempted"],
+        ops_succeeded=summary["succeeded"],
+        ops_failed=summary["failed"],
+        turns=len(state.replies),
+        images_added=summary["images_added"],
+        tool_visual_tokens=state.tool_tokens,
+        stop_reason=stop,
+        answer_text=answer_text.strip(),
+    )
+    return EpisodeOutcome(
+        record=record,
+        transcript=tuple(_transcript_text(reply) for reply in state.replies),
+        prompt_tokens=_sum([reply.prompt_tokens for reply in state.replies]),
+        completion_tokens=_sum([reply.completion_tokens for reply in state.replies]),
+    )

@@ -1,0 +1,215 @@
+"""``verl-pixel eval run``: benchmark parquet files against an OpenAI-compatible endpoint, resumable.
+
+Usage from Python::
+
+    summary = run_eval(
+        ["data/eval/vstar.parquet"], "runs/qwen7b.jsonl",
+        EndpointConfig(base_url="http://127.0.0.1:8000/v1", model="Qwen/Qwen2.5-VL-7B-Instruct"),
+        EpisodeConfig(), RunnerConfig(run_name="qwen7b", concurrency=32),
+    )
+
+Samples run concurrently (``concurrency`` episodes in flight, each one request at a time); each finished sample is
+scored with :func:`verl_pixel.reward.score_trajectory` and appended to the JSONL output at once
+(:mod:`verl_pixel.eval.results`). Re-running with the same output skips every sample already finished there and
+retries the failed ones.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from verl_pixel.eval.endpoint import ChatEndpoint, EndpointConfig, EndpointError
+from verl_pixel.eval.episode import EpisodeConfig, EpisodeOutcome, run_episode
+from verl_pixel.eval.results import ResultWriter, SampleResult, completed_keys, read_results
+from verl_pixel.eval.sample_inputs import PreparedSample, RowError, prepare_sample, row_key
+from verl_pixel.reward import score_trajectory
+
+logger = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(frozen=True)
+class RunnerConfig:
+    """How the runner schedules and labels a run.
+
+    Attributes:
+        run_name: label of the run in results and reports (e.g. ``qwen7b-adaptive``).
+        concurrency: episodes in flight at once.
+        limit: evaluate only the first ``limit`` rows of each parquet file.
+        progress: show a tqdm progress bar.
+        tokenizer_path: tokenizer to count response tokens with when the server reports no ``usage``.
+    """
+
+    run_name: str
+    concurrency: int = 16
+    limit: int | None = None
+    progress: bool = True
+    tokenizer_path: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.concurrency < 1:
+            raise ValueError(f"concurrency must be >= 1, got {self.concurrency}")
+
+
+@dataclasses.dataclass(frozen=True)
+class RunSummary:
+    """Counts of one invocation: rows seen, skipped as already done, finished now, failed now."""
+
+    path: Path
+    total: int
+    skipped: int
+    finished: int
+    failed: int
+
+
+class ResponseTokenCounter:
+    """Counts assistant tokens with a tokenizer, for servers that report no ``usage`` (loaded on first use)."""
+
+    def __init__(self, tokenizer_path: str | None) -> None:
+        self.tokenizer_path = tokenizer_path
+        self._tokenizer: Any = None
+
+    def count(self, texts: Sequence[str]) -> int | None:
+        """Tokens of ``texts`` (``None`` without a tokenizer)."""
+        if self.tokenizer_path is None:
+            return None
+        if self._tokenizer is None:
+            from transformers import AutoTokenizer
+
+            self._tokenizer = AutoTokenizer.from_pretrained(self.tokenizer_path, trust_remote_code=True)
+        return sum(len(self._tokenizer.encode(text, add_special_tokens=False)) for text in texts)
+
+
+def read_rows(paths: Sequence[str | os.PathLike], limit: int | None = None) -> list[dict[str, Any]]:
+    """Rows of the parquet files, in order (the first ``limit`` of each).
+
+    Raises:
+        FileNotFoundError: naming a missing file.
+    """
+    import pandas as pd
+
+    rows: list[dict[str, Any]] = []
+    for path in paths:
+        if not Path(path).is_file():
+            raise FileNotFoundError(f"no parquet file {path} (make one with `verl-pixel eval preprocess`)")
+        frame = pd.read_parquet(path)
+        rows += frame.iloc[:limit].to_dict(orient="records") if limit else frame.to_dict(orient="records")
+    return rows
+
+
+def scored_result(
+    sample: PreparedSample, outcome: EpisodeOutcome, run: RunnerConfig, model: str, counter: ResponseTokenCounter
+) -> SampleResult:
+    """Score a finished episode and package it (pure apart from the optional tokenizer)."""
+    score = score_trajectory(outcome.record, sample.ground_truth)
+    response_tokens = outcome.completion_tokens
+    if response_tokens is None:
+        response_tokens = counter.count(outcome.transcript)
+    return SampleResult(
+        key=sample.key,
+        benchmark=sample.benchmark,
+        sample_id=sample.sample_id,
+        category=sample.category,
+        run=run.run_name,
+        model=model,
+        ok=True,
+        acc=score.acc,
+        fmt=score.fmt,
+        answer=score.answer,
+        answer_source=score.answer_source.value,
+        record=outcome.record,
+        prompt_tokens=outcome.prompt_tokens,
+        completion_tokens=outcome.completion_tokens,
+        response_tokens=response_tokens,
+        input_visual_tokens=sample.input_visual_tokens,
+        transcript=outcome.transcript,
+    )
+
+
+def failed_result(row: Mapping[str, Any], run: RunnerConfig, model: str, error: str) -> SampleResult:
+    """A result line for a sample that could not be evaluated (retried on resume)."""
+    key = row_key(row)
+    benchmark, _, sample_id = key.partition("/")
+    return SampleResult(
+        key=key, benchmark=benchmark, sample_id=sample_id, run=run.run_name, model=model, ok=False, error=error
+    )
+
+
+async def evaluate_row(
+    endpoint: ChatEndpoint,
+    row: Mapping[str, Any],
+    episode: EpisodeConfig,
+    run: RunnerConfig,
+    counter: ResponseTokenCounter,
+) -> SampleResult:
+    """Prepare, run and score one row; endpoint failures and bad rows become failed results, never exceptions."""
+    model = endpoint.config.model
+    try:
+        sample = await asyncio.to_thread(prepare_sample, row, episode.ops)
+        outcome = await run_episode(endpoint, sample, episode)
+        return await asyncio.to_thread(scored_result, sample, outcome, run, model, counter)
+    except (EndpointError, RowError, ValueError) as err:
+        logger.warning("%s failed: %s", row_key(row), err)
+        return failed_result(row, run, model, f"{type(err).__name__}: {err}")
+
+
+async def run_eval_async(
+    parquet_paths: Sequence[str | os.PathLike],
+    out_path: str | os.PathLike,
+    endpoint_config: EndpointConfig,
+    episode: EpisodeConfig,
+    run: RunnerConfig,
+) -> RunSummary:
+    """Evaluate every row not yet finished in ``out_path`` (see the module docstring)."""
+    rows = read_rows(parquet_paths, run.limit)
+    done = completed_keys(read_results(out_path))
+    pending: dict[str, dict[str, Any]] = {}
+    for row in rows:  # a key listed twice (the same file given twice) runs once
+        key = row_key(row)
+        if key not in done:
+            pending.setdefault(key, row)
+    logger.info(
+        "%s: %d rows, %d already done, %d to run", run.run_name, len(rows), len(rows) - len(pending), len(pending)
+    )
+    counter = ResponseTokenCounter(run.tokenizer_path)
+    gate = asyncio.Semaphore(run.concurrency)
+    endpoint = ChatEndpoint(endpoint_config, max_connections=run.concurrency)
+
+    async def bounded(row: Mapping[str, Any]) -> SampleResult:
+        async with gate:
+            return await evaluate_row(endpoint, row, episode, run, counter)
+
+    finished = failed = 0
+    try:
+        with (
+            ResultWriter(out_path) as writer,
+            tqdm(total=len(pending), desc=run.run_name, disable=not run.progress) as bar,
+        ):
+            for next_result in asyncio.as_completed([bounded(row) for row in pending.values()]):
+                result = await next_result
+                writer.write(result)
+                finished += result.ok
+                failed += not result.ok
+                bar.update(1)
+    finally:
+        await endpoint.aclose()
+    return RunSummary(Path(out_path), len(rows), len(rows) - len(pending), finished, failed)
+
+
+def run_eval(
+    parquet_paths: Sequence[str | os.PathLike],
+    out_path: str | os.PathLike,
+    endpoint_config: EndpointConfig,
+    episode: EpisodeConfig | None = None,
+    run: RunnerConfig | None = None,
+) -> RunSummary:
+    """Synchronous wrapper of :func:`run_eval_async` (``run_name`` defaults to the output file's stem)."""
+    run = run or RunnerConfig(run_name=Path(out_path).stem)
+    return asyncio.run(run_eval_async(parquet_paths, out_path, endpoint_config, episode or EpisodeConfig(), run))

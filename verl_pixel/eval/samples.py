@@ -1,0 +1,202 @@
+"""One benchmark question in a common form, and its verl RL row (pure: no file access, no verl import).
+
+Every preprocessor (:mod:`verl_pixel.eval.benchmarks`) reads its benchmark's published files into
+:class:`EvalSample` s; :func:`eval_row` turns one into the row layout of :mod:`verl_pixel.data.rl_prepare`, so the
+same parquet feeds verl's validation (``trainer.val_only=True`` with ``pixel_agent`` and the ``pixel`` reward) and
+the standalone endpoint runner::
+
+    data_source   the benchmark name (vstar, hrbench4k, ...): verl's validation metrics are keyed by it
+    prompt        [{"role": "user", "content": "<image>...<image>{question}{options}{guidelines}"}]
+    images        [{"bytes": ...}] or [{"image": path}]; video frames also carry "max_pixels" (the frame budget)
+    reward_model  {"style": "rule", "ground_truth": {"answer", "answers", "answer_type", "options"}}
+    agent_name    "pixel_agent"
+    extra_info    {"index", "split", "sample_id", "benchmark", "question", "answer", "answer_type", "category",
+                   "num_video_frames"}
+
+Multiple-choice answers are option letters; options are listed as ``(A) ...`` lines after the question, as
+:meth:`verl_pixel.data.seeds.SeedAnnotation.question_text` writes them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from verl_pixel.data.rl_prepare import PIXEL_AGENT_NAME
+from verl_pixel.data.synthesis_config import DEFAULT_GUIDELINES
+from verl_pixel.ops.config import FRAME_MAX_TOKENS, QWEN2_5_VL_FACTOR
+from verl_pixel.reward.choice import OPTION_LETTERS
+from verl_pixel.reward.ground_truth import GroundTruth
+
+IMAGE_PLACEHOLDER = "<image>"
+EVAL_SPLIT = "test"
+DEFAULT_FRAME_MAX_PIXELS = FRAME_MAX_TOKENS * QWEN2_5_VL_FACTOR**2
+
+
+class PreprocessError(ValueError):
+    """A benchmark file does not have the expected layout; the message names the file, row and field."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ImageInput:
+    """One image of a question: encoded bytes, or a path to a file.
+
+    Attributes:
+        data: the encoded image (JPEG, PNG, ...) when the benchmark file embeds it.
+        path: absolute path of the image file otherwise.
+        max_pixels: per-image pixel budget (video frames); ``None`` means the model's image budget.
+    """
+
+    data: bytes | None = None
+    path: str | None = None
+    max_pixels: int | None = None
+
+    def __post_init__(self) -> None:
+        if (self.data is None) == (self.path is None):
+            raise ValueError("an ImageInput holds exactly one of data and path")
+
+
+@dataclasses.dataclass(frozen=True)
+class EvalSample:
+    """One benchmark question.
+
+    Attributes:
+        benchmark: benchmark name (``vstar``, ``hrbench4k``, ...), used as the rows' ``data_source``.
+        sample_id: unique within the benchmark; the runner's resume key.
+        question: the question text without options.
+        answer_type: a :class:`~verl_pixel.reward.ground_truth.AnswerType` value.
+        answers: acceptable answers; for multiple choice exactly one option letter.
+        options: option texts in letter order (multiple choice only).
+        images: the question's images in prompt order (video frames in time order).
+        num_video_frames: how many of the images are sampled video frames (0 for image questions).
+        category: the benchmark's sub-task / category, for per-category breakdowns ("" if none).
+    """
+
+    benchmark: str
+    sample_id: str
+    question: str
+    answer_type: str
+    answers: tuple[str, ...]
+    options: tuple[str, ...] = ()
+    images: tuple[ImageInput, ...] = ()
+    num_video_frames: int = 0
+    category: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.images:
+            raise ValueError("the question has no image")
+        if not self.question.strip():
+            raise ValueError("field 'question' is empty")
+        if self.num_video_frames not in (0, len(self.images)):
+            raise ValueError(f"num_video_frames {self.num_video_frames} must be 0 or the image count")
+        # The reward's own validation: a ground truth it cannot score must not reach a parquet file.
+        GroundTruth.from_mapping(self.ground_truth())
+
+    def question_text(self) -> str:
+        """The question as shown to the model, multiple-choice options as ``(A) ...`` lines."""
+        if not self.options:
+            return self.question
+        lines = [f"({OPTION_LETTERS[i]}) {option}" for i, option in enumerate(self.options)]
+        return self.question + "\nOptions:\n" + "\n".join(lines)
+
+    def ground_truth(self) -> dict[str, Any]:
+        """The reward's ground-truth mapping, with the same keys for every row so parquet stores one struct."""
+        return {
+            "answer": self.answers[0] if self.answers else "",
+            "answers": list(self.answers),
+            "answer_type": self.answer_type,
+            "options": list(self.options),
+        }
+
+
+@dataclasses.dataclass(frozen=True)
+class EvalRowConfig:
+    r"""How samples become rows.
+
+    Attributes:
+        guidelines: text appended to the question (Pixel Reasoner's, asking for ``\boxed{}``).
+        system_prompt: optional system message (none by default; the runner and verl add the tool block).
+        agent_name: verl agent loop named in each row.
+        split: recorded in ``extra_info.split``.
+    """
+
+    guidelines: str = DEFAULT_GUIDELINES
+    system_prompt: str | None = None
+    agent_name: str = PIXEL_AGENT_NAME
+    split: str = EVAL_SPLIT
+
+
+def multiple_choice_letter(answer: Any, num_options: int, field: str = "answer") -> str:
+    """Validate a multiple-choice answer given as a letter (``B`` or ``(B)``) and return the bare letter.
+
+    Raises:
+        ValueError: naming ``field``, if it is not one of the first ``num_options`` letters.
+    """
+    text = str(answer).strip().strip("()").strip()
+    allowed = OPTION_LETTERS[:num_options]
+    if len(text) != 1 or text.upper() not in allowed:
+        raise ValueError(f"field {field!r}: bad answer letter {answer!r} (options {allowed[0]}-{allowed[-1]})")
+    return text.upper()
+
+
+def option_letter_of(answer_text: str, options: Sequence[str], field: str = "answer") -> str:
+    """The letter of the option whose text equals ``answer_text`` (MVBench gives the answer as option text).
+
+    Raises:
+        ValueError: naming ``field``, if no option or several options have that text.
+    """
+    matches = [i for i, option in enumerate(options) if option.strip() == str(answer_text).strip()]
+    if len(matches) != 1:
+        raise ValueError(f"field {field!r}: {answer_text!r} matches {len(matches)} of the options {list(options)}")
+    return OPTION_LETTERS[matches[0]]
+
+
+def image_ref(image: ImageInput) -> dict[str, Any]:
+    """The ``images`` entry of one image (``bytes`` as the HF Image feature stores it, or an ``image`` path)."""
+    ref: dict[str, Any] = {"bytes": image.data} if image.data is not None else {"image": str(Path(image.path))}
+    if image.max_pixels is not None:
+        ref["max_pixels"] = int(image.max_pixels)
+    return ref
+
+
+def eval_row(sample: EvalSample, index: int, config: EvalRowConfig | None = None) -> dict[str, Any]:
+    """The verl RL row of one sample (layout in the module docstring)."""
+    config = config or EvalRowConfig()
+    content = IMAGE_PLACEHOLDER * len(sample.images) + sample.question_text() + config.guidelines
+    prompt = [{"role": "user", "content": content}]
+    if config.system_prompt:
+        prompt.insert(0, {"role": "system", "content": config.system_prompt})
+    return {
+        "data_source": sample.benchmark,
+        "prompt": prompt,
+        "images": [image_ref(image) for image in sample.images],
+        "reward_model": {"style": "rule", "ground_truth": sample.ground_truth()},
+        "agent_name": config.agent_name,
+        "extra_info": {
+            "index": index,
+            "split": config.split,
+            "sample_id": sample.sample_id,
+            "benchmark": sample.benchmark,
+            "question": sample.question,
+            "answer": sample.answers[0],
+            "answer_type": sample.answer_type,
+            "category": sample.category,
+            "num_video_frames": sample.num_video_frames,
+        },
+    }
+
+
+def eval_rows(samples: Sequence[EvalSample], config: EvalRowConfig | None = None) -> list[dict[str, Any]]:
+    """Rows of all samples, indexed in order.
+
+    Raises:
+        PreprocessError: if two samples share a ``sample_id`` (the runner's resume key must be unique).
+    """
+    seen: set[str] = set()
+    for sample in samples:
+        if sample.sample_id in seen:
+            raise PreprocessError(f"{sample.benchmark}: duplicate sample id {sample.sample_id!r}")
+        seen.add(sample.sample_id)
+    return [eval_row(sample, index, config) for index, sample in enumerate(samples)]
