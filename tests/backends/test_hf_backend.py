@@ -14,12 +14,17 @@ from verl_pixel.testing.agent_harness import compose_ppo_config, image_prompt
 GREEDY = {"temperature": 0, "top_p": 1.0, "top_k": -1, "max_tokens": 10}
 
 
-@pytest.fixture(scope="module")
-def server(tiny_model_dir):
+def make_server(model_dir, *overrides):
     from verl_pixel.backends.hf_server import HFRolloutServer
 
-    cfg = compose_ppo_config(tiny_model_dir, ["actor_rollout_ref.rollout.load_format=auto"])
+    cfg = compose_ppo_config(model_dir, ["actor_rollout_ref.rollout.load_format=auto", *overrides])
     return HFRolloutServer(cfg.actor_rollout_ref.rollout, cfg.actor_rollout_ref.model)
+
+
+@pytest.fixture(scope="module")
+def server(tiny_model_dir):
+    # Faithful generation (no token suppression): what model.generate does, for the parity checks.
+    return make_server(tiny_model_dir, "+actor_rollout_ref.rollout.engine_kwargs.hf.suppress_vision_tokens=False")
 
 
 @pytest.fixture(scope="module")
@@ -100,25 +105,35 @@ def test_concurrent_requests_share_a_batch_and_keep_their_budgets(server, tiny_p
 
 
 def test_nudge_forces_first_turn_prefix_with_model_log_probs(tiny_model_dir, tiny_processor):
-    from verl_pixel.backends.hf_server import HFRolloutServer
-
     nudge = '<tool_call>\n{"name": "crop_image"'
-    cfg = compose_ppo_config(
+    server = make_server(
         tiny_model_dir,
-        [
-            "actor_rollout_ref.rollout.load_format=auto",
-            f"+actor_rollout_ref.rollout.engine_kwargs.hf.nudge_text='{nudge}'",
-            "+actor_rollout_ref.rollout.engine_kwargs.hf.nudge_every=2",
-        ],
+        f"+actor_rollout_ref.rollout.engine_kwargs.hf.nudge_text='{nudge}'",
+        "+actor_rollout_ref.rollout.engine_kwargs.hf.nudge_every=2",
     )
-    server = HFRolloutServer(cfg.actor_rollout_ref.rollout, cfg.actor_rollout_ref.model)
     enc, image = encode(tiny_processor, (112, 112))
+    params = {**GREEDY, "max_tokens": 30}
     outs = [
-        asyncio.run(server.generate(enc["input_ids"][0].tolist(), GREEDY, "n", image_data=[image])) for _ in range(4)
+        asyncio.run(server.generate(enc["input_ids"][0].tolist(), params, "n", image_data=[image])) for _ in range(4)
     ]
     decoded = [tiny_processor.tokenizer.decode(o.token_ids) for o in outs]
-    assert [d.startswith(nudge) for d in decoded] == [True, False, True, False]  # every 2nd first-turn request
+    # Every 2nd first-turn request is the call followed by the end of the turn, as a real model would write it.
+    assert [d == nudge + "<|im_end|>" for d in decoded] == [True, False, True, False], decoded
     assert all(lp < 0 for lp in outs[0].log_probs)  # forced tokens keep the model's (low) log-probs, not 0
+
+
+def test_vision_placeholders_are_never_sampled(tiny_model_dir):
+    server = make_server(tiny_model_dir)  # default options: suppression on
+    pad = server.model_config.tokenizer.convert_tokens_to_ids("<|image_pad|>")
+    # Make <|image_pad|> the model's favourite token; the server must still never emit it.
+    bias = server.model.lm_head.weight.data[pad].clone()
+    server.model.lm_head.weight.data[pad] = server.model.lm_head.weight.data.abs().max() * 50
+    try:
+        out = asyncio.run(server.generate([1, 2, 3, 4], {**GREEDY, "max_tokens": 20}, "v"))
+    finally:
+        server.model.lm_head.weight.data[pad] = bias
+    assert pad not in out.token_ids and len(out.token_ids) == 20
+    assert max(out.log_probs) < -1  # reported log-probs are the unsuppressed model's: the pad took the mass
 
 
 def test_update_weights_copies_tensors_and_rejects_unknown_names(server):

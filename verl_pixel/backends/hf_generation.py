@@ -68,6 +68,22 @@ class GenerationRequest:
     forced_prefix: tuple[int, ...] = ()  # tokens the row must start with (a test-only nudge, see hf_server)
 
 
+class SuppressTokens:
+    """Logits processor that never samples ``token_ids`` (e.g. vision placeholders a policy must not emit).
+
+    Works on a copy: transformers keeps the incoming tensor as the raw logits the log-probs come from.
+    """
+
+    def __init__(self, token_ids: Sequence[int]) -> None:
+        self.token_ids = torch.tensor(sorted(set(token_ids)), dtype=torch.long)
+
+    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+        """Set the suppressed tokens' scores to -inf."""
+        scores = scores.clone()
+        scores[:, self.token_ids.to(scores.device)] = float("-inf")
+        return scores
+
+
 @dataclasses.dataclass(frozen=True)
 class GenerationResult:
     """New tokens (stop token included when hit) and their log-probs under the sampling distribution."""
@@ -133,6 +149,7 @@ def generate_batch(
     spec: SamplingSpec,
     eos_token_ids: Sequence[int],
     pad_token_id: int,
+    suppress_token_ids: Sequence[int] = (),
 ) -> list[GenerationResult]:
     """Continue every request with one ``model.generate`` call.
 
@@ -143,6 +160,7 @@ def generate_batch(
         spec: sampling settings.
         eos_token_ids: the model's end-of-turn ids (generation config).
         pad_token_id: id used for left padding (masked out).
+        suppress_token_ids: tokens never sampled (the log-probs stay those of the unsuppressed model).
 
     Returns:
         One result per request, in order.
@@ -151,7 +169,9 @@ def generate_batch(
     ids, mask = _left_pad(requests, pad_token_id)
     inputs = {key: value.to(device) for key, value in _vision_inputs(image_processor, requests).items()}
     prefixes = [request.forced_prefix for request in requests]
-    processors = [ForcedPrefix(prefixes, ids.shape[1])] if any(prefixes) else []
+    processors = [SuppressTokens(suppress_token_ids)] if suppress_token_ids else []
+    # Forcing comes last so a forced token is never suppressed.
+    processors += [ForcedPrefix(prefixes, ids.shape[1])] if any(prefixes) else []
     out = model.generate(
         input_ids=ids.to(device),
         attention_mask=mask.to(device),

@@ -14,7 +14,8 @@ generated together (left-padded), up to ``max_batch_size`` rows.
 Server options come from ``actor_rollout_ref.rollout.engine_kwargs.hf`` (:class:`HFServerOptions`), e.g.
 ``+actor_rollout_ref.rollout.engine_kwargs.hf.max_batch_size=8``. ``nudge_text`` / ``nudge_every`` are a test hook
 for random-weight models that never call a tool: every ``nudge_every``-th first-turn request is forced to start with
-``nudge_text``; the tokens are still produced by ``model.generate`` and carry the model's own log-probs.
+``nudge_text`` followed by the end-of-turn token; the tokens are still produced by ``model.generate`` and carry the
+model's own log-probs.
 """
 
 from __future__ import annotations
@@ -48,6 +49,9 @@ class HFServerOptions:
     max_batch_size: int = 16
     nudge_text: str = ""
     nudge_every: int = 0  # 0: never
+    # Vision placeholders (<|vision_start|>, <|image_pad|>, ...) emitted by the policy itself would claim image
+    # features that do not exist and break M-RoPE position ids; real checkpoints never emit them, random ones do.
+    suppress_vision_tokens: bool = True
 
     @classmethod
     def from_engine_kwargs(cls, engine_kwargs: Any) -> HFServerOptions:
@@ -66,6 +70,14 @@ class _Pending:
     future: asyncio.Future
 
 
+VISION_TOKENS = ("<|vision_start|>", "<|vision_end|>", "<|vision_pad|>", "<|image_pad|>", "<|video_pad|>")
+
+
+def _vision_token_ids(tokenizer: Any) -> tuple[int, ...]:
+    ids = [tokenizer.convert_tokens_to_ids(token) for token in VISION_TOKENS]
+    return tuple(i for i in ids if i is not None and i != tokenizer.unk_token_id)
+
+
 class HFRolloutServer:
     """A transformers model answering verl's rollout requests (run as ``ray.remote(HFRolloutServer)``).
 
@@ -81,8 +93,10 @@ class HFRolloutServer:
         self.replica_rank = replica_rank
         self.options = HFServerOptions.from_engine_kwargs(self.config.engine_kwargs)
         tokenizer = self.model_config.tokenizer
-        self._nudge_ids = tuple(tokenizer.encode(self.options.nudge_text, add_special_tokens=False))
+        nudge = tokenizer.encode(self.options.nudge_text, add_special_tokens=False) if self.options.nudge_text else []
+        self._nudge_ids = tuple([*nudge, tokenizer.eos_token_id]) if nudge else ()
         self._first_turns = 0
+        self._suppressed = _vision_token_ids(tokenizer) if self.options.suppress_vision_tokens else ()
         self.model = self._load_model()
         self.image_processor = getattr(self.model_config.processor, "image_processor", None)
         self.eos_token_ids = self._eos_token_ids()
@@ -200,6 +214,7 @@ class HFRolloutServer:
                     batch[0].spec,
                     self.eos_token_ids,
                     self.pad_token_id,
+                    self._suppressed,
                 )
             for pending, result in zip(batch, results, strict=True):
                 pending.future.set_result(result)
