@@ -1,20 +1,11 @@
-"""verl's real ``main_ppo`` (V1 GRPO) on CPU with the tiny model, ``pixel_agent``, the ``pixel`` reward and the
-``hf`` rollout backend: the project's end-to-end check of the RL path, and "run my recipe on a laptop first".
+"""verl's real ``main_ppo`` (V1 GRPO) on CPU: the project's end-to-end check of the RL path.
 
-``run_grpo_smoke(workdir)`` builds the tiny Qwen2.5-VL and an RL sample from the bundled seed images, writes a
-hydra config that composes against verl's packaged ``ppo_trainer`` (``hydra.searchpath: [pkg://verl.trainer.config]``,
-only our deltas, as the GPU recipes do), and runs ``python -m verl.trainer.main_ppo`` under a timeout with verl's
-``file`` logger. Why each CPU setting is there:
-
-* ``VERL_PLATFORM=cpu`` — verl-pixel's CPU platform (gloo, CPU engines, CPU Ray bundles);
-* ``ray_kwargs.ray_init.num_cpus`` above the core count and one TransferQueue storage unit — the TaskRunner,
-  TransferQueue controller and storage actors each hold a logical CPU; with the defaults the workers' placement
-  group never becomes ready and ``main_ppo`` waits forever; ``num_gpus`` — verl's resource check counts Ray GPUs
-  whatever the platform, so the run declares logical ones;
-* ``rollout.tensor_model_parallel_size=1`` — the default 2 fails verl's divisibility check on one rank;
-* one agent-loop and one reward worker — each is a process importing verl (~10 s of 2 cores);
-* ``engine_kwargs.hf.nudge_*`` — a random-weight model never calls a tool; every second first turn is forced to
-  start with a crop call, generated through the same backend path with the model's own log-probs.
+``run_grpo_smoke(workdir)`` builds the tiny Qwen2.5-VL and an RL sample from the bundled seed images and runs
+``python -m verl.trainer.main_ppo --config-path=<pkg>/configs/cpu --config-name=grpo_cpu`` under a timeout, with
+``VERL_PLATFORM=cpu`` and verl's ``file`` logger. The config (``verl_pixel/configs/cpu/grpo_cpu.yaml``) composes
+against verl's packaged ``ppo_trainer`` like the GPU recipes and says why each CPU setting is there; it uses
+``pixel_agent``, the ``pixel`` reward with Look Less shaping, the group-shaping replay buffer and the ``hf``
+rollout backend. Users get "run my recipe on a laptop for two steps before paying for a cluster".
 """
 
 from __future__ import annotations
@@ -29,14 +20,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from verl_pixel.configs import CONFIG_DIR
 from verl_pixel.quickstart import CPU_RUN_ENV
 
 logger = logging.getLogger(__name__)
 
-NUDGE = '<tool_call>\n{"name": "crop_image", "arguments": {"bbox_2d": [0.3, 0.3, 0.7, 0.7]}}\n</tool_call>'
-SMOKE_MAX_PIXELS = 64 * 28 * 28  # input images and crops: ~64 visual tokens each, so CPU steps stay short
+SMOKE_MAX_PIXELS = 64 * 28 * 28  # crops: ~64 visual tokens each (inputs: data.max_pixels in the yaml), short steps
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,74 +62,16 @@ def write_rl_sample(folder: Path, n_train: int = 4, n_val: int = 2) -> tuple[Pat
     return train, val
 
 
-def smoke_config(model_dir: Path, train: Path, val: Path, tools_yaml: Path, out: Path, steps: int) -> dict:
-    """The hydra config (deltas over verl's ``ppo_trainer``) of the CPU GRPO smoke run."""
-    rollout = {
-        "name": "hf", "n": 4, "tensor_model_parallel_size": 1, "prompt_length": 2048, "response_length": 384,
-        "log_prob_micro_batch_size_per_gpu": 4, "load_format": "dummy",
-        "agent": {"num_workers": 1, "default_agent_loop": "pixel_agent"},
-        "multi_turn": {"enable": True, "max_assistant_turns": 3, "tool_config_path": str(tools_yaml)},
-        "engine_kwargs": {"hf": {"nudge_text": NUDGE, "nudge_every": 2, "max_batch_size": 8}},
-    }  # fmt: skip
-    return {
-        "hydra": {"searchpath": ["pkg://verl.trainer.config"]},
-        "defaults": ["ppo_trainer", "_self_"],
-        "algorithm": {"adv_estimator": "grpo", "use_kl_in_reward": False},
-        "data": {
-            "train_files": str(train),
-            "val_files": str(val),
-            "train_batch_size": 2,
-            "max_prompt_length": 2048,
-            "max_response_length": 384,
-            "dataloader_num_workers": 0,
-            "max_pixels": SMOKE_MAX_PIXELS,
-            "custom_cls": {"path": "pkg://verl_pixel.data.rl_dataset", "name": "PixelRLDataset"},
-        },  # fmt: skip
-        "actor_rollout_ref": {
-            "model": {
-                "path": str(model_dir),
-                "trust_remote_code": True,
-                "use_remove_padding": False,
-                "override_config": {"attn_implementation": "sdpa"},
-            },  # fmt: skip
-            "actor": {
-                "strategy": "fsdp2",
-                "ppo_mini_batch_size": 2,
-                "ppo_micro_batch_size_per_gpu": 4,
-                "use_kl_loss": False,
-                "optim": {"lr": 1e-2},
-            },  # fmt: skip
-            "ref": {"log_prob_micro_batch_size_per_gpu": 4},
-            "rollout": rollout,
-        },
-        "reward": {"num_workers": 1, "reward_manager": {"name": "pixel"}},
-        "pixel": {
-            "rollout": {"mode_layout": {"adaptive": 2, "force_tool": 1, "no_tool": 1}},
-            "reward": {"method": "look_less"},
-        },
-        "trainer": {
-            "device": "cpu",
-            "logger": ["console", "file"],
-            "n_gpus_per_node": 1,
-            "nnodes": 1,
-            "total_training_steps": steps,
-            "val_before_train": False,
-            "test_freq": -1,
-            "save_freq": -1,
-            "project_name": "verl_pixel_cpu",
-            "experiment_name": "grpo_smoke",
-            "default_local_dir": str(out / "ckpt"),
-            "v1": {
-                "sampler": {
-                    "custom_sampler": {"path": "pkg://verl_pixel.reward.replay_buffer", "name": "PixelReplayBuffer"}
-                }
-            },
-        },  # fmt: skip
-        # verl's resource check counts Ray "GPU" resources whatever the platform: declare logical ones (the CPU
-        # platform's bundles ask for CPUs only, so nothing is ever placed on them).
-        "ray_kwargs": {"ray_init": {"num_cpus": 8, "num_gpus": 1}},
-        "transfer_queue": {"backend": {"SimpleStorage": {"num_data_storage_units": 1}}},
-    }
+def smoke_overrides(model_dir: Path, train: Path, val: Path, tools_yaml: Path, out: Path, steps: int) -> list[str]:
+    """Hydra overrides on top of ``verl_pixel/configs/cpu/grpo_cpu.yaml``: the run's paths and step count."""
+    return [
+        f"actor_rollout_ref.model.path={model_dir}",
+        f"data.train_files={train}",
+        f"data.val_files={val}",
+        f"actor_rollout_ref.rollout.multi_turn.tool_config_path={tools_yaml}",
+        f"trainer.total_training_steps={steps}",
+        f"trainer.default_local_dir={out / 'checkpoints'}",
+    ]
 
 
 def _tools_yaml(folder: Path) -> Path:
@@ -157,11 +88,11 @@ def run_grpo_smoke(workdir: str | os.PathLike, steps: int = 2, timeout_s: int = 
     work.mkdir(parents=True, exist_ok=True)
     model_dir = build_tiny_qwen25vl(work / "tiny-qwen25vl")
     train, val = write_rl_sample(work / "data")
-    config = smoke_config(model_dir, train, val, _tools_yaml(work), work, steps)
-    (work / "grpo_smoke.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    overrides = smoke_overrides(model_dir, train, val, _tools_yaml(work), work, steps)
     metrics_file, log_file = work / "grpo_metrics.jsonl", work / "grpo_train.log"
     env = {**os.environ, **CPU_RUN_ENV, "VERL_FILE_LOGGER_PATH": str(metrics_file), "RAY_AUTH_MODE": "disabled"}
-    command = [sys.executable, "-m", "verl.trainer.main_ppo", f"--config-path={work}", "--config-name=grpo_smoke"]
+    command = [sys.executable, "-m", "verl.trainer.main_ppo", f"--config-path={CONFIG_DIR / 'cpu'}",
+               "--config-name=grpo_cpu", *overrides]  # fmt: skip
     logger.info("running verl.trainer.main_ppo on CPU for %d steps (log: %s)", steps, log_file)
     with open(log_file, "w") as log:
         try:
