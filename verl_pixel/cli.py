@@ -3,7 +3,7 @@
 Subcommands:
     doctor      import the verl plugin loudly and list what it registered in verl
     tiny-model  build the offline tiny Qwen2.5-VL (model + tokenizer + processor) into a folder
-    quickstart  verl's SFT trainer on CPU with the tiny model and a bundled sample (no download)
+    quickstart  synthesize SFT data, verl's SFT trainer, then GRPO — on CPU with the tiny model, offline
     synthesize  operation-aware SFT trajectories from seed annotations
     prepare     seed sample, RL parquet, Pixel Reasoner SFT import
     view        render rollouts or SFT rows to HTML + PNGs with crop boxes and masked spans
@@ -34,17 +34,11 @@ def _tiny_model(args: argparse.Namespace) -> int:
 
 
 def _quickstart(args: argparse.Namespace) -> int:
-    from verl_pixel.quickstart import run_sft_smoke
+    from verl_pixel.quickstart_pipeline import format_report, run_quickstart
 
-    result = run_sft_smoke(args.workdir, steps=args.steps)
-    rows = [("step", "train/loss")] + [(str(i + 1), f"{loss:.4f}") for i, loss in enumerate(result.train_losses)]
-    print("verl.trainer.sft_trainer on CPU (tiny Qwen2.5-VL, PixelSFTDataset, FSDP2 over gloo)")
-    print("\n".join(f"  {a:>6}  {b}" for a, b in rows))
-    print(f"  val/loss    {', '.join(f'{x:.4f}' for x in result.val_losses) or '-'}")
-    print(f"  checkpoint  {result.checkpoint_dir} ({'written' if result.checkpoint_dir.is_dir() else 'MISSING'})")
-    print(f"  metrics     {result.metrics_file}\n  log         {result.log_file}")
-    print("GPU recipes: recipes/ (see README)")
-    return 0 if result.ok else 1
+    report = run_quickstart(args.workdir, sft_steps=args.sft_steps, grpo_steps=args.grpo_steps)
+    print(format_report(report))
+    return 0 if report.ok else 1
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -63,9 +57,12 @@ def build_parser() -> argparse.ArgumentParser:
     add_data_parsers(sub)  # synthesize, prepare
     add_view_parser(sub)  # view
     add_eval_parser(sub)  # eval preprocess / run / report / verl-overrides
-    quick = sub.add_parser("quickstart", help="run verl's SFT trainer on CPU with the tiny model (no download)")
+    quick = sub.add_parser(
+        "quickstart", help="synthesize SFT data, run verl's SFT trainer and GRPO on CPU with the tiny model (offline)"
+    )
     quick.add_argument("--workdir", default="outputs/quickstart", help="folder for model, data, logs, checkpoints")
-    quick.add_argument("--steps", type=int, default=3, help="training steps")
+    quick.add_argument("--sft-steps", type=int, default=3, help="SFT training steps")
+    quick.add_argument("--grpo-steps", type=int, default=2, help="GRPO steps (0 skips GRPO)")
     quick.set_defaults(func=_quickstart)
     return parser
 
