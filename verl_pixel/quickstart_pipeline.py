@@ -86,6 +86,9 @@ def format_report(report: QuickstartReport) -> str:
             cells = "  ".join(f"{step.get(key, float('nan')):>17.4g}" for key, _ in GRPO_COLUMNS)
             lines.append(f"     {i + 1:>4}  {cells}")
         lines.append(f"     metrics {grpo.metrics_file}; log {grpo.log_file}")
-    lines += ["", "Next: the GPU recipes in recipes/ (sft_qwen25vl7b.sh, grpo_adaptive.sh, grpo_curiosity.sh,",
-              "grpo_deepeyes.sh); `verl-pixel view` renders trajectories; `verl-pixel eval` runs benchmarks."]  # fmt: skip
+    lines += [
+        "",
+        "Next: the GPU recipes in recipes/ (sft_qwen25vl7b.sh, grpo_adaptive.sh, grpo_curiosity.sh,",
+        "grpo_deepeyes.sh); `verl-pixel view` renders trajectories; `verl-pixel eval` runs benchmarks.",
+    ]
     return "\n".join(lines)
