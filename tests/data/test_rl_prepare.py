@@ -66,3 +66,17 @@ def test_frames_layout_gives_images_the_pixel_rl_dataset_decodes(seeds, tiny_tok
     messages = dataset[2]["raw_prompt"]
     images, videos, _ = PixelRLDataset._process_multi_modal_info(messages, 14, OmegaConf.create({}))
     assert len(images) == 16 and videos is None
+
+
+def test_pixel_rl_dataset_refuses_videos_without_torchvision_with_advice():
+    import importlib.util
+
+    import pytest
+
+    from verl_pixel.data.rl_dataset import PixelRLDataset
+
+    if importlib.util.find_spec("torchvision") is not None:
+        pytest.skip("torchvision installed: verl's own video path is used")
+    messages = [{"role": "user", "content": [{"type": "video", "video": ["f1.png"]}, {"type": "text", "text": "?"}]}]
+    with pytest.raises(ValueError, match="--video-layout frames"):
+        PixelRLDataset._process_multi_modal_info(messages, 14, {})

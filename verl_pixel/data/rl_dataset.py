@@ -5,11 +5,13 @@ agent loops call the dataset class's ``process_multi_modal_info`` to turn the pr
 images the model sees; upstream does that through qwen_vl_utils, which imports torchvision (not installable next
 to CPU torch). This class decodes with PIL and resizes with the processor's own ``smart_resize`` rule to the same
 budget qwen_vl_utils applies (per-item ``max_pixels``/``min_pixels`` win over the config's), so the images the
-tools receive are the model's view either way. Rows without images keep verl's behaviour.
+tools receive are the model's view either way. Rows without images keep verl's behaviour; rows with videos use
+verl's own path where torchvision is installed (GPU machines) and fail with advice where it is not.
 """
 
 from __future__ import annotations
 
+import importlib.util
 from typing import Any
 
 from omegaconf import DictConfig
@@ -53,7 +55,12 @@ class PixelRLDataset(RLHFDataset):
             if isinstance(item, dict) and item.get("type") in {"image", "video"}
         ]
         if any(item["type"] == "video" for item in items):
-            raise ValueError("video items need qwen_vl_utils (torchvision); give sampled frames as images instead")
+            if importlib.util.find_spec("torchvision") is not None:  # verl's own video path works there
+                return super()._process_multi_modal_info(messages, image_patch_size, config)
+            raise ValueError(
+                "video items need qwen_vl_utils, which needs torchvision (not installed): prepare the rows with "
+                "`verl-pixel prepare rl --video-layout frames` to give the sampled frames as images"
+            )
         factor = int(image_patch_size) * 2  # Qwen-VL spatial merge is 2x2 patches
         images = [model_view(item, factor, config) for item in items] or None
         return images, None, cls._extract_audio_info(messages)
