@@ -84,11 +84,8 @@ class SeedAnnotation:
         return Modality.VIDEO if self.video else Modality.IMAGE
 
     def question_text(self) -> str:
-        """The question as shown to the model: multiple-choice options are listed as ``(A) ...`` lines."""
-        if not self.options:
-            return self.question
-        lines = [f"({OPTION_LETTERS[i]}) {option}" for i, option in enumerate(self.options)]
-        return self.question + "\nOptions:\n" + "\n".join(lines)
+        """The question as shown to the model (see :func:`format_question`)."""
+        return format_question(self.question, self.options)
 
     def ground_truth(self) -> dict[str, Any]:
         """The reward's ground-truth mapping (uniform keys so parquet stores one struct type)."""
@@ -241,3 +238,14 @@ def frame_window(seed: SeedAnnotation) -> Sequence[int]:
     """The 1-based frame numbers of the seed's window (all frames when it has none)."""
     first, last = seed.frames if seed.frames is not None else (1, len(seed.video))
     return range(first, last + 1)
+
+
+def format_question(question: str, options: Sequence[str]) -> str:
+    """A question as shown to the model: multiple-choice options follow as ``(A) ...`` lines.
+
+    The one place for the layout that the SFT data, the RL rows and the benchmarks all use.
+    """
+    if not options:
+        return question
+    lines = [f"({OPTION_LETTERS[i]}) {option}" for i, option in enumerate(options)]
+    return question + "\nOptions:\n" + "\n".join(lines)

@@ -14,7 +14,7 @@ the standalone endpoint runner::
                    "num_video_frames"}
 
 Multiple-choice answers are option letters; options are listed as ``(A) ...`` lines after the question, as
-:meth:`verl_pixel.data.seeds.SeedAnnotation.question_text` writes them.
+:func:`verl_pixel.data.seeds.format_question` writes them.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from verl_pixel.data.rl_prepare import PIXEL_AGENT_NAME
+from verl_pixel.data.seeds import format_question
 from verl_pixel.data.synthesis_config import DEFAULT_GUIDELINES
 from verl_pixel.ops.config import FRAME_MAX_TOKENS, QWEN2_5_VL_FACTOR
 from verl_pixel.reward.choice import OPTION_LETTERS
@@ -95,11 +96,8 @@ class EvalSample:
         GroundTruth.from_mapping(self.ground_truth())
 
     def question_text(self) -> str:
-        """The question as shown to the model, multiple-choice options as ``(A) ...`` lines."""
-        if not self.options:
-            return self.question
-        lines = [f"({OPTION_LETTERS[i]}) {option}" for i, option in enumerate(self.options)]
-        return self.question + "\nOptions:\n" + "\n".join(lines)
+        """The question as shown to the model (the same layout as the training data)."""
+        return format_question(self.question, self.options)
 
     def ground_truth(self) -> dict[str, Any]:
         """The reward's ground-truth mapping, with the same keys for every row so parquet stores one struct."""
