@@ -53,7 +53,13 @@ def test_greedy_generate_matches_model_generate_token_for_token(server, model, t
     assert kept, "the check needs at least one generated token"
     full = torch.tensor([enc["input_ids"][0].tolist() + kept])
     with torch.no_grad():
-        logits = model(input_ids=full, pixel_values=enc["pixel_values"], image_grid_thw=enc["image_grid_thw"]).logits
+        types = torch.cat([enc["mm_token_type_ids"][0], torch.zeros(len(kept), dtype=torch.long)])[None]
+        logits = model(
+            input_ids=full,
+            pixel_values=enc["pixel_values"],
+            image_grid_thw=enc["image_grid_thw"],
+            mm_token_type_ids=types,
+        ).logits
     n = len(kept)
     expected = torch.log_softmax(logits[0, -n - 1 : -1].float(), -1)[torch.arange(n), torch.tensor(kept)]
     assert torch.allclose(torch.tensor(out.log_probs[:n]), expected, atol=1e-4)
@@ -134,6 +140,27 @@ def test_vision_placeholders_are_never_sampled(tiny_model_dir):
         server.model.lm_head.weight.data[pad] = bias
     assert pad not in out.token_ids and len(out.token_ids) == 20
     assert max(out.log_probs) < -1  # reported log-probs are the unsuppressed model's: the pad took the mass
+
+
+def test_abort_answers_queued_requests_as_aborted_and_pauses_until_resume(server, tiny_processor):
+    enc, image = encode(tiny_processor, (112, 112))
+
+    async def go():
+        ids = enc["input_ids"][0].tolist()
+        queued = asyncio.ensure_future(server.generate(ids, GREEDY, "q", image_data=[image]))
+        await asyncio.sleep(0)  # queued, not started: the batcher waits one tick
+        report = await server.abort_all_requests(reject_request=True)
+        first = await queued
+        during = await server.generate(ids, GREEDY, "p", image_data=[image])
+        await server.resume_generation()
+        after = await server.generate(ids, GREEDY, "r", image_data=[image])
+        return report, first, during, after
+
+    report, first, during, after = asyncio.run(go())
+    assert report == {"aborted": 1}
+    assert (first.stop_reason, first.token_ids) == ("aborted", [])  # verl's async trainers resubmit these
+    assert during.stop_reason == "aborted"
+    assert after.stop_reason == "completed" and len(after.token_ids) == 10
 
 
 def test_update_weights_copies_tensors_and_rejects_unknown_names(server):

@@ -187,3 +187,26 @@ def test_default_agent_loop_selects_pixel_agent_without_agent_name_column(rollou
     server = ScriptedLLMServer(rollouts.tokenizer, [CROP, FINAL])
     out = asyncio.run(make_worker(rollouts.config, server).generate_sequences(batch))
     assert record(out).ops_succeeded == 1 and out.non_tensor_batch["pixel/mode"][0] == "adaptive"
+
+
+def test_two_calls_in_one_turn_are_both_answered(rollouts, tiny_tokenizer):
+    # verl runs only max_parallel_calls (default 1) calls of a turn; pixel_agent raises it to the operation budget.
+    two = CROP + call(bbox_2d=[0.5, 0.5, 0.9, 0.9])
+    out, server = rollouts.one([two, FINAL])
+    rec = record(out)
+    assert (rec.ops_attempted, rec.ops_succeeded, rec.images_added) == (2, 2, 2)
+    assert [c.num_images for c in server.calls] == [1, 3]
+
+
+def test_crop_tool_registered_under_an_alias_name_still_answers_crop_image(make_rollouts, tmp_path):
+    import yaml
+
+    from verl_pixel.testing.agent_harness import PIXEL_TOOLS_YAML
+
+    data = yaml.safe_load(PIXEL_TOOLS_YAML.read_text())
+    data["tools"][0]["tool_schema"]["function"]["name"] = "image_zoom_in_tool"  # as DeepEyes-style configs do
+    path = tmp_path / "alias_tools.yaml"
+    path.write_text(yaml.safe_dump(data))
+    r = make_rollouts(f"actor_rollout_ref.rollout.multi_turn.tool_config_path={path}")
+    out, _ = r.one([CROP, FINAL])  # the model says crop_image
+    assert record(out).ops_succeeded == 1

@@ -107,6 +107,20 @@ def _vision_inputs(image_processor: Any, requests: Sequence[GenerationRequest]) 
     return {"pixel_values": vision["pixel_values"], "image_grid_thw": vision["image_grid_thw"]}
 
 
+def mm_token_type_ids(ids: torch.Tensor, image_token_id: int | None, video_token_id: int | None) -> torch.Tensor:
+    """Qwen-VL's per-token modality (0 text, 1 image, 2 video).
+
+    Without it transformers' Qwen2.5-VL gives image tokens plain text positions instead of M-RoPE: a different
+    model from the one verl's actor trains.
+    """
+    types = torch.zeros_like(ids)
+    if image_token_id is not None:
+        types[ids == image_token_id] = 1
+    if video_token_id is not None:
+        types[ids == video_token_id] = 2
+    return types
+
+
 def _left_pad(requests: Sequence[GenerationRequest], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
     width = max(len(request.prompt_ids) for request in requests)
     ids = torch.full((len(requests), width), pad_id, dtype=torch.long)
@@ -150,6 +164,7 @@ def generate_batch(
     eos_token_ids: Sequence[int],
     pad_token_id: int,
     suppress_token_ids: Sequence[int] = (),
+    vision_token_ids: tuple[int | None, int | None] = (None, None),
 ) -> list[GenerationResult]:
     """Continue every request with one ``model.generate`` call.
 
@@ -161,6 +176,8 @@ def generate_batch(
         eos_token_ids: the model's end-of-turn ids (generation config).
         pad_token_id: id used for left padding (masked out).
         suppress_token_ids: tokens never sampled (the log-probs stay those of the unsuppressed model).
+        vision_token_ids: ids of the image and video placeholder tokens (``config.image_token_id`` /
+            ``video_token_id``), for the M-RoPE token types.
 
     Returns:
         One result per request, in order.
@@ -172,6 +189,8 @@ def generate_batch(
     processors = [SuppressTokens(suppress_token_ids)] if suppress_token_ids else []
     # Forcing comes last so a forced token is never suppressed.
     processors += [ForcedPrefix(prefixes, ids.shape[1])] if any(prefixes) else []
+    if inputs:
+        inputs["mm_token_type_ids"] = mm_token_type_ids(ids, *vision_token_ids).to(device)
     out = model.generate(
         input_ids=ids.to(device),
         attention_mask=mask.to(device),
@@ -184,21 +203,32 @@ def generate_batch(
         **spec.generate_kwargs(eos_token_ids),
     )
     new_tokens = out.sequences[:, ids.shape[1] :].cpu()
-    # Log-probs of the raw logits at the sampling temperature: what verl's actor recomputes (top-k/top-p, off by
-    # default in verl, are not applied here).
-    scale = spec.temperature if spec.temperature > 0 else 1.0
-    log_probs = torch.stack([torch.log_softmax(step.float() / scale, dim=-1) for step in out.logits], dim=1).cpu()
+    log_probs = _token_log_probs(out.logits, new_tokens, spec.temperature)
     stops = spec.stops(eos_token_ids)
     return [
         _cut(new_tokens[row], log_probs[row], request.max_new_tokens, stops) for row, request in enumerate(requests)
     ]
 
 
+def _token_log_probs(logits: Sequence[torch.Tensor], tokens: torch.Tensor, temperature: float) -> torch.Tensor:
+    """Log-prob of each generated token, ``(rows, steps)``, from the raw logits at the sampling temperature.
+
+    That is what verl's actor recomputes (top-k / top-p, off by default in verl, are not reflected). One step at a
+    time, so no second full ``rows x steps x vocab`` tensor is built.
+    """
+    scale = temperature if temperature > 0 else 1.0
+    rows = torch.arange(tokens.shape[0])
+    per_step = [
+        torch.log_softmax(step.float() / scale, dim=-1).cpu()[rows, tokens[:, i]] for i, step in enumerate(logits)
+    ]
+    return torch.stack(per_step, dim=1)
+
+
 def _cut(tokens: torch.Tensor, log_probs: torch.Tensor, budget: int, stops: frozenset[int]) -> GenerationResult:
+    """Keep a row's tokens up to its first stop token (included) or its own budget; ``log_probs`` is per token."""
     token_ids: list[int] = []
     for token in tokens[:budget].tolist():
         token_ids.append(token)
         if token in stops:
             break
-    picked = log_probs[torch.arange(len(token_ids)), torch.tensor(token_ids, dtype=torch.long)]
-    return GenerationResult(token_ids=token_ids, log_probs=picked.tolist())
+    return GenerationResult(token_ids=token_ids, log_probs=log_probs[: len(token_ids)].tolist())

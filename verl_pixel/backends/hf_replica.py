@@ -33,7 +33,8 @@ class HFReplica(RolloutReplica):
         """Create this replica's server actor and wait until its model is loaded."""
         from verl_pixel.backends.hf_server import HFRolloutServer
 
-        name = server_name(self.replica_rank, self.name_suffix)
+        role = "reward" if self.is_reward_model else "teacher" if self.is_teacher_model else "policy"
+        name = server_name(self.replica_rank, role, self.name_suffix)
         options = {"name": name, "num_cpus": 0, "max_concurrency": self.max_concurrency}
         if self.workers:  # hybrid: next to the actor ranks that will push weights to it
             node_id = await self.workers[0].__ray_call__.remote(lambda worker: ray.get_runtime_context().get_node_id())

@@ -70,6 +70,8 @@ class _Pending:
     future: asyncio.Future
 
 
+ABORTED = GenerationResult(token_ids=[], log_probs=[])  # answer to requests aborted by verl
+
 VISION_TOKENS = ("<|vision_start|>", "<|vision_end|>", "<|vision_pad|>", "<|image_pad|>", "<|video_pad|>")
 
 
@@ -97,6 +99,9 @@ class HFRolloutServer:
         self._nudge_ids = tuple([*nudge, tokenizer.eos_token_id]) if nudge else ()
         self._first_turns = 0
         self._suppressed = _vision_token_ids(tokenizer) if self.options.suppress_vision_tokens else ()
+        hf_config = self.model_config.hf_config
+        self._vision_ids = (getattr(hf_config, "image_token_id", None), getattr(hf_config, "video_token_id", None))
+        self._paused = False
         self.model = self._load_model()
         self.image_processor = getattr(self.model_config.processor, "image_processor", None)
         self.eos_token_ids = self._eos_token_ids()
@@ -155,8 +160,8 @@ class HFRolloutServer:
         result: GenerationResult = await self._submit(request, SamplingSpec.from_params(sampling_params))
         return TokenOutput(
             token_ids=result.token_ids,
-            log_probs=result.log_probs,
-            stop_reason="completed",
+            log_probs=result.log_probs if sampling_params.get("logprobs", True) else None,
+            stop_reason="aborted" if result is ABORTED else "completed",
             extra_fields={"global_steps": self.global_steps},
         )
 
@@ -178,6 +183,8 @@ class HFRolloutServer:
             self._worker = loop.create_task(self._serve())
 
     async def _submit(self, request: GenerationRequest, spec: SamplingSpec) -> GenerationResult:
+        if self._paused:
+            return ABORTED
         self._bind_loop()
         future: asyncio.Future = asyncio.get_running_loop().create_future()
         self._queue.append(_Pending(request, spec, future))
@@ -215,14 +222,20 @@ class HFRolloutServer:
                     self.eos_token_ids,
                     self.pad_token_id,
                     self._suppressed,
+                    self._vision_ids,
                 )
             for pending, result in zip(batch, results, strict=True):
-                pending.future.set_result(result)
-        except Exception as err:  # one bad batch fails its own requests, never the server
-            logger.exception("hf rollout batch of %d failed", len(batch))
-            for pending in batch:
-                if not pending.future.done():
-                    pending.future.set_exception(err)
+                if not pending.future.done():  # an aborted request was already answered
+                    pending.future.set_result(result)
+        except Exception as err:
+            if len(batch) > 1:  # isolate the bad request: one malformed prompt must not fail its batch-mates
+                logger.warning("hf rollout batch of %d failed (%s); retrying its rows one by one", len(batch), err)
+                for pending in batch:
+                    await self._run([pending])
+                return
+            logger.exception("hf rollout request failed")
+            if not batch[0].future.done():
+                batch[0].future.set_exception(err)
 
     # -------------------------------------------------------------------- weights
     async def update_weights(self, named_tensors: list[tuple[str, torch.Tensor]], global_steps: int | None = None):
@@ -253,15 +266,24 @@ class HFRolloutServer:
     async def clear_kv_cache(self) -> None:
         """No-op: no cache outlives a ``generate`` call."""
 
-    release_kv_cache = resume_kv_cache = resume_generation = clear_kv_cache
+    release_kv_cache = resume_kv_cache = clear_kv_cache
 
     async def abort_all_requests(self, reset_prefix_cache: bool = True, reject_request: bool = False) -> dict:
-        """Fail queued requests that have not started; running batches finish."""
+        """Answer queued requests with ``stop_reason="aborted"``, which verl's async trainers resubmit.
+
+        With ``reject_request``, new requests are answered the same way until :meth:`resume_generation`. A running
+        batch finishes.
+        """
         aborted = [p for p in self._queue if not p.future.done()]
         for pending in aborted:
-            pending.future.set_exception(asyncio.CancelledError("aborted by verl"))
+            pending.future.set_result(ABORTED)
         self._queue = []
+        self._paused = reject_request
         return {"aborted": len(aborted)}
+
+    async def resume_generation(self) -> None:
+        """Accept requests again after :meth:`abort_all_requests`."""
+        self._paused = False
 
     async def start_profile(self, **kwargs: Any) -> None:
         """Profiling is not supported; ignored."""

@@ -34,7 +34,16 @@ from verl.experimental.agent_loop.tool_parser import FunctionCall
 from verl.tools.schemas import ToolResponse
 
 from verl_pixel.constants import IMAGE_PAD
-from verl_pixel.ops import FailureReason, ToolCall, VisualOpsConfig, canonical_operation, result_text
+from verl_pixel.ops import (
+    FailureReason,
+    MalformedToolCall,
+    OperationResult,
+    ToolCall,
+    VisualOpsConfig,
+    canonical_operation,
+    parse_tool_calls,
+    result_text,
+)
 from verl_pixel.record import RolloutMode, StopReason
 from verl_pixel.rollout.config import PixelRolloutConfig
 from verl_pixel.rollout.modes import mode_for_session, with_mode_instruction
@@ -42,6 +51,7 @@ from verl_pixel.rollout.tool_parser import PixelHermesToolParser, from_function_
 from verl_pixel.rollout.trajectory import TurnOutcome, build_record
 from verl_pixel.tools.pixel_tools import PixelOperationTool
 from verl_pixel.tools.session import (
+    SESSION_ATTRIBUTE,
     TOOL_EVENTS_KEY,
     answer_in_session,
     pop_tool_events,
@@ -66,6 +76,9 @@ class PixelAgentLoop(ToolAgentLoop):
         self.tool_parser = PixelHermesToolParser(self.tokenizer)
         pixel_tools = [tool for tool in self.tools.values() if isinstance(tool, PixelOperationTool)]
         self.ops_config = pixel_tools[0].ops_config if pixel_tools else VisualOpsConfig()
+        # verl runs only the first `max_parallel_calls` calls of a turn (default 1) and drops the rest unanswered;
+        # the operation budget already bounds the calls, so let every call of a turn be answered.
+        self.max_parallel_calls = max(self.max_parallel_calls or 1, self.ops_config.max_operations + 1)
         self.mode = RolloutMode.ADAPTIVE
         self.outcome = TurnOutcome()
         self._agent_data: AgentData | None = None
@@ -110,7 +123,9 @@ class PixelAgentLoop(ToolAgentLoop):
             # verl appends the assistant message only when it parsed the turn (no limit hit); else decode it here.
             parsed = len(agent_data.messages) > messages_before
             self.outcome.answer_text = (
-                agent_data.messages[-1]["content"] if parsed else self._decode(agent_data.response_ids)
+                agent_data.messages[-1]["content"]
+                if parsed
+                else parse_tool_calls(self._decode(agent_data.response_ids)).text
             )
         return state
 
@@ -130,7 +145,7 @@ class PixelAgentLoop(ToolAgentLoop):
         events = agent_data.extra_fields.get(TOOL_EVENTS_KEY, [])
         self.outcome.events_merged = len(events)
         limits = {event["reason"] for event in events[events_before:]} & _LIMIT_REASONS
-        if limits:
+        if limits and self._budget_spent(agent_data):  # e.g. "only 3 more frames fit" is a fixable error
             self.outcome.limit_warned = True
             image_limit = FailureReason.IMAGE_BUDGET.value in limits
             self.outcome.limit_stop = StopReason.MAX_IMAGES if image_limit else StopReason.MAX_OPERATIONS
@@ -145,19 +160,40 @@ class PixelAgentLoop(ToolAgentLoop):
         rest are answered here with the operation layer's message and count against the call budget.
         """
         active = getattr(agent_data, "_active_tools", self.tools)
+        registered = {canonical_operation(name): name for name in active if canonical_operation(name)}
         call = from_function_call(tool_call)
+        if isinstance(call, ToolCall) and call.name in active and not canonical_operation(call.name):
+            return await super()._call_tool(tool_call, tools_kwargs, agent_data)  # a non-visual tool of the user's
         operation = canonical_operation(call.name)
-        if isinstance(call, ToolCall) and operation in active:
-            # Aliases (zoom_in, image_zoom_in_tool, ...) reach the tool registered under the canonical name.
-            return await super()._call_tool(tool_call.model_copy(update={"name": operation}), tools_kwargs, agent_data)
-        available = (
-            () if self.mode is RolloutMode.NO_TOOL else tuple(name for name in active if canonical_operation(name))
-        )
-        session = session_for(agent_data, self.ops_config)
-        async with session.lock:
-            result = await asyncio.to_thread(answer_in_session, session, agent_data, call, available)
+        if isinstance(call, ToolCall) and operation in registered:
+            # Aliases (zoom_in, image_zoom_in_tool, ...) reach the tool under the name it is registered with.
+            named = tool_call.model_copy(update={"name": registered[operation]})
+            return await super()._call_tool(named, tools_kwargs, agent_data)
+        available = () if self.mode is RolloutMode.NO_TOOL else tuple(registered)
+        result = await self._answer_here(agent_data, call, available)
         record_event(agent_data, result)
         return ToolResponse(text=result_text(result, self.ops_config.output_style)), 0.0, result.to_event()
+
+    async def _answer_here(
+        self, agent_data: AgentData, call: ToolCall | MalformedToolCall, available: tuple[str, ...]
+    ) -> OperationResult:
+        try:
+            session = session_for(agent_data, self.ops_config)
+            async with session.lock:
+                return await asyncio.to_thread(answer_in_session, session, agent_data, call, available)
+        except Exception:  # e.g. an unreadable original: the trajectory must go on, with a message
+            logger.exception("answering a tool call failed outside the operation layer")
+            operation = canonical_operation(call.name) or "unknown"
+            message = "the call failed on an internal error; try a different call or answer"
+            return OperationResult.failure(operation, FailureReason.INTERNAL, message)
+
+    def _budget_spent(self, agent_data: AgentData) -> bool:
+        session = getattr(agent_data, SESSION_ATTRIBUTE, None)
+        registry = session.registry if session is not None else None
+        if registry is None:
+            return False
+        config = registry.config
+        return registry.operations_attempted >= config.max_operations or registry.num_images >= config.max_images
 
     def _stop_reason(self, agent_data: AgentData) -> StopReason:
         if len(agent_data.response_mask) >= self.response_length:
