@@ -248,3 +248,15 @@ def test_final_turn_token_ids_uses_the_last_model_run():
     assert final_turn(responses, attention, torch.zeros(8, dtype=torch.int64), 4) == []
     assert final_turn(responses, attention, None, 2) == [5, 6, 7, 8, 9, 10]
     assert final_turn(responses, attention, None, 4) is None
+
+
+def test_warns_when_shaping_is_configured_without_the_replay_buffer(caplog):
+    from verl_pixel.reward.manager import warn_if_shaping_unwired
+
+    wired = {"trainer": {"v1": {"sampler": {"custom_sampler": {
+        "path": "pkg://verl_pixel.reward.replay_buffer", "name": "PixelReplayBuffer"}}}}}  # fmt: skip
+    assert warn_if_shaping_unwired(wired, "look_less") is False
+    assert warn_if_shaping_unwired({}, "none") is False
+    with caplog.at_level("WARNING"):
+        assert warn_if_shaping_unwired({"trainer": {}}, "curiosity") is True
+    assert "trainer.v1.sampler.custom_sampler" in caplog.text

@@ -100,6 +100,7 @@ class PixelRewardManager(RewardManagerBase):
             logger.warning("pixel reward: reward.custom_reward_function.path=%s is ignored", custom_fn["path"])
         # The method-neutral total: what the trajectory is worth before its group is known.
         self.plain_config = dataclasses.replace(self.reward_config, method="none")
+        warn_if_shaping_unwired(config, self.reward_config.method)
 
     async def run_single(self, data: DataProto) -> dict[str, Any]:
         """Score the trajectory's final output; returns verl's ``{"reward_score", "reward_extra_info"}``."""
@@ -200,3 +201,31 @@ def reward_extra_info(record: TrajectoryRecord, score: TrajectoryScore) -> dict[
     info[USED_TOOL_KEY] = float(record.used_tool)
     info.update({k: v for k, v in record.to_extra_fields().items() if k != ANSWER_TEXT_KEY})
     return info
+
+
+SHAPING_SAMPLERS = ("PixelReplayBuffer", "PixelReplayBufferAsync")
+
+
+def warn_if_shaping_unwired(config: Mapping[str, Any], method: str) -> bool:
+    """Warn when group shaping is asked for but verl V1 is not given the replay buffer that applies it.
+
+    Without ``trainer.v1.sampler.custom_sampler`` pointing at :mod:`verl_pixel.reward.replay_buffer`, GRPO would
+    silently train on the unshaped per-trajectory reward while the probe rollouts still run.
+
+    Returns:
+        Whether it warned.
+    """
+    if method == "none":
+        return False
+    trainer = to_plain(config.get("trainer") or {})
+    sampler = ((trainer.get("v1") or {}).get("sampler") or {}).get("custom_sampler") or {}
+    if sampler.get("name") in SHAPING_SAMPLERS and "verl_pixel.reward.replay_buffer" in str(sampler.get("path")):
+        return False
+    logger.warning(
+        "pixel.reward.method=%s shapes rewards per prompt group, but trainer.v1.sampler.custom_sampler is %s: set "
+        "trainer.v1.sampler.custom_sampler.path=pkg://verl_pixel.reward.replay_buffer and .name=PixelReplayBuffer "
+        "(PixelReplayBufferAsync for the async trainers), or the trainer uses the unshaped reward",
+        method,
+        sampler or "unset",
+    )
+    return True
