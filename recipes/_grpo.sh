@@ -1,0 +1,113 @@
+# shellcheck shell=bash source-path=SCRIPTDIR
+# The part the three GRPO recipes share: variables (with defaults) and the `main_ppo` command line.
+# Sourced by grpo_adaptive.sh, grpo_curiosity.sh and grpo_deepeyes.sh after they set CONFIG_NAME and their own
+# defaults; never run on its own. What a method *is* (group layout, reward shaping, loss settings) lives in
+# configs/<recipe>.yaml; what a run *needs* (paths, sizes, hardware) lives here as variables.
+#
+# Variables (environment; defaults in brackets):
+#   MODEL_PATH            required; the SFT model as a Hugging Face folder (sft_qwen25vl7b.sh saves one per epoch
+#                         under .../global_step_N/huggingface; Pixel Reasoner starts RL from the end of epoch 1)
+#   TRAIN_FILES, VAL_FILES  required; RL parquet file(s) (verl-pixel prepare-rl), a path or a Hydra list [a,b]
+#   OUTPUT_DIR            [$PWD/outputs/$PROJECT_NAME/$EXPERIMENT_NAME] checkpoints and the run's tool YAML;
+#                         must be on storage every node can read when NNODES > 1
+#   PROJECT_NAME [verl_pixel], EXPERIMENT_NAME [per recipe]
+#   NNODES [1], NGPUS_PER_NODE [8]   more than one node: start a Ray cluster first (ray start) and export RAY_ADDRESS
+#   ROLLOUT [vllm]        vllm | sglang
+#   ROLLOUT_TP [2], ROLLOUT_GPU_MEM_UTIL [0.6]
+#   TRAIN_BATCH_SIZE      prompts per step [per recipe]; x rollout.n trajectories
+#   PPO_MINI_BATCH_SIZE   prompts per optimizer step [per recipe]
+#   MAX_PROMPT_LENGTH [4096], MAX_RESPONSE_LENGTH [8192]  the response holds every turn, tool images included
+#   PPO_MAX_TOKEN_LEN_PER_GPU [24576]  dynamic micro-batching budget; >= prompt + response
+#   TOTAL_EPOCHS [3], SAVE_FREQ [20], TEST_FREQ [10]
+#   IMAGE_MAX_PIXELS [1568000 = 2000*28*28]  input images as the model sees them (data.max_pixels and the tools)
+#   CROP_MAX_PIXELS [784000 = 1000*28*28], FRAME_MAX_PIXELS [313600 = 400*28*28]  tool outputs
+#   FILTER_GROUPS         [recipe yaml's choice] 1: drop groups whose shaped rewards are all equal (algorithm.
+#                         filter_groups, refilled with new prompts), 0: keep them
+#   CHAT_TEMPLATE [qwen2_5_vl_tools.jinja]  a template shipped in verl_pixel/configs/chat_templates
+#   PYTHON [python3], DRY_RUN [0]  DRY_RUN=1 writes the tool YAML, prints the command and exits 0
+# Any further argument is a Hydra override appended last (it wins), e.g. trainer.total_training_steps=50.
+
+: "${CONFIG_NAME:?the recipe must set CONFIG_NAME before sourcing _grpo.sh}"
+: "${RECIPE_DIR:?the recipe must set RECIPE_DIR before sourcing _grpo.sh}"
+
+MODEL_PATH=${MODEL_PATH:?set MODEL_PATH to the SFT model (a Hugging Face folder, e.g. .../global_step_N/huggingface)}
+TRAIN_FILES=${TRAIN_FILES:?set TRAIN_FILES to the RL training parquet (verl-pixel prepare-rl)}
+VAL_FILES=${VAL_FILES:?set VAL_FILES to the RL validation parquet}
+PROJECT_NAME=${PROJECT_NAME:-verl_pixel}
+EXPERIMENT_NAME=${EXPERIMENT_NAME:?the recipe must set EXPERIMENT_NAME}
+OUTPUT_DIR=${OUTPUT_DIR:-$PWD/outputs/$PROJECT_NAME/$EXPERIMENT_NAME}
+
+NNODES=${NNODES:-1}
+NGPUS_PER_NODE=${NGPUS_PER_NODE:-8}
+ROLLOUT=${ROLLOUT:-vllm}
+ROLLOUT_TP=${ROLLOUT_TP:-2}
+ROLLOUT_GPU_MEM_UTIL=${ROLLOUT_GPU_MEM_UTIL:-0.6}
+
+TRAIN_BATCH_SIZE=${TRAIN_BATCH_SIZE:?the recipe must set TRAIN_BATCH_SIZE}
+PPO_MINI_BATCH_SIZE=${PPO_MINI_BATCH_SIZE:?the recipe must set PPO_MINI_BATCH_SIZE}
+MAX_PROMPT_LENGTH=${MAX_PROMPT_LENGTH:-4096}
+MAX_RESPONSE_LENGTH=${MAX_RESPONSE_LENGTH:-8192}
+PPO_MAX_TOKEN_LEN_PER_GPU=${PPO_MAX_TOKEN_LEN_PER_GPU:-24576}
+TOTAL_EPOCHS=${TOTAL_EPOCHS:-3}
+SAVE_FREQ=${SAVE_FREQ:-20}
+TEST_FREQ=${TEST_FREQ:-10}
+
+IMAGE_MAX_PIXELS=${IMAGE_MAX_PIXELS:-1568000}
+CROP_MAX_PIXELS=${CROP_MAX_PIXELS:-784000}
+FRAME_MAX_PIXELS=${FRAME_MAX_PIXELS:-313600}
+FILTER_GROUPS=${FILTER_GROUPS:-}
+CHAT_TEMPLATE=${CHAT_TEMPLATE:-qwen2_5_vl_tools.jinja}
+
+# shellcheck source=_lib.sh
+source "$RECIPE_DIR/_lib.sh"
+
+pixel_grpo() {
+    case "$ROLLOUT" in
+        vllm | sglang) ;;
+        *) pixel_die "ROLLOUT=$ROLLOUT: use vllm or sglang" ;;
+    esac
+    local filter=()
+    case "$FILTER_GROUPS" in
+        "") ;;
+        1) filter=(group_filter=drop_zero_variance) ;;
+        0) filter=(group_filter=keep_all) ;;
+        *) pixel_die "FILTER_GROUPS=$FILTER_GROUPS: use 1, 0 or leave it unset" ;;
+    esac
+
+    local tools_yaml="$OUTPUT_DIR/pixel_tools.yaml" template template_override
+    pixel_write_tools_yaml "$tools_yaml" "$IMAGE_MAX_PIXELS" "$CROP_MAX_PIXELS" "$FRAME_MAX_PIXELS"
+    pixel_log "tool config with this run's budgets: $tools_yaml"
+    template=$(pixel_chat_template_path "$CHAT_TEMPLATE")
+    template_override=$(pixel_text_override actor_rollout_ref.model.custom_chat_template "$template")
+
+    local cmd=(
+        "$PYTHON" -m verl.trainer.main_ppo
+        "--config-path=$RECIPE_DIR/configs"
+        "--config-name=$CONFIG_NAME"
+        "actor_rollout_ref.model.path=$MODEL_PATH"
+        "$template_override"
+        "data.train_files=$TRAIN_FILES"
+        "data.val_files=$VAL_FILES"
+        "data.train_batch_size=$TRAIN_BATCH_SIZE"
+        "data.max_prompt_length=$MAX_PROMPT_LENGTH"
+        "data.max_response_length=$MAX_RESPONSE_LENGTH"
+        "data.max_pixels=$IMAGE_MAX_PIXELS"
+        "actor_rollout_ref.actor.ppo_mini_batch_size=$PPO_MINI_BATCH_SIZE"
+        "actor_rollout_ref.actor.ppo_max_token_len_per_gpu=$PPO_MAX_TOKEN_LEN_PER_GPU"
+        "actor_rollout_ref.rollout.name=$ROLLOUT"
+        "actor_rollout_ref.rollout.tensor_model_parallel_size=$ROLLOUT_TP"
+        "actor_rollout_ref.rollout.gpu_memory_utilization=$ROLLOUT_GPU_MEM_UTIL"
+        "actor_rollout_ref.rollout.multi_turn.tool_config_path=$tools_yaml"
+        "trainer.nnodes=$NNODES"
+        "trainer.n_gpus_per_node=$NGPUS_PER_NODE"
+        "trainer.project_name=$PROJECT_NAME"
+        "trainer.experiment_name=$EXPERIMENT_NAME"
+        "trainer.default_local_dir=$OUTPUT_DIR/checkpoints"
+        "trainer.total_epochs=$TOTAL_EPOCHS"
+        "trainer.save_freq=$SAVE_FREQ"
+        "trainer.test_freq=$TEST_FREQ"
+        ${filter[@]+"${filter[@]}"}
+        "$@"
+    )
+    pixel_run "${cmd[@]}"
+}
