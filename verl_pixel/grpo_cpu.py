@@ -17,6 +17,7 @@ import math
 import os
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -80,15 +81,21 @@ def _tools_yaml(folder: Path) -> Path:
     return Path(tools_yaml(folder, image_max_pixels=SMOKE_MAX_PIXELS, crop_max_pixels=SMOKE_MAX_PIXELS))
 
 
-def run_grpo_smoke(workdir: str | os.PathLike, steps: int = 2, timeout_s: int = 900) -> GRPOSmokeResult:
-    """Run verl's ``main_ppo`` for ``steps`` GRPO steps on CPU; returns the logged metrics."""
+def run_grpo_smoke(
+    workdir: str | os.PathLike, steps: int = 2, timeout_s: int = 900, extra_overrides: Sequence[str] = ()
+) -> GRPOSmokeResult:
+    """Run verl's ``main_ppo`` for ``steps`` GRPO steps on CPU; returns the logged metrics.
+
+    ``extra_overrides`` go last, e.g. ``["trainer.val_only=True", "trainer.val_before_train=True"]`` for the
+    verl-native evaluation path (validation metrics per data source, then exit).
+    """
     from verl_pixel.testing import build_tiny_qwen25vl
 
     work = Path(workdir).resolve()
     work.mkdir(parents=True, exist_ok=True)
     model_dir = build_tiny_qwen25vl(work / "tiny-qwen25vl")
     train, val = write_rl_sample(work / "data")
-    overrides = smoke_overrides(model_dir, train, val, _tools_yaml(work), work, steps)
+    overrides = [*smoke_overrides(model_dir, train, val, _tools_yaml(work), work, steps), *extra_overrides]
     metrics_file, log_file = work / "grpo_metrics.jsonl", work / "grpo_train.log"
     env = {**os.environ, **CPU_RUN_ENV, "VERL_FILE_LOGGER_PATH": str(metrics_file), "RAY_AUTH_MODE": "disabled"}
     command = [sys.executable, "-m", "verl.trainer.main_ppo", f"--config-path={CONFIG_DIR / 'cpu'}",
