@@ -50,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     tiny = sub.add_parser("tiny-model", help="build the offline tiny Qwen2.5-VL into a folder")
     tiny.add_argument("out", help="destination folder")
     tiny.set_defaults(func=_tiny_model)
-    from verl_pixel.data.synthesize_cli import add_parser as add_data_parsers
+    from verl_pixel.data.cli import add_parser as add_data_parsers
     from verl_pixel.eval.cli import add_parser as add_eval_parser
     from verl_pixel.viewer.cli import add_parser as add_view_parser
 

@@ -8,7 +8,7 @@ import json
 import pandas as pd
 import pytest
 
-from verl_pixel.data.synthesize_cli import add_parser
+from verl_pixel.data.cli import add_parser
 
 
 def _run(argv: list[str]) -> int:

@@ -19,5 +19,5 @@ Only :mod:`~verl_pixel.data.sft_dataset` and :mod:`~verl_pixel.data.rl_dataset` 
 * ``rl_prepare``: seeds to RL rows (``pixel_agent``)
 * ``pixel_reasoner_import``: Pixel Reasoner SFT JSON to SFT rows
 * ``smoke_sample``: small synthesized parquets for CPU trainer smoke runs
-* ``synthesize_cli``: ``verl-pixel synthesize`` / ``prepare`` subcommands
+* ``cli``: ``verl-pixel synthesize`` / ``prepare`` subcommands
 """
