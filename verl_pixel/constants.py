@@ -48,6 +48,9 @@ QWEN_VL_MERGE_SIZE = 2
 
 # The chat template shipped with the package (renders tools and images inside tool messages).
 QWEN25_VL_TOOL_TEMPLATE = "qwen2_5_vl_tools.jinja"
+# Variant rendering tool outputs as plain user turns, text first (Pixel Reasoner checkpoints; with the
+# tools' output_style: pixel_reasoner).
+PIXEL_REASONER_TOOL_TEMPLATE = "pixel_reasoner_tools.jinja"
 
 # Environment variable / value that selects verl-pixel's CPU platform (verl's own platform override variable).
 VERL_PLATFORM_ENV = "VERL_PLATFORM"
