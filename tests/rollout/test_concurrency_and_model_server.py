@@ -63,3 +63,23 @@ def test_tiny_model_server_checks_image_token_alignment(tiny_model_dir, tiny_pro
     assert [c.num_images for c in sorted(server.calls, key=lambda c: c.turn)] == [1, 1, 2, 2]
     grid = out.non_tensor_batch["multi_modal_inputs"][0]["image_grid_thw"]
     assert len(grid) == 2
+
+
+def test_tiny_model_server_rejects_prompts_whose_image_tokens_do_not_match(tiny_model_dir, tiny_processor):
+    from transformers import AutoModelForImageTextToText
+
+    model = AutoModelForImageTextToText.from_pretrained(tiny_model_dir).eval()
+    server = HFModelLLMServer(model, tiny_processor, max_new_tokens=2)
+    image = Image.new("RGB", (112, 112), "red")  # 112x112 -> 8x8 patches -> 16 <|image_pad|> tokens
+    text = tiny_processor.apply_chat_template(image_prompt([image], "Q?"), add_generation_prompt=True, tokenize=False)
+    ids = tiny_processor(text=[text], images=[image], return_tensors="pt")["input_ids"][0].tolist()
+    pad = tiny_processor.tokenizer.convert_tokens_to_ids("<|image_pad|>")
+    assert ids.count(pad) == 16
+    ok = asyncio.run(server.generate("a", prompt_ids=ids, sampling_params={"temperature": 0}, image_data=[image]))
+    assert len(ok.token_ids) == 2
+    short = list(ids)
+    short.remove(pad)  # one image token fewer than the image's features
+    with pytest.raises(AssertionError, match="15 <\\|image_pad\\|> tokens, images need 16"):
+        asyncio.run(server.generate("b", prompt_ids=short, sampling_params={"temperature": 0}, image_data=[image]))
+    with pytest.raises(AssertionError, match="no images were sent"):
+        asyncio.run(server.generate("c", prompt_ids=ids, sampling_params={"temperature": 0}, image_data=[]))
