@@ -20,7 +20,6 @@ import time
 os.environ.setdefault("VERL_PLATFORM", "cpu")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from verl_pixel.testing import cached_tiny_qwen25vl
 from verl_pixel.testing.agent_harness import (
     call,
     compose_ppo_config,
@@ -30,6 +29,7 @@ from verl_pixel.testing.agent_harness import (
     scene,
 )
 from verl_pixel.testing.fake_server import ScriptedLLMServer
+from verl_pixel.tiny_models import cached_tiny_qwen25vl
 
 SCRIPT = [
     "Let me look." + call(bbox_2d=[0.1, 0.1, 0.5, 0.5]),

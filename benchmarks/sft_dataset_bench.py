@@ -86,7 +86,7 @@ def main() -> int:
     from verl.utils.dataset.multiturn_sft_dataset import MultiTurnSFTDataset
 
     from verl_pixel.data.sft_dataset import PixelSFTDataset
-    from verl_pixel.testing import cached_tiny_qwen25vl
+    from verl_pixel.tiny_models import cached_tiny_qwen25vl
 
     work = Path(os.environ.get("VERL_PIXEL_CACHE") or tempfile.mkdtemp(prefix="sft_bench_"))
     processor = AutoProcessor.from_pretrained(cached_tiny_qwen25vl(work), trust_remote_code=True)

@@ -41,34 +41,18 @@ sys.stdout.write(f"{key}='{body}'")
 PY
 }
 
-# Write a copy of the package's tool YAML (verl_pixel/configs/tools/pixel_tools.yaml) with the run's pixel budgets.
+# Write this run's tool YAML with verl-pixel's one writer (python -m verl_pixel.tools.schema_yaml), so `config` and
+# `tool_schema` come from the same validated config: a bad budget fails here, not inside a Ray worker.
 # Why a file: verl reads tools only from `multi_turn.tool_config_path`; budgets in the file reach every Ray worker
 # that loads the tools, where environment variables of this shell would not.
-# Usage: pixel_write_tools_yaml OUT IMAGE_MAX_PIXELS CROP_MAX_PIXELS FRAME_MAX_PIXELS
+# Usage: pixel_write_tools_yaml OUT IMAGE_MAX_PIXELS CROP_MAX_PIXELS FRAME_MAX_PIXELS [KEY=VALUE ...]
 pixel_write_tools_yaml() {
-    "$PYTHON" - "$@" <<'PY'
-import sys
-from pathlib import Path
-
-import yaml
-
-from verl_pixel.configs import CONFIG_DIR
-from verl_pixel.ops import VisualOpsConfig
-
-out, image, crop, frame = sys.argv[1], *map(int, sys.argv[2:5])
-source = CONFIG_DIR / "tools" / "pixel_tools.yaml"
-data = yaml.safe_load(source.read_text())
-budgets = {"image_max_pixels": image, "crop_max_pixels": crop, "frame_max_pixels": frame}
-for tool in data["tools"]:
-    tool["config"].update(budgets)
-    VisualOpsConfig.from_mapping(tool["config"])  # refuse a bad budget here, not inside a Ray worker
-header = (
-    f"# Written by a verl-pixel recipe from {source}\n"
-    "# with this run's pixel budgets (image_max_pixels must equal data.max_pixels). Regenerated on every launch.\n"
-)
-Path(out).parent.mkdir(parents=True, exist_ok=True)
-Path(out).write_text(header + yaml.safe_dump(data, sort_keys=False, width=120, allow_unicode=True))
-PY
+    local out=$1 image=$2 crop=$3 frame=$4
+    shift 4
+    local settings=(--set "image_max_pixels=$image" --set "crop_max_pixels=$crop" --set "frame_max_pixels=$frame")
+    local setting
+    for setting in "$@"; do settings+=(--set "$setting"); done
+    "$PYTHON" -m verl_pixel.tools.schema_yaml --output "$out" "${settings[@]}"
 }
 
 # Run the command, or with DRY_RUN=1 print it and stop: shell-quoted, a new line before every NAME=VALUE argument

@@ -18,7 +18,7 @@ import pytest
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny Qwen2.5-VL folder, built once per session (or reused from $VERL_PIXEL_CACHE)."""
-    from verl_pixel.testing import cached_tiny_qwen25vl
+    from verl_pixel.tiny_models import cached_tiny_qwen25vl
 
     cache = os.environ.get("VERL_PIXEL_CACHE") or tmp_path_factory.mktemp("tiny_cache")
     return cached_tiny_qwen25vl(cache)

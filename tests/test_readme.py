@@ -1,4 +1,4 @@
-"""The README's file map lists every module, and its commands are the ones CI and the quick start run."""
+"""The README's file map lists every room (package) and top-level module, and its commands are the ones CI and the quick start run."""
 
 from __future__ import annotations
 
@@ -7,10 +7,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_file_map_lists_every_module():
+def test_file_map_lists_every_package_and_top_level_module():
     readme = (ROOT / "README.md").read_text()
-    modules = [p.relative_to(ROOT).as_posix() for p in (ROOT / "verl_pixel").rglob("*.py") if p.name != "__init__.py"]
-    missing = [m for m in modules if f"`{m}`" not in readme]
+    package = ROOT / "verl_pixel"
+    rooms = [f"verl_pixel/{p.parent.name}/" for p in package.glob("*/__init__.py")]
+    rooms += [f"verl_pixel/{p.name}" for p in package.glob("*.py") if p.name != "__init__.py"]
+    missing = [room for room in rooms if f"`{room}`" not in readme]
     assert not missing, f"add these to the README file map: {missing}"
 
 

@@ -27,14 +27,14 @@ def _doctor(args: argparse.Namespace) -> int:
 
 
 def _tiny_model(args: argparse.Namespace) -> int:
-    from verl_pixel.testing import build_tiny_qwen25vl
+    from verl_pixel.tiny_models import build_tiny_qwen25vl
 
     print(build_tiny_qwen25vl(args.out))
     return 0
 
 
 def _quickstart(args: argparse.Namespace) -> int:
-    from verl_pixel.quickstart_pipeline import format_report, run_quickstart
+    from verl_pixel.quickstart.pipeline import format_report, run_quickstart
 
     report = run_quickstart(args.workdir, sft_steps=args.sft_steps, grpo_steps=args.grpo_steps)
     print(format_report(report))

@@ -52,6 +52,12 @@ QWEN25_VL_TOOL_TEMPLATE = "qwen2_5_vl_tools.jinja"
 # tools' output_style: pixel_reasoner).
 PIXEL_REASONER_TOOL_TEMPLATE = "pixel_reasoner_tools.jinja"
 
+# Multiple-choice option letters, in order: option i is shown as "(A) ...", "(B) ...", ...
+OPTION_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+# The name pixel_agent is registered under in verl's agent-loop registry (a row's `agent_name`).
+PIXEL_AGENT_NAME = "pixel_agent"
+
 # Environment variable / value that selects verl-pixel's CPU platform (verl's own platform override variable).
 VERL_PLATFORM_ENV = "VERL_PLATFORM"
 CPU_PLATFORM_NAME = "cpu"

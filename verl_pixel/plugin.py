@@ -27,7 +27,7 @@ COMPONENT_MODULES: tuple[str, ...] = (
     "verl_pixel.rollout.tool_parser",  # ToolParser "pixel_hermes"
     "verl_pixel.rollout.agent_loop",  # agent loop "pixel_agent"
     "verl_pixel.backends.hf_replica",  # rollout backend "hf"
-    "verl_pixel.reward.manager",  # reward-loop manager "pixel"
+    "verl_pixel.reward.adapters.manager",  # reward-loop manager "pixel"
 )
 
 
@@ -99,7 +99,7 @@ def check() -> tuple[int, list[str]]:
 
 register()
 
-if __name__ == "__main__":
-    from verl_pixel.cli import main
-
-    sys.exit(main(["doctor", *[arg for arg in sys.argv[1:] if arg != "--check"]]))
+if __name__ == "__main__":  # `python -m verl_pixel.plugin --check`: the same report as `verl-pixel doctor`
+    exit_code, lines = check()
+    sys.stdout.write("\n".join(lines) + "\n")
+    sys.exit(exit_code)

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from verl_pixel.grpo_cpu import run_grpo_smoke
+from verl_pixel.quickstart.grpo_cpu import run_grpo_smoke
 
 
 @pytest.mark.slow

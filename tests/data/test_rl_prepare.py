@@ -6,11 +6,12 @@ import pytest
 from omegaconf import OmegaConf
 from verl.utils.dataset.rl_dataset import RLHFDataset
 
+from verl_pixel.constants import PIXEL_AGENT_NAME
 from verl_pixel.data.parquet_io import write_rl_parquet
 from verl_pixel.data.rl_dataset import PixelRLDataset
-from verl_pixel.data.rl_prepare import PIXEL_AGENT_NAME, RLPrepareConfig, seeds_to_rl_rows
+from verl_pixel.data.rl_prepare import RLPrepareConfig, seeds_to_rl_rows
 from verl_pixel.data.seeds import SeedAnnotation
-from verl_pixel.reward.ground_truth import AnswerType, parse_ground_truth
+from verl_pixel.reward.scoring.ground_truth import AnswerType, parse_ground_truth
 
 
 @pytest.fixture

@@ -6,12 +6,20 @@ import math
 
 import pytest
 
-from verl_pixel.quickstart import run_sft_smoke
+from verl_pixel.quickstart.sft import run_sft_smoke
+from verl_pixel.testing.sft_sample import write_sft_sample
+
+
+def _toy_sample(folder):
+    return (
+        write_sft_sample(folder / "sft_train.parquet", n_rows=16, seed=0),
+        write_sft_sample(folder / "sft_val.parquet", n_rows=4, seed=1),
+    )
 
 
 @pytest.mark.slow
 def test_sft_trainer_runs_three_steps_and_checkpoints(tmp_path):
-    result = run_sft_smoke(tmp_path, steps=3)
+    result = run_sft_smoke(tmp_path, steps=3, data_builder=_toy_sample, max_length=1024)
     log_tail = result.log_file.read_text()[-4000:]
     assert result.returncode == 0, log_tail
     assert len(result.train_losses) == 3 and all(math.isfinite(x) for x in result.train_losses), log_tail
@@ -25,9 +33,7 @@ def test_sft_trainer_runs_three_steps_and_checkpoints(tmp_path):
 
 @pytest.mark.slow
 def test_sft_trainer_on_synthesized_trajectories_of_the_seed_sample(tmp_path):
-    from verl_pixel.data.smoke_sample import SMOKE_MAX_LENGTH, write_synthesized_sft_sample
-
-    result = run_sft_smoke(tmp_path, steps=2, data_builder=write_synthesized_sft_sample, max_length=SMOKE_MAX_LENGTH)
+    result = run_sft_smoke(tmp_path, steps=2)  # default data: synthesized trajectories of the seed sample
     log_tail = result.log_file.read_text()[-4000:]
     assert result.returncode == 0, log_tail
     assert len(result.train_losses) == 2 and all(math.isfinite(x) for x in result.train_losses), log_tail

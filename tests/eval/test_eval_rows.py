@@ -10,7 +10,7 @@ from verl_pixel.data.rl_dataset import PixelRLDataset
 from verl_pixel.eval.benchmarks import LoadOptions
 from verl_pixel.eval.preprocess import PreprocessConfig, preprocess_benchmark
 from verl_pixel.eval.samples import EvalSample, ImageInput, PreprocessError, eval_row, eval_rows
-from verl_pixel.reward.ground_truth import parse_ground_truth
+from verl_pixel.reward.scoring.ground_truth import parse_ground_truth
 
 
 def _mc(**overrides) -> EvalSample:

@@ -13,7 +13,7 @@ from verl_pixel.eval.benchmarks import LoadOptions, load_benchmark
 from verl_pixel.eval.benchmarks.video_frames import segment_frame_indices
 from verl_pixel.eval.benchmarks.vstar import shuffled_options
 from verl_pixel.eval.samples import PreprocessError
-from verl_pixel.reward.ground_truth import AnswerType, GroundTruth
+from verl_pixel.reward.scoring.ground_truth import AnswerType, GroundTruth
 
 
 def _truth(sample) -> GroundTruth:

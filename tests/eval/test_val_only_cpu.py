@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from verl_pixel.grpo_cpu import run_grpo_smoke
+from verl_pixel.quickstart.grpo_cpu import run_grpo_smoke
 
 
 @pytest.mark.slow

@@ -15,8 +15,8 @@ from verl_pixel.eval.cli import collect_summaries
 from verl_pixel.eval.preprocess import preprocess_benchmark
 from verl_pixel.eval.report import markdown_report
 from verl_pixel.eval.verl_native import read_verl_file_log, summaries_from_val_metrics, verl_native_overrides
-from verl_pixel.reward import manager as _pixel_manager  # noqa: F401  (registers the "pixel" reward manager)
-from verl_pixel.reward.ground_truth import parse_ground_truth
+from verl_pixel.reward.adapters import manager as _pixel_manager  # noqa: F401  (registers the "pixel" reward manager)
+from verl_pixel.reward.scoring.ground_truth import parse_ground_truth
 from verl_pixel.testing.agent_harness import Rollouts, call
 
 CROP = "Let me look." + call(bbox_2d=[0.1, 0.1, 0.5, 0.5])

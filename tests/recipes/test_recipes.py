@@ -267,7 +267,7 @@ def check_sft(launch: Launch) -> Checked:
 
 @pytest.fixture(scope="module")
 def rl_data(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    from verl_pixel.grpo_cpu import write_rl_sample
+    from verl_pixel.quickstart.grpo_cpu import write_rl_sample
 
     return write_rl_sample(tmp_path_factory.mktemp("rl_data"), n_train=2, n_val=1)
 
@@ -424,7 +424,7 @@ def test_grpo_references_resolve_and_name_registered_components(recipe, checked_
     from verl.workers.rollout.replica import RolloutReplicaRegistry
 
     from verl_pixel.data.rl_dataset import PixelRLDataset
-    from verl_pixel.reward.replay_buffer import PixelReplayBuffer
+    from verl_pixel.reward.adapters.replay_buffer import PixelReplayBuffer
 
     _, checked = checked_grpo[recipe]
     config, refs = checked.config, checked.references
@@ -501,7 +501,7 @@ def test_grpo_datasets_build_from_the_composed_data_section(recipe, checked_grpo
 
 
 def test_adaptive_recipe_probes_with_the_look_less_layout(checked_grpo):
-    from verl_pixel.reward.verl_config import reward_config
+    from verl_pixel.reward.adapters.verl_config import reward_config
     from verl_pixel.rollout.config import PixelRolloutConfig
 
     _, checked = checked_grpo["grpo_adaptive"]
@@ -516,7 +516,7 @@ def test_adaptive_recipe_probes_with_the_look_less_layout(checked_grpo):
 
 
 def test_curiosity_recipe_is_pixel_reasoner(checked_grpo):
-    from verl_pixel.reward.verl_config import reward_config
+    from verl_pixel.reward.adapters.verl_config import reward_config
     from verl_pixel.rollout.config import PixelRolloutConfig
 
     _, checked = checked_grpo["grpo_curiosity"]
@@ -533,7 +533,7 @@ def test_curiosity_recipe_is_pixel_reasoner(checked_grpo):
 
 
 def test_deepeyes_recipe_gates_the_tool_bonus(checked_grpo):
-    from verl_pixel.reward.verl_config import reward_config
+    from verl_pixel.reward.adapters.verl_config import reward_config
     from verl_pixel.rollout.config import PixelRolloutConfig
 
     _, checked = checked_grpo["grpo_deepeyes"]

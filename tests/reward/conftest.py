@@ -3,7 +3,7 @@ from collections.abc import Callable
 import pytest
 
 from verl_pixel.record import RolloutMode, TrajectoryRecord
-from verl_pixel.reward.shaped_reward import ScoredRollout
+from verl_pixel.reward.shaping.shaped_reward import ScoredRollout
 
 MakeRollout = Callable[..., ScoredRollout]
 

@@ -2,7 +2,7 @@ import time
 
 import pytest
 
-from verl_pixel.reward.answer import (
+from verl_pixel.reward.scoring.answer import (
     AnswerSource,
     ExtractedAnswer,
     extract_final_answer,

@@ -7,9 +7,9 @@ import types
 
 import pytest
 
-from verl_pixel.reward import math_answer
-from verl_pixel.reward.ground_truth import GroundTruth
-from verl_pixel.reward.scoring import score_answer, score_response
+from verl_pixel.reward.scoring import math_answer
+from verl_pixel.reward.scoring.ground_truth import GroundTruth
+from verl_pixel.reward.scoring.trajectory_score import score_answer, score_response
 
 # V* attribute question: 4 options, answer B.
 VSTAR = GroundTruth.from_mapping(
@@ -208,7 +208,7 @@ def test_math_fallback_numbers(no_math_verify: None) -> None:
 
 
 def test_math_verify_missing_warns_once(no_math_verify: None, caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.WARNING, logger="verl_pixel.reward.math_answer"):
+    with caplog.at_level(logging.WARNING, logger="verl_pixel.reward.scoring.math_answer"):
         for _ in range(3):
             score_answer("1", MATH)
     assert [r.message for r in caplog.records].count(

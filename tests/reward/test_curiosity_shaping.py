@@ -6,8 +6,8 @@ Expected totals are written in the implementation's addition order (acc_term + .
 import pytest
 
 from verl_pixel.reward.config import CuriosityConfig, RedundancyConfig, ShapingConfig
-from verl_pixel.reward.shaped_reward import GroupInfo
-from verl_pixel.reward.shaping import shape_group
+from verl_pixel.reward.shaping.group import shape_group
+from verl_pixel.reward.shaping.shaped_reward import GroupInfo
 
 PAPER = ShapingConfig(method="curiosity")
 CODE = ShapingConfig(method="curiosity", curiosity=CuriosityConfig(variant="released_code"))

@@ -3,7 +3,7 @@
 import pytest
 
 from verl_pixel.reward.config import ShapingConfig
-from verl_pixel.reward.shaping import shape_group
+from verl_pixel.reward.shaping.group import shape_group
 
 DEEPEYES = ShapingConfig(method="deepeyes")
 

@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from verl_pixel.reward.ground_truth import AnswerType, GroundTruth, parse_ground_truth
+from verl_pixel.reward.scoring.ground_truth import AnswerType, GroundTruth, parse_ground_truth
 
 
 @pytest.mark.parametrize(

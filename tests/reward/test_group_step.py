@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from verl_pixel.record import RolloutMode, TrajectoryRecord
+from verl_pixel.reward.adapters.verl_config import reward_config, reward_config_from_section
 from verl_pixel.reward.config import ShapingConfig
-from verl_pixel.reward.group_step import TrajectoryKey, rollout_fields, shape_stored_groups
-from verl_pixel.reward.verl_config import reward_config, reward_config_from_section
+from verl_pixel.reward.shaping.group_step import TrajectoryKey, rollout_fields, shape_stored_groups
 
 ADAPTIVE, FORCE, NO = RolloutMode.ADAPTIVE, RolloutMode.FORCE_TOOL, RolloutMode.NO_TOOL
 

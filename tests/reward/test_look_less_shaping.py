@@ -8,9 +8,9 @@ import pytest
 
 from verl_pixel.record import RolloutMode
 from verl_pixel.reward.config import LookLessConfig, ShapingConfig
-from verl_pixel.reward.look_less import alignment_value
-from verl_pixel.reward.shaped_reward import GroupInfo
-from verl_pixel.reward.shaping import shape_group
+from verl_pixel.reward.shaping.group import shape_group
+from verl_pixel.reward.shaping.look_less import alignment_value
+from verl_pixel.reward.shaping.shaped_reward import GroupInfo
 
 FORCE, NO, ADAPT = RolloutMode.FORCE_TOOL, RolloutMode.NO_TOOL, RolloutMode.ADAPTIVE
 CONFIG = ShapingConfig(method="look_less")

@@ -20,7 +20,7 @@ import pytest
 import torch
 
 from verl_pixel.record import RolloutMode, TrajectoryRecord
-from verl_pixel.reward import manager as _registers_pixel  # noqa: F401  (the plugin imports it in verl)
+from verl_pixel.reward.adapters import manager as _registers_pixel  # noqa: F401  (the plugin imports it in verl)
 
 pytestmark = [
     pytest.mark.slow,  # Ray + TransferQueue start-up: ~15 s on 2 cores
@@ -31,7 +31,7 @@ MC_TRUTH = {"answer": "B", "answer_type": "multiple_choice", "options": ["red", 
 ADAPTIVE, FORCE, NO = RolloutMode.ADAPTIVE, RolloutMode.FORCE_TOOL, RolloutMode.NO_TOOL
 # one prompt group per training step (PPOTrainer.step samples data.train_batch_size groups), GRPO advantages
 SAMPLER = [
-    "trainer.v1.sampler.custom_sampler.path=pkg://verl_pixel.reward.replay_buffer",
+    "trainer.v1.sampler.custom_sampler.path=pkg://verl_pixel.reward.adapters.replay_buffer",
     "data.train_batch_size=1",
     "algorithm.adv_estimator=grpo",
 ]

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from verl_pixel.record import RolloutMode, StopReason, TrajectoryRecord
-from verl_pixel.reward import manager as pixel_manager  # importing registers "pixel" (the plugin does it in verl)
+from verl_pixel.reward.adapters import manager as pixel_manager  # importing registers "pixel" (the plugin does it in verl)
 
 MC_TRUTH = {"answer": "B", "answer_type": "multiple_choice", "options": ["red", "blue", "green", "white"]}
 PROMPT_LEN, RESPONSE_LEN = 12, 48
@@ -251,10 +251,10 @@ def test_final_turn_token_ids_uses_the_last_model_run():
 
 
 def test_warns_when_shaping_is_configured_without_the_replay_buffer(caplog):
-    from verl_pixel.reward.manager import warn_if_shaping_unwired
+    from verl_pixel.reward.adapters.manager import warn_if_shaping_unwired
 
     wired = {"trainer": {"v1": {"sampler": {"custom_sampler": {
-        "path": "pkg://verl_pixel.reward.replay_buffer", "name": "PixelReplayBuffer"}}}}}  # fmt: skip
+        "path": "pkg://verl_pixel.reward.adapters.replay_buffer", "name": "PixelReplayBuffer"}}}}}  # fmt: skip
     assert warn_if_shaping_unwired(wired, "look_less") is False
     assert warn_if_shaping_unwired({}, "none") is False
     with caplog.at_level("WARNING"):

@@ -7,12 +7,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from verl_pixel.record import TrajectoryRecord
-from verl_pixel.reward import math_answer
-from verl_pixel.reward.answer import extract_final_answer
-from verl_pixel.reward.choice import read_choice
-from verl_pixel.reward.ground_truth import GroundTruth
-from verl_pixel.reward.number import read_number
-from verl_pixel.reward.scoring import score_answer, score_trajectory
+from verl_pixel.reward.scoring import math_answer
+from verl_pixel.reward.scoring.answer import extract_final_answer
+from verl_pixel.reward.scoring.choice import read_choice
+from verl_pixel.reward.scoring.ground_truth import GroundTruth
+from verl_pixel.reward.scoring.number import read_number
+from verl_pixel.reward.scoring.trajectory_score import score_answer, score_trajectory
 
 TRUTHS = [
     GroundTruth.from_mapping({"answer": "B", "answer_type": "multiple_choice", "options": ["red", "blue", "A", "1"]}),

@@ -1,10 +1,10 @@
 import pytest
 
 from verl_pixel.record import RolloutMode, StopReason, TrajectoryRecord
-from verl_pixel.reward.answer import AnswerSource, ExtractedAnswer
 from verl_pixel.reward.config import FormatConfig
-from verl_pixel.reward.scoring import TrajectoryScore, format_score, score_response, score_trajectory
-from verl_pixel.reward.shaped_reward import ScoredRollout
+from verl_pixel.reward.scoring.answer import AnswerSource, ExtractedAnswer
+from verl_pixel.reward.scoring.trajectory_score import TrajectoryScore, format_score, score_response, score_trajectory
+from verl_pixel.reward.shaping.shaped_reward import ScoredRollout
 
 TRUTH = {"answer": "B", "answer_type": "multiple_choice", "options": ["red", "blue"]}
 
@@ -56,8 +56,8 @@ def test_bad_ground_truth_raises_bad_output_does_not() -> None:
 
 
 def test_scorer_bug_scores_zero_and_logs(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
-    from verl_pixel.reward import scoring
-    from verl_pixel.reward.ground_truth import GroundTruth
+    from verl_pixel.reward.scoring import trajectory_score as scoring
+    from verl_pixel.reward.scoring.ground_truth import GroundTruth
 
     def broken(answer: str, truth: GroundTruth) -> float:
         raise RuntimeError("bug")

@@ -65,7 +65,7 @@ def test_verl_loaders_bind_our_processor(tiny_model_dir):
     processor = hf_processor(str(tiny_model_dir), trust_remote_code=True)
     # verl returns None (text-only!) when the processor cannot load; ours must load and be Qwen2.5-VL-named.
     assert processor is not None and type(processor).__name__ == "Qwen2_5_VLProcessor"
-    assert type(processor).__module__ == "verl_pixel.testing.processor"  # importable in Ray workers
+    assert type(processor).__module__ == "verl_pixel.tiny_models.processor"  # importable in Ray workers
     assert hf_tokenizer(str(tiny_model_dir), trust_remote_code=True).pad_token_id == processor.tokenizer.pad_token_id
 
 

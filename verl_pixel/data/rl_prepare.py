@@ -24,10 +24,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
+from verl_pixel.constants import PIXEL_AGENT_NAME
 from verl_pixel.data.seeds import SeedAnnotation
-from verl_pixel.data.synthesis_config import DEFAULT_GUIDELINES
-
-PIXEL_AGENT_NAME = "pixel_agent"
+from verl_pixel.prompts import DEFAULT_GUIDELINES
 
 
 @dataclasses.dataclass(frozen=True)

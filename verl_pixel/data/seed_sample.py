@@ -22,7 +22,8 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
-from verl_pixel.data.seeds import OPTION_LETTERS, SeedAnnotation, read_seeds, write_seeds
+from verl_pixel.constants import OPTION_LETTERS
+from verl_pixel.data.seeds import SeedAnnotation, read_seeds, write_seeds
 
 SAMPLE_DATA_SOURCE = "verl_pixel/seed_sample"
 SEEDS_FILE = "seeds.jsonl"

@@ -12,7 +12,7 @@ One JSON object per line (``seeds.jsonl``); paths are relative to the file's fol
 
 Fields: ``bbox`` is ``[x1, y1, x2, y2]`` in pixels of the stored image (the cue); ``frames`` is a 1-based
 inclusive ``[first, last]`` window over the listed frames; ``answer_type`` is one of the reward's answer types
-(:class:`verl_pixel.reward.ground_truth.AnswerType` values); multiple-choice answers are the option letter.
+(:class:`verl_pixel.reward.scoring.ground_truth.AnswerType` values); multiple-choice answers are the option letter.
 ``target`` is a short noun phrase naming the cue, used by the template writer; ``needs_zoom`` marks questions that
 cannot be answered from the whole image (text-only trajectories prefer seeds with ``needs_zoom: false``).
 """
@@ -27,8 +27,10 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
+from verl_pixel.constants import OPTION_LETTERS
+from verl_pixel.prompts import format_question
+
 ANSWER_TYPES = ("multiple_choice", "number", "short_text", "anls", "math")
-OPTION_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 
 class Modality(str, Enum):
@@ -238,14 +240,3 @@ def frame_window(seed: SeedAnnotation) -> Sequence[int]:
     """The 1-based frame numbers of the seed's window (all frames when it has none)."""
     first, last = seed.frames if seed.frames is not None else (1, len(seed.video))
     return range(first, last + 1)
-
-
-def format_question(question: str, options: Sequence[str]) -> str:
-    """A question as shown to the model: multiple-choice options follow as ``(A) ...`` lines.
-
-    The one place for the layout that the SFT data, the RL rows and the benchmarks all use.
-    """
-    if not options:
-        return question
-    lines = [f"({OPTION_LETTERS[i]}) {option}" for i, option in enumerate(options)]
-    return question + "\nOptions:\n" + "\n".join(lines)

@@ -10,14 +10,8 @@ from enum import Enum
 from typing import Literal
 
 from verl_pixel.ops import OutputStyle, VisualOpsConfig
+from verl_pixel.prompts import DEFAULT_GUIDELINES
 
-# Pixel Reasoner's user-turn guidelines (paper App. E.1, prompts_dataset.py "vcot"), with the tool names used here.
-DEFAULT_GUIDELINES = (
-    "\n\nGuidelines: Understand the given visual information and the user query. Determine if it is beneficial to "
-    "employ the given visual operations (tools). For a video, we can look closer by `select_frames`. For an image, "
-    "we can look closer by `crop_image`. Reason with the visual information step by step, and put your final answer "
-    "within \\boxed{}."
-)
 PIXEL_REASONER_TEXT_ONLY = 2000 / 7500
 
 

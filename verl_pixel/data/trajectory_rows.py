@@ -24,9 +24,10 @@ from typing import Any
 
 from PIL import Image
 
+from verl_pixel.constants import OPTION_LETTERS
 from verl_pixel.data.boxes import NormBox, normalize_box, relative_to, round_outward
 from verl_pixel.data.images import load_image
-from verl_pixel.data.seeds import OPTION_LETTERS, SeedAnnotation
+from verl_pixel.data.seeds import SeedAnnotation
 from verl_pixel.data.synthesis_config import SynthesisConfig, TrajectoryType
 from verl_pixel.data.synthesis_plan import CropStep, StepRole, TrajectoryPlan
 from verl_pixel.data.writers import TextKind, TextRequest

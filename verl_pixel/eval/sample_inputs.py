@@ -19,7 +19,7 @@ from PIL import Image
 from verl_pixel.data.images import load_image
 from verl_pixel.data.message_content import expand_placeholders
 from verl_pixel.ops import VisualOpsConfig, fit_to_budget, resize_to_budget
-from verl_pixel.reward.verl_config import to_plain
+from verl_pixel.plain_values import to_plain
 
 
 class RowError(ValueError):

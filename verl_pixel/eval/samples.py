@@ -14,7 +14,7 @@ the standalone endpoint runner::
                    "num_video_frames"}
 
 Multiple-choice answers are option letters; options are listed as ``(A) ...`` lines after the question, as
-:func:`verl_pixel.data.seeds.format_question` writes them.
+:func:`verl_pixel.prompts.format_question` writes them.
 """
 
 from __future__ import annotations
@@ -24,12 +24,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from verl_pixel.data.rl_prepare import PIXEL_AGENT_NAME
-from verl_pixel.data.seeds import format_question
-from verl_pixel.data.synthesis_config import DEFAULT_GUIDELINES
+from verl_pixel.constants import OPTION_LETTERS, PIXEL_AGENT_NAME
 from verl_pixel.ops.config import FRAME_MAX_TOKENS, QWEN2_5_VL_FACTOR
-from verl_pixel.reward.choice import OPTION_LETTERS
-from verl_pixel.reward.ground_truth import GroundTruth
+from verl_pixel.prompts import DEFAULT_GUIDELINES, format_question
+from verl_pixel.reward.scoring.ground_truth import GroundTruth
 
 IMAGE_PLACEHOLDER = "<image>"
 EVAL_SPLIT = "test"
@@ -67,7 +65,7 @@ class EvalSample:
         benchmark: benchmark name (``vstar``, ``hrbench4k``, ...), used as the rows' ``data_source``.
         sample_id: unique within the benchmark; the runner's resume key.
         question: the question text without options.
-        answer_type: a :class:`~verl_pixel.reward.ground_truth.AnswerType` value.
+        answer_type: a :class:`~verl_pixel.reward.scoring.ground_truth.AnswerType` value.
         answers: acceptable answers; for multiple choice exactly one option letter.
         options: option texts in letter order (multiple choice only).
         images: the question's images in prompt order (video frames in time order).

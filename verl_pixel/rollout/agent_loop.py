@@ -33,7 +33,7 @@ from verl.experimental.agent_loop.tool_agent_loop import AgentData, AgentState, 
 from verl.experimental.agent_loop.tool_parser import FunctionCall
 from verl.tools.schemas import ToolResponse
 
-from verl_pixel.constants import IMAGE_PAD
+from verl_pixel.constants import IMAGE_PAD, PIXEL_AGENT_NAME
 from verl_pixel.ops import (
     FailureReason,
     MalformedToolCall,
@@ -61,11 +61,10 @@ from verl_pixel.tools.session import (
 
 logger = logging.getLogger(__name__)
 
-AGENT_NAME = "pixel_agent"
 _LIMIT_REASONS = {FailureReason.CALL_BUDGET.value, FailureReason.IMAGE_BUDGET.value}
 
 
-@register(AGENT_NAME)
+@register(PIXEL_AGENT_NAME)
 class PixelAgentLoop(ToolAgentLoop):
     """Multi-turn visual-operation rollout. One instance per trajectory (verl instantiates it per sample)."""
 

@@ -14,19 +14,12 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
+from verl_pixel.prompts import DEFAULT_MODE_INSTRUCTIONS, DEFAULT_SYSTEM_PROMPT
 from verl_pixel.record import RolloutMode
 
 # Order of modes along a group's session ids: adaptive rollouts take the low indices so that validation (n=1,
 # session 0) is always adaptive; probes take the last ones (METHOD.md §2).
 MODE_ORDER: tuple[RolloutMode, ...] = (RolloutMode.ADAPTIVE, RolloutMode.FORCE_TOOL, RolloutMode.NO_TOOL)
-
-DEFAULT_INSTRUCTIONS: dict[RolloutMode, str] = {
-    RolloutMode.ADAPTIVE: "",
-    RolloutMode.FORCE_TOOL: (
-        "Before giving your final answer you must inspect the image with at least one visual operation."
-    ),
-    RolloutMode.NO_TOOL: "Answer directly from the image you were given; no visual operations are available.",
-}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,8 +35,8 @@ class PixelRolloutConfig:
     """
 
     mode_layout: tuple[tuple[RolloutMode, int], ...] = ((RolloutMode.ADAPTIVE, 1),)
-    instructions: tuple[tuple[RolloutMode, str], ...] = tuple(DEFAULT_INSTRUCTIONS.items())
-    default_system_prompt: str = "You are a helpful assistant."
+    instructions: tuple[tuple[RolloutMode, str], ...] = tuple(DEFAULT_MODE_INSTRUCTIONS.items())
+    default_system_prompt: str = DEFAULT_SYSTEM_PROMPT
 
     def __post_init__(self) -> None:
         for mode, count in self.mode_layout:
@@ -72,7 +65,7 @@ class PixelRolloutConfig:
             kwargs["mode_layout"] = tuple((mode, counts[mode]) for mode in MODE_ORDER if mode in counts)
         if "instructions" in data:
             given = {_mode(key, "instructions"): str(text) for key, text in dict(data["instructions"]).items()}
-            kwargs["instructions"] = tuple({**DEFAULT_INSTRUCTIONS, **given}.items())
+            kwargs["instructions"] = tuple({**DEFAULT_MODE_INSTRUCTIONS, **given}.items())
         if "default_system_prompt" in data:
             kwargs["default_system_prompt"] = str(data["default_system_prompt"])
         return cls(**kwargs)

@@ -1,5 +1,4 @@
-"""Offline test kit: a tiny Qwen2.5-VL with Qwen's special tokens, usable with no model hub."""
+"""Test kit: verl's real ``AgentLoopWorker`` in-process with fake LLM servers, and tiny SFT samples.
 
-from verl_pixel.testing.tiny_model import TinyQwen25VLSpec, build_tiny_qwen25vl, cached_tiny_qwen25vl
-
-__all__ = ["TinyQwen25VLSpec", "build_tiny_qwen25vl", "cached_tiny_qwen25vl"]
+Never imported by production code; the tiny models the tests build live in :mod:`verl_pixel.tiny_models`.
+"""

@@ -17,12 +17,12 @@ from typing import Any
 
 import numpy as np
 import torch
-import yaml
 from omegaconf import DictConfig
 from PIL import Image, ImageDraw
 
 from verl_pixel.configs import CONFIG_DIR
 from verl_pixel.testing.fake_server import ScriptedLLMServer
+from verl_pixel.tools.schema_yaml import ops_config, write_tools_yaml
 
 PIXEL_TOOLS_YAML = CONFIG_DIR / "tools" / "pixel_tools.yaml"
 
@@ -109,13 +109,8 @@ def scene(size: tuple[int, int] = (320, 240), color: str = "red") -> Image.Image
 
 
 def tools_yaml(tmp_path: Path, **config: Any) -> str:
-    """The packaged tool YAML with ``config`` overrides applied to both tools."""
-    data = yaml.safe_load(PIXEL_TOOLS_YAML.read_text())
-    for tool in data["tools"]:
-        tool["config"].update(config)
-    path = tmp_path / "tools.yaml"
-    path.write_text(yaml.safe_dump(data))
-    return str(path)
+    """A tool YAML with ``config`` overrides of the default operation config, written by the one writer."""
+    return str(write_tools_yaml(tmp_path / "tools.yaml", ops_config(overrides=config)))
 
 
 class Rollouts:

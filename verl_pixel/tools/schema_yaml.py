@@ -5,6 +5,10 @@ Regenerate the shipped file after changing a default or a description::
     python -m verl_pixel.tools.schema_yaml                # rewrite verl_pixel/configs/tools/pixel_tools.yaml
     python -m verl_pixel.tools.schema_yaml --check        # exit 1 if the shipped file is stale
     python -m verl_pixel.tools.schema_yaml --preset qwen3_vl --output my_tools.yaml
+    python -m verl_pixel.tools.schema_yaml --output run/tools.yaml --set image_max_pixels=1003520 --set padding=0
+
+This is the only writer of tool YAML: the recipes, the CPU runners and the test harness all call
+:func:`write_tools_yaml`, so ``config`` and ``tool_schema`` always come from the same :class:`VisualOpsConfig`.
 
 Each tool entry carries the full operation config so that both tools agree on budgets and numbering.
 This module imports no verl code, so the YAML can be generated without verl installed.
@@ -15,7 +19,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -60,23 +64,55 @@ def render_tools_yaml(config: VisualOpsConfig) -> str:
     return HEADER + body
 
 
+def write_tools_yaml(path: str | Path, config: VisualOpsConfig) -> Path:
+    """Write the tool YAML for ``config`` to ``path`` (parents created); returns the path."""
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(render_tools_yaml(config))
+    return out
+
+
+def ops_config(preset: str = "qwen2_5_vl", overrides: Mapping[str, Any] | None = None) -> VisualOpsConfig:
+    """A preset's :class:`VisualOpsConfig` with ``overrides`` applied (validated like the tool YAML's ``config``).
+
+    Raises:
+        ValueError: for an unknown preset, an unknown key or a bad value.
+    """
+    if preset not in PRESETS:
+        raise ValueError(f"unknown tool preset {preset!r} (known: {', '.join(sorted(PRESETS))})")
+    return VisualOpsConfig.from_mapping({**PRESETS[preset]().to_mapping(), **(overrides or {})})
+
+
+def _parse_setting(text: str) -> tuple[str, Any]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    return key.strip(), yaml.safe_load(value)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point; returns the process exit code."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--output", type=Path, default=DEFAULT_YAML_PATH, help="file to write or check")
     parser.add_argument("--preset", choices=sorted(PRESETS), default="qwen2_5_vl", help="model family defaults")
+    parser.add_argument(
+        "--set", dest="settings", type=_parse_setting, action="append", default=[], metavar="KEY=VALUE",
+        help="override one VisualOpsConfig field (repeatable; the value is read as YAML)",
+    )  # fmt: skip
     parser.add_argument("--check", action="store_true", help="only compare; exit 1 when the file differs")
     args = parser.parse_args(argv)
-    text = render_tools_yaml(PRESETS[args.preset]())
+    try:
+        config = ops_config(args.preset, dict(args.settings))
+    except ValueError as err:
+        logger.error("tool config: %s", err)
+        return 2
     if args.check:
         current = args.output.read_text() if args.output.exists() else ""
-        if current != text:
+        if current != render_tools_yaml(config):
             logger.error("%s is stale; run python -m verl_pixel.tools.schema_yaml", args.output)
             return 1
         return 0
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(text)
-    logger.info("wrote %s", args.output)
+    logger.info("wrote %s", write_tools_yaml(args.output, config))
     return 0
 
 

@@ -4,7 +4,7 @@ Source: Mathew et al., "InfographicVQA", WACV 2022 (arXiv 2104.12756); data from
 (rrc.cvc.uab.es, Document VQA task 3), mirrored as the ``InfographicVQA`` config of ``lmms-lab/DocVQA`` on the HF
 hub. Metric: ANLS with tau = 0.5 (Biten et al., "Scene Text Visual Question Answering", ICCV 2019), the mean over
 questions of the best normalized Levenshtein similarity to any ground-truth answer (see
-:mod:`verl_pixel.reward.anls`). The test answers are withheld, so papers report the validation split (2,801).
+:mod:`verl_pixel.reward.scoring.anls`). The test answers are withheld, so papers report the validation split (2,801).
 
 Expected layout, either of:
 
@@ -34,7 +34,7 @@ from verl_pixel.eval.benchmarks.source_files import (
     record_context,
 )
 from verl_pixel.eval.samples import EvalSample, ImageInput, PreprocessError
-from verl_pixel.reward.ground_truth import AnswerType
+from verl_pixel.reward.scoring.ground_truth import AnswerType
 
 NAME = "infovqa"
 JSON_NAMES = (

@@ -14,7 +14,7 @@ from typing import Any
 
 from verl_pixel.eval.benchmarks.source_files import embedded_image_bytes, field, read_table, record_context
 from verl_pixel.eval.samples import EvalSample, ImageInput, multiple_choice_letter
-from verl_pixel.reward.ground_truth import AnswerType
+from verl_pixel.reward.scoring.ground_truth import AnswerType
 
 # An image reference is an index, never a real base64 image (which is thousands of characters long).
 _MAX_REFERENCE_LENGTH = 32

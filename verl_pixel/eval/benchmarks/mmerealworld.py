@@ -27,11 +27,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from verl_pixel.constants import OPTION_LETTERS
 from verl_pixel.eval.benchmarks.mcq_table import load_mcq_table
 from verl_pixel.eval.benchmarks.source_files import field, image_file, read_json_list, record_context
 from verl_pixel.eval.samples import EvalSample, ImageInput, PreprocessError, multiple_choice_letter
-from verl_pixel.reward.choice import OPTION_LETTERS
-from verl_pixel.reward.ground_truth import AnswerType
+from verl_pixel.reward.scoring.ground_truth import AnswerType
 
 NAME = "mmerealworld"
 JSON_NAMES = ("MME_RealWorld.json", "MME_RealWorld_Lite.json", "MME-RealWorld-Lite.json", "MME-RealWorld.json")

@@ -31,7 +31,7 @@ from typing import Any
 from verl_pixel.eval.benchmarks.source_files import field, read_json_list, record_context, require_file
 from verl_pixel.eval.benchmarks.video_frames import folder_frames, video_file_frames
 from verl_pixel.eval.samples import DEFAULT_FRAME_MAX_PIXELS, EvalSample, ImageInput, option_letter_of
-from verl_pixel.reward.ground_truth import AnswerType
+from verl_pixel.reward.scoring.ground_truth import AnswerType
 
 NAME = "mvbench"
 NUM_FRAMES = 16

@@ -24,7 +24,7 @@ from typing import Any, Literal
 
 from verl_pixel.eval.benchmarks.source_files import field, find_one, image_file, read_json_list, record_context
 from verl_pixel.eval.samples import EvalSample, ImageInput
-from verl_pixel.reward.ground_truth import AnswerType
+from verl_pixel.reward.scoring.ground_truth import AnswerType
 
 NAME = "tallyqa"
 LAYOUT = "<root>/test.json (TallyQA release) with images under <image_root>/<image>"

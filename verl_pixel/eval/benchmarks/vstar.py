@@ -25,10 +25,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from verl_pixel.constants import OPTION_LETTERS
 from verl_pixel.eval.benchmarks.source_files import field, read_json, record_context, require_dir
 from verl_pixel.eval.samples import EvalSample, ImageInput, PreprocessError
-from verl_pixel.reward.choice import OPTION_LETTERS
-from verl_pixel.reward.ground_truth import AnswerType
+from verl_pixel.reward.scoring.ground_truth import AnswerType
 
 NAME = "vstar"
 CATEGORIES = ("direct_attributes", "relative_position")

@@ -37,9 +37,10 @@ from collections.abc import Mapping, Sequence
 from enum import Enum
 from typing import Any
 
-from verl_pixel.reward.choice import OPTION_LETTERS, letter_index
-from verl_pixel.reward.number import read_number
-from verl_pixel.reward.text_normalization import normalize_vqa
+from verl_pixel.constants import OPTION_LETTERS
+from verl_pixel.reward.scoring.choice import letter_index
+from verl_pixel.reward.scoring.number import read_number
+from verl_pixel.reward.scoring.text_normalization import normalize_vqa
 
 _GT_LETTER = re.compile(r"^\s*\(?([A-Za-z])\)?\s*[.):]?\s*$")
 _OPTION_LABEL = re.compile(r"^\s*(?:\(([A-Z])\)|([A-Z])\s*[.):])\s*")

@@ -32,9 +32,9 @@ Hydra: verl's ``ppo_trainer`` has no ``pixel`` key, so on the command line a new
 (``+pixel.reward.method=curiosity +pixel.reward.format.weight=0.5``); in a recipe YAML composed on top of
 ``ppo_trainer`` (``defaults: [ppo_trainer, _self_]``) write the section as is, and plain overrides work after that.
 
-Who reads it: the ``pixel`` reward manager (:mod:`verl_pixel.reward.manager`, it gets verl's whole config) and the
-group-shaping replay buffer (:mod:`verl_pixel.reward.replay_buffer`, which gets only ``sampler_kwargs`` from verl
-and therefore finds the section as described there).
+Who reads it: the ``pixel`` reward manager (:mod:`verl_pixel.reward.adapters.manager`, it gets verl's whole config)
+and the group-shaping replay buffer (:mod:`verl_pixel.reward.adapters.replay_buffer`, which gets only
+``sampler_kwargs`` from verl and therefore finds the section as described there).
 """
 
 from __future__ import annotations
@@ -42,33 +42,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import numpy as np
-from omegaconf import DictConfig, ListConfig, OmegaConf
-
+from verl_pixel.plain_values import to_plain
 from verl_pixel.reward.config import ShapingConfig
 
 PIXEL_SECTION = "pixel"
 REWARD_KEY = "reward"
 REWARD_PATH = f"{PIXEL_SECTION}.{REWARD_KEY}"
-
-
-def to_plain(value: Any) -> Any:
-    """Turn OmegaConf containers, numpy arrays and numpy scalars into plain Python values, recursively.
-
-    Values that went through verl (a DataProto's object arrays, a parquet row, a resolved DictConfig) arrive in these
-    forms; the pure core only accepts plain mappings, lists and scalars.
-    """
-    if isinstance(value, (DictConfig, ListConfig)):
-        return OmegaConf.to_container(value, resolve=True)
-    if isinstance(value, np.ndarray):
-        return [to_plain(item) for item in value.tolist()]
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, Mapping):
-        return {key: to_plain(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [to_plain(item) for item in value]
-    return value
 
 
 def pixel_section(config: Mapping[str, Any] | None) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 
 from verl_pixel.record import RolloutMode
 from verl_pixel.reward.config import AlignmentTable, ProbeGradient, ShapingConfig
-from verl_pixel.reward.shaped_reward import (
+from verl_pixel.reward.shaping.shaped_reward import (
     SHARED_ADVANTAGE_GROUP,
     GroupInfo,
     GroupShaping,

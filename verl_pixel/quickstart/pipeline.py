@@ -6,7 +6,7 @@ answers are legible only when zoomed):
 1. operation-aware trajectory synthesis (single-pass, recrop, further zoom-in, reselect, text-only);
 2. a few steps of ``torchrun -m verl.trainer.sft_trainer`` with ``PixelSFTDataset`` (FSDP2 over gloo);
 3. a couple of ``verl.trainer.main_ppo`` GRPO steps with ``pixel_agent``, the ``pixel`` reward with Look Less
-   shaping and the ``hf`` rollout backend (:mod:`verl_pixel.grpo_cpu`);
+   shaping and the ``hf`` rollout backend (:mod:`verl_pixel.quickstart.grpo_cpu`);
 
 and reports what ran, where the outputs are, and the metrics per step. GRPO starts from the tiny base model, not
 the SFT checkpoint: verl's SFT checkpoint keeps weights sharded, and merging them is out of scope for a smoke run.
@@ -19,8 +19,8 @@ import logging
 import os
 from pathlib import Path
 
-from verl_pixel.grpo_cpu import GRPOSmokeResult, run_grpo_smoke
-from verl_pixel.quickstart import SFTSmokeResult, run_sft_smoke
+from verl_pixel.quickstart.grpo_cpu import GRPOSmokeResult, run_grpo_smoke
+from verl_pixel.quickstart.sft import SFTSmokeResult, run_sft_smoke
 
 logger = logging.getLogger(__name__)
 

@@ -5,12 +5,10 @@ The verl adapter (replay buffer) calls, once per finished prompt group::
     result = shape_group([ScoredRollout.from_extra_fields(f) for f in group_extra_fields], config)
     for reward in result.rewards: ...   # reward.total -> rm_scores; reward.advantage_group / trainable -> grouping
 
-and, once per step, :func:`verl_pixel.reward.metrics.step_metrics` over the step's results.
+and, once per step, :func:`verl_pixel.reward.shaping.metrics.step_metrics` over the step's results.
 
 Methods (``ShapingConfig.method``): ``none`` (``r_acc + w_fmt r_fmt``), ``curiosity`` (Pixel Reasoner),
-``look_less`` (adaptive dual rollouts), ``deepeyes`` (gated tool bonus). Each is a readable per-group reference
-implementation; :mod:`verl_pixel.reward.batch_shaping` computes the same numbers, bit for bit, for many groups at
-once with numpy.
+``look_less`` (adaptive dual rollouts), ``deepeyes`` (gated tool bonus), one module each.
 """
 
 from __future__ import annotations
@@ -18,10 +16,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from verl_pixel.reward.config import ShapingConfig
-from verl_pixel.reward.curiosity import shape_curiosity_group
-from verl_pixel.reward.deepeyes import shape_deepeyes_group
-from verl_pixel.reward.look_less import shape_look_less_group
-from verl_pixel.reward.shaped_reward import (
+from verl_pixel.reward.shaping.curiosity import shape_curiosity_group
+from verl_pixel.reward.shaping.deepeyes import shape_deepeyes_group
+from verl_pixel.reward.shaping.look_less import shape_look_less_group
+from verl_pixel.reward.shaping.shaped_reward import (
     SHARED_ADVANTAGE_GROUP,
     GroupShaping,
     ScoredRollout,

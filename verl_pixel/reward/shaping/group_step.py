@@ -1,7 +1,7 @@
 """The group step as translation: stored trajectories -> :func:`shape_group` -> the values to write back.
 
-No I/O and no verl import: :mod:`verl_pixel.reward.replay_buffer` reads the trajectories of finished prompt groups
-from verl's TransferQueue, calls :func:`shape_stored_groups` and writes its :class:`TrajectoryUpdate` s back. The
+No I/O and no verl import: :mod:`verl_pixel.reward.adapters.replay_buffer` reads the trajectories of finished prompt
+groups from verl's TransferQueue, calls :func:`shape_stored_groups` and writes its :class:`TrajectoryUpdate` s back. The
 math is the pure core's; this module only knows verl 0.9.1's storage layout:
 
 * a trajectory's key is ``{uid}_{session_id}_{index}`` (uid: the prompt; session: one of its n rollouts; index: the
@@ -22,7 +22,7 @@ Per rollout, the update carries:
 * ``trainable``: False means the replay buffer zeroes the row's ``response_mask`` / ``loss_mask`` as verl does for its
   own no-op padding rows, so the rollout contributes no gradient (policy, KL or entropy) under any estimator;
 * ``extra_fields`` with the components added to ``reward_extra_info``: ``pixel/shaped/total``,
-  ``pixel/shaped/<component>`` for each of :data:`~verl_pixel.reward.shaped_reward.REWARD_COMPONENTS`,
+  ``pixel/shaped/<component>`` for each of :data:`~verl_pixel.reward.shaping.shaped_reward.REWARD_COMPONENTS`,
   ``pixel/advantage_group``, ``pixel/trainable``, ``pixel/group/rapr``, ``pixel/group/need`` (None if undefined).
 """
 
@@ -35,14 +35,14 @@ from typing import Any
 
 from verl_pixel.record import EXTRA_FIELD_PREFIX
 from verl_pixel.reward.config import ShapingConfig
-from verl_pixel.reward.shaped_reward import (
+from verl_pixel.reward.shaping.group import shape_group
+from verl_pixel.reward.shaping.shaped_reward import (
     REWARD_COMPONENTS,
     SHARED_ADVANTAGE_GROUP,
     GroupShaping,
     ScoredRollout,
     ShapedReward,
 )
-from verl_pixel.reward.shaping import shape_group
 
 REWARD_EXTRA_INFO = "reward_extra_info"
 SHAPED_PREFIX = EXTRA_FIELD_PREFIX + "shaped/"

@@ -20,13 +20,13 @@ from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLIm
 
 from verl_pixel.configs import read_chat_template
 from verl_pixel.constants import ENDOFTEXT, IM_END, QWEN25_VL_TOOL_TEMPLATE
-from verl_pixel.testing.processor import Qwen2_5_VLProcessor
-from verl_pixel.testing.tokenizer import build_tokenizer
+from verl_pixel.tiny_models.processor import Qwen2_5_VLProcessor
+from verl_pixel.tiny_models.tokenizer import build_tokenizer
 
 logger = logging.getLogger(__name__)
 
 _PROCESSOR_MODULE = "processing_verl_pixel_tiny"
-_BUILD_VERSION = 1  # bump when the recipe changes, so cached folders are rebuilt
+_BUILD_VERSION = 2  # bump when the recipe changes, so cached folders are rebuilt
 
 
 @dataclasses.dataclass(frozen=True)
@@ -130,8 +130,8 @@ def build_tiny_qwen25vl(out_dir: str | os.PathLike, spec: TinyQwen25VLSpec | Non
 def _write_remote_processor(out: Path) -> None:
     """Point ``AutoProcessor`` at the image-only processor through a one-line remote-code module."""
     (out / f"{_PROCESSOR_MODULE}.py").write_text(
-        "# Re-exports verl-pixel's image-only Qwen2.5-VL processor (see verl_pixel/testing/processor.py).\n"
-        "from verl_pixel.testing.processor import Qwen2_5_VLProcessor  # noqa: F401\n"
+        "# Re-exports verl-pixel's image-only Qwen2.5-VL processor (see verl_pixel/tiny_models/processor.py).\n"
+        "from verl_pixel.tiny_models.processor import Qwen2_5_VLProcessor  # noqa: F401\n"
     )
     auto_map = {"AutoProcessor": f"{_PROCESSOR_MODULE}.Qwen2_5_VLProcessor"}
     for name in ("processor_config.json", "preprocessor_config.json", "tokenizer_config.json"):

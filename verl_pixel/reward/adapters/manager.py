@@ -7,10 +7,10 @@ called by every ``RewardLoopWorker``). Importing this module registers it; the p
 Enable (hydra overrides on ``main_ppo``)::
 
     reward.reward_manager.name=pixel
-    +pixel.reward.method=look_less          # any pixel.reward.* key, see verl_pixel/reward/verl_config.py
+    +pixel.reward.method=look_less          # any pixel.reward.* key, see verl_pixel/reward/adapters/verl_config.py
 
 The whole-group step (curiosity / Look Less / DeepEyes shaping) cannot happen here, because verl hands a reward
-manager one trajectory at a time; it runs in the replay buffer (:mod:`verl_pixel.reward.replay_buffer`). This
+manager one trajectory at a time; it runs in the replay buffer (:mod:`verl_pixel.reward.adapters.replay_buffer`). This
 manager returns the method-neutral reward ``r_acc + format.weight * r_fmt`` as ``reward_score`` (what GRPO sees if
 the group step is not configured) and everything the group step needs in ``reward_extra_info``.
 ``reward.custom_reward_function`` is not used; keep ``reward.reward_model.enable=False`` (with a reward model verl
@@ -33,7 +33,7 @@ assistant turn), so tool outputs are never scored; without one, the whole respon
 tool turn (``__num_turns__ <= 2``), otherwise nothing (the answer scores 0, with a warning).
 
 Ground truth: ``reward_model.ground_truth`` of the row; a mapping (or a JSON object string) in the form of
-:mod:`verl_pixel.reward.ground_truth`, or a plain string / number / list of strings, scored as short text.
+:mod:`verl_pixel.reward.scoring.ground_truth`, or a plain string / number / list of strings, scored as short text.
 A malformed ground truth raises ``ValueError`` (a data bug: verl marks the prompt group failed and logs it).
 
 ``reward_extra_info`` (identical keys for every trajectory, as verl's batch path requires):
@@ -62,12 +62,13 @@ from verl import DataProto
 from verl.experimental.reward_loop.reward_manager import register
 from verl.experimental.reward_loop.reward_manager.base import RewardManagerBase
 
+from verl_pixel.plain_values import to_plain
 from verl_pixel.record import EXTRA_FIELD_PREFIX, TrajectoryRecord
-from verl_pixel.reward.ground_truth import GroundTruth, parse_ground_truth
-from verl_pixel.reward.scoring import TrajectoryScore, score_trajectory
-from verl_pixel.reward.shaped_reward import ScoredRollout
-from verl_pixel.reward.shaping import shape_group
-from verl_pixel.reward.verl_config import reward_config, to_plain
+from verl_pixel.reward.adapters.verl_config import reward_config
+from verl_pixel.reward.scoring.ground_truth import GroundTruth, parse_ground_truth
+from verl_pixel.reward.scoring.trajectory_score import TrajectoryScore, score_trajectory
+from verl_pixel.reward.shaping.group import shape_group
+from verl_pixel.reward.shaping.shaped_reward import ScoredRollout
 
 logger = logging.getLogger(__name__)
 
@@ -209,8 +210,8 @@ SHAPING_SAMPLERS = ("PixelReplayBuffer", "PixelReplayBufferAsync")
 def warn_if_shaping_unwired(config: Mapping[str, Any], method: str) -> bool:
     """Warn when group shaping is asked for but verl V1 is not given the replay buffer that applies it.
 
-    Without ``trainer.v1.sampler.custom_sampler`` pointing at :mod:`verl_pixel.reward.replay_buffer`, GRPO would
-    silently train on the unshaped per-trajectory reward while the probe rollouts still run.
+    Without ``trainer.v1.sampler.custom_sampler`` pointing at :mod:`verl_pixel.reward.adapters.replay_buffer`,
+    GRPO would silently train on the unshaped per-trajectory reward while the probe rollouts still run.
 
     Returns:
         Whether it warned.
@@ -219,11 +220,14 @@ def warn_if_shaping_unwired(config: Mapping[str, Any], method: str) -> bool:
         return False
     trainer = to_plain(config.get("trainer") or {})
     sampler = ((trainer.get("v1") or {}).get("sampler") or {}).get("custom_sampler") or {}
-    if sampler.get("name") in SHAPING_SAMPLERS and "verl_pixel.reward.replay_buffer" in str(sampler.get("path")):
+    if sampler.get("name") in SHAPING_SAMPLERS and "verl_pixel.reward.adapters.replay_buffer" in str(
+        sampler.get("path")
+    ):
         return False
     logger.warning(
         "pixel.reward.method=%s shapes rewards per prompt group, but trainer.v1.sampler.custom_sampler is %s: set "
-        "trainer.v1.sampler.custom_sampler.path=pkg://verl_pixel.reward.replay_buffer and .name=PixelReplayBuffer "
+        "trainer.v1.sampler.custom_sampler.path=pkg://verl_pixel.reward.adapters.replay_buffer "
+        "and .name=PixelReplayBuffer "
         "(PixelReplayBufferAsync for the async trainers), or the trainer uses the unshaped reward",
         method,
         sampler or "unset",

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from verl_pixel.constants import CPU_PLATFORM_NAME, VERL_PLATFORM_ENV
+from verl_pixel.data.smoke_sample import SMOKE_MAX_LENGTH, write_synthesized_sft_sample
 
 logger = logging.getLogger(__name__)
 
@@ -80,7 +81,7 @@ def run_sft_smoke(
     nproc: int = 1,
     timeout_s: int = 600,
     data_builder: Callable[[Path], tuple[Path, Path]] | None = None,
-    max_length: int = 1024,
+    max_length: int = SMOKE_MAX_LENGTH,
 ) -> SFTSmokeResult:
     """Build the tiny model and sample data under ``workdir`` and run verl's SFT trainer on CPU.
 
@@ -89,23 +90,18 @@ def run_sft_smoke(
         steps: training steps.
         nproc: torchrun processes (FSDP2 ranks over gloo).
         timeout_s: wall-clock limit for the trainer.
-        data_builder: writes (train, val) parquets into the given folder; default: the tiny toy sample. Pass
-            :func:`verl_pixel.data.smoke_sample.write_synthesized_sft_sample` for synthesized trajectories.
+        data_builder: writes (train, val) parquets into the given folder; default:
+            :func:`verl_pixel.data.smoke_sample.write_synthesized_sft_sample` (synthesized trajectories).
         max_length: ``data.max_length`` of the trainer.
 
     Returns:
         The parsed outcome; ``result.ok`` says whether it trained and saved.
     """
-    from verl_pixel.testing import build_tiny_qwen25vl
-    from verl_pixel.testing.sft_sample import write_sft_sample
+    from verl_pixel.tiny_models import build_tiny_qwen25vl
 
     work = Path(workdir).resolve()
     model_dir = build_tiny_qwen25vl(work / "tiny-qwen25vl")
-    if data_builder is None:
-        train = write_sft_sample(work / "data" / "sft_train.parquet", n_rows=16, seed=0)
-        val = write_sft_sample(work / "data" / "sft_val.parquet", n_rows=4, seed=1)
-    else:
-        train, val = data_builder(work / "data")
+    train, val = (data_builder or write_synthesized_sft_sample)(work / "data")
     metrics_file, log_file = work / "sft_metrics.jsonl", work / "sft_train.log"
     env = {**os.environ, **CPU_RUN_ENV, "VERL_FILE_LOGGER_PATH": str(metrics_file)}
     logger.info("running verl.trainer.sft_trainer on CPU for %d steps (log: %s)", steps, log_file)

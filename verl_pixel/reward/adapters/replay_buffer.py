@@ -11,7 +11,7 @@ subclass must copy and override private ``_run_prompt`` internals and still coul
 Enable (hydra overrides on ``main_ppo``; both classes live in this module)::
 
     reward.reward_manager.name=pixel
-    trainer.v1.sampler.custom_sampler.path=pkg://verl_pixel.reward.replay_buffer
+    trainer.v1.sampler.custom_sampler.path=pkg://verl_pixel.reward.adapters.replay_buffer
     trainer.v1.sampler.custom_sampler.name=PixelReplayBuffer        # trainer.v1.trainer_mode=sync (default)
     # trainer.v1.sampler.custom_sampler.name=PixelReplayBufferAsync  # colocate_async / separate_async
     +pixel.reward.method=look_less                                   # any pixel.reward.* (verl_config.py)
@@ -40,14 +40,14 @@ What it does, step by step:
    selection), each prompt group of a non-validation partition that turned ``finished`` (or ``failure``, whose
    surviving trajectories sync mode may still train on) since the last poll is shaped once:
 2. read its trajectories' ``extra_fields`` and ``rm_scores`` from TransferQueue; translate and shape with
-   :func:`verl_pixel.reward.group_step.shape_stored_groups` (the math is the pure core's);
+   :func:`verl_pixel.reward.shaping.group_step.shape_stored_groups` (the math is the pure core's);
 3. write back ``rm_scores`` (shaped total at the last response token, as verl's agent loop puts it), ``uid`` (GRPO
    groups per (prompt, advantage group)), ``extra_fields`` (per-rollout components in ``reward_extra_info``) and, for
    rollouts that must not train, all-zero ``response_mask`` / ``loss_mask``, as verl does for its padding rows;
 4. verl's own DAPO filter then runs on the shaped ``rm_scores`` (groups without reward variance are evicted and
    refilled), and selection picks the batch;
-5. ``sample`` returns verl's metrics plus :func:`verl_pixel.reward.metrics.step_metrics` of the groups in the batch
-   (``pixel/...`` names, logged by verl with the step: console, wandb, file).
+5. ``sample`` returns verl's metrics plus :func:`verl_pixel.reward.shaping.metrics.step_metrics` of the groups in the
+   batch (``pixel/...`` names, logged by verl with the step: console, wandb, file).
 
 The validation partition (``val``) is never shaped. Shaping computes from the stored raw scores, so a resumed run
 (async modes restore TransferQueue into a buffer that remembers nothing) writes the same values again.
@@ -69,11 +69,12 @@ from tensordict import NonTensorStack, TensorDict
 from transfer_queue import KVBatchMeta
 from verl.trainer.ppo.v1.replay_buffer import ReplayBuffer, ReplayBufferAsync
 
+from verl_pixel.plain_values import to_plain
+from verl_pixel.reward.adapters.verl_config import PIXEL_SECTION, reward_config_from_section
 from verl_pixel.reward.config import ShapingConfig
-from verl_pixel.reward.group_step import GroupStepResult, shape_stored_groups
-from verl_pixel.reward.metrics import step_metrics
-from verl_pixel.reward.shaped_reward import GroupShaping
-from verl_pixel.reward.verl_config import PIXEL_SECTION, reward_config_from_section, to_plain
+from verl_pixel.reward.shaping.group_step import GroupStepResult, shape_stored_groups
+from verl_pixel.reward.shaping.metrics import step_metrics
+from verl_pixel.reward.shaping.shaped_reward import GroupShaping
 
 logger = logging.getLogger(__name__)
 

@@ -19,8 +19,8 @@ import threading
 from collections.abc import Sequence
 from types import ModuleType
 
-from verl_pixel.reward.number import read_number
-from verl_pixel.reward.text_normalization import clean_answer_text
+from verl_pixel.reward.scoring.number import read_number
+from verl_pixel.reward.scoring.text_normalization import clean_answer_text
 
 logger = logging.getLogger(__name__)
 

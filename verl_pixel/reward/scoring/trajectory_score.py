@@ -6,7 +6,7 @@ This is what the verl reward manager calls once per trajectory (``run_single``):
     reward_extra_info.update(score.to_extra_info())   # "pixel/acc", "pixel/fmt", "pixel/answer_source"
 
 The group stage later reads those keys back with :meth:`ScoredRollout.from_extra_fields
-<verl_pixel.reward.shaped_reward.ScoredRollout.from_extra_fields>`.
+<verl_pixel.reward.shaping.shaped_reward.ScoredRollout.from_extra_fields>`.
 
 Contract: a malformed *model output* never raises, it scores 0; a malformed *ground truth* raises ``ValueError``.
 """
@@ -19,15 +19,15 @@ from collections.abc import Mapping
 from typing import Any
 
 from verl_pixel.record import EXTRA_FIELD_PREFIX, TrajectoryRecord
-from verl_pixel.reward.anls import anls_score
-from verl_pixel.reward.answer import AnswerSource, ExtractedAnswer, extract_final_answer
-from verl_pixel.reward.choice import read_choice
 from verl_pixel.reward.config import FormatConfig
-from verl_pixel.reward.ground_truth import AnswerType, GroundTruth, parse_ground_truth
-from verl_pixel.reward.math_answer import score_math
-from verl_pixel.reward.number import read_number
-from verl_pixel.reward.text_match import score_short_text
-from verl_pixel.reward.text_normalization import clean_answer_text
+from verl_pixel.reward.scoring.anls import anls_score
+from verl_pixel.reward.scoring.answer import AnswerSource, ExtractedAnswer, extract_final_answer
+from verl_pixel.reward.scoring.choice import read_choice
+from verl_pixel.reward.scoring.ground_truth import AnswerType, GroundTruth, parse_ground_truth
+from verl_pixel.reward.scoring.math_answer import score_math
+from verl_pixel.reward.scoring.number import read_number
+from verl_pixel.reward.scoring.text_match import score_short_text
+from verl_pixel.reward.scoring.text_normalization import clean_answer_text
 
 logger = logging.getLogger(__name__)
 

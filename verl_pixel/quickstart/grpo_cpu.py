@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from verl_pixel.configs import CONFIG_DIR
-from verl_pixel.quickstart import CPU_RUN_ENV
+from verl_pixel.quickstart.sft import CPU_RUN_ENV
 
 logger = logging.getLogger(__name__)
 
@@ -76,9 +76,10 @@ def smoke_overrides(model_dir: Path, train: Path, val: Path, tools_yaml: Path, o
 
 
 def _tools_yaml(folder: Path) -> Path:
-    from verl_pixel.testing.agent_harness import tools_yaml
+    from verl_pixel.tools.schema_yaml import ops_config, write_tools_yaml
 
-    return Path(tools_yaml(folder, image_max_pixels=SMOKE_MAX_PIXELS, crop_max_pixels=SMOKE_MAX_PIXELS))
+    budgets = {"image_max_pixels": SMOKE_MAX_PIXELS, "crop_max_pixels": SMOKE_MAX_PIXELS}
+    return write_tools_yaml(folder / "tools.yaml", ops_config(overrides=budgets))
 
 
 def run_grpo_smoke(
@@ -89,7 +90,7 @@ def run_grpo_smoke(
     ``extra_overrides`` go last, e.g. ``["trainer.val_only=True", "trainer.val_before_train=True"]`` for the
     verl-native evaluation path (validation metrics per data source, then exit).
     """
-    from verl_pixel.testing import build_tiny_qwen25vl
+    from verl_pixel.tiny_models import build_tiny_qwen25vl
 
     work = Path(workdir).resolve()
     work.mkdir(parents=True, exist_ok=True)

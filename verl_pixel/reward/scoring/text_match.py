@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from verl_pixel.reward.text_normalization import normalize_vqa
+from verl_pixel.reward.scoring.text_normalization import normalize_vqa
 
 # Commas between digits are thousands separators ("1,000"), not span separators.
 _SPAN_SEPARATOR = re.compile(r"(?<!\d),|,(?!\d)|;")

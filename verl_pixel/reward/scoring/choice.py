@@ -26,9 +26,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from verl_pixel.reward.text_normalization import normalize_vqa
-
-OPTION_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+from verl_pixel.constants import OPTION_LETTERS
+from verl_pixel.reward.scoring.text_normalization import normalize_vqa
 
 _WHOLE_LETTER = re.compile(r"^\(?([A-Za-z])\)?\s*[.):]?$")
 _LEADING_LABEL = re.compile(r"^(?:\(([A-Za-z])\)|([A-Z])\s*[.):])\s*(.*)$", flags=re.DOTALL)

@@ -44,7 +44,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 
 from verl_pixel.record import RolloutMode, TrajectoryRecord
-from verl_pixel.reward.shaped_reward import REWARD_COMPONENTS, GroupShaping, ShapedReward
+from verl_pixel.reward.shaping.shaped_reward import REWARD_COMPONENTS, GroupShaping, ShapedReward
 
 PREFIX = "pixel/"
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from verl_pixel.reward.config import CuriosityConfig, ShapingConfig
-from verl_pixel.reward.shaped_reward import (
+from verl_pixel.reward.shaping.shaped_reward import (
     SHARED_ADVANTAGE_GROUP,
     GroupShaping,
     ScoredRollout,
