@@ -56,7 +56,8 @@ def _imports(path: Path) -> set[str]:
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             found.add(node.module)
             # `from verl_pixel.pkg import submodule` imports the submodule
-            found.update(f"{node.module}.{alias.name}" for alias in node.names if f"{node.module}.{alias.name}" in MODULES)
+            submodules = (f"{node.module}.{alias.name}" for alias in node.names)
+            found.update(name for name in submodules if name in MODULES)
     return found
 
 

@@ -1,4 +1,4 @@
-"""The README's file map lists every room (package) and top-level module, and its commands are the ones CI and the quick start run."""
+"""The README's file map lists every room and top-level module; its commands are the ones CI and the quick start run."""
 
 from __future__ import annotations
 

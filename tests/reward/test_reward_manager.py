@@ -10,7 +10,9 @@ import pytest
 import torch
 
 from verl_pixel.record import RolloutMode, StopReason, TrajectoryRecord
-from verl_pixel.reward.adapters import manager as pixel_manager  # importing registers "pixel" (the plugin does it in verl)
+
+# importing the manager registers "pixel" (the plugin does it in verl)
+from verl_pixel.reward.adapters import manager as pixel_manager
 
 MC_TRUTH = {"answer": "B", "answer_type": "multiple_choice", "options": ["red", "blue", "green", "white"]}
 PROMPT_LEN, RESPONSE_LEN = 12, 48

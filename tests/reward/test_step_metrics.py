@@ -3,8 +3,8 @@ import re
 import pytest
 
 from verl_pixel.record import RolloutMode, StopReason, TrajectoryRecord
-from verl_pixel.reward.shaping import metrics as metrics_module
 from verl_pixel.reward.config import ShapingConfig
+from verl_pixel.reward.shaping import metrics as metrics_module
 from verl_pixel.reward.shaping.group import shape_group
 from verl_pixel.reward.shaping.metrics import step_metrics
 from verl_pixel.reward.shaping.shaped_reward import ScoredRollout
