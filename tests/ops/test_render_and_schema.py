@@ -94,19 +94,33 @@ def test_config_from_mapping():
     assert VisualOpsConfig.from_mapping(config.to_mapping()) == config
 
 
-@pytest.mark.parametrize(
-    ("mapping", "fragment"),
-    [
-        ({"cordinates": "pixels"}, "unknown visual-ops config keys ['cordinates']"),  # typo
-        ({"coordinates": "inches"}, "'inches' is not a valid CoordinateConvention"),
-        ({"padding": -0.1}, "padding must be in [0, 1)"),
-        ({"crop_max_pixels": 100}, "crop_max_pixels must be >= min_pixels"),
-    ],
+KNOWN_OPS_KEYS = (
+    "(known: coordinates, crop_max_pixels, crop_source, crop_video_frames, factor, frame_max_pixels, "
+    "image_max_pixels, max_aspect_ratio, max_frames_per_call, max_images, max_operations, min_pixels, min_side, "
+    "output_style, padding)"
 )
-def test_config_rejects_bad_values(mapping, fragment):
+
+
+@pytest.mark.parametrize(
+    ("mapping", "message"),
+    [
+        ({"cordinates": "pixels"}, f"tools[0].config.cordinates: unknown key {KNOWN_OPS_KEYS}"),  # typo
+        ({"coordinates": "inches"}, "tools[0].config.coordinates: 'inches' is not one of pixels, normalized, "
+         "relative1000, auto"),
+        ({"crop_source": "orignal"}, "tools[0].config.crop_source: 'orignal' is not one of original, model_view"),
+        ({"output_style": "html"}, "tools[0].config.output_style: 'html' is not one of qwen, pixel_reasoner"),
+        ({"padding": -0.1}, "tools[0].config.padding: must be in [0, 1), got -0.1"),
+        ({"padding": "0.1"}, "tools[0].config.padding: expected float, got '0.1'"),
+        ({"max_operations": "4"}, "tools[0].config.max_operations: expected int, got '4'"),
+        ({"max_images": 0}, "tools[0].config.max_images: must be >= 1, got 0"),
+        ({"crop_video_frames": "no"}, "tools[0].config.crop_video_frames: expected bool, got 'no'"),
+        ({"crop_max_pixels": 100}, "tools[0].config.crop_max_pixels: must be >= min_pixels and >= factor**2, got 100"),
+    ],
+)  # fmt: skip
+def test_config_rejects_bad_values_naming_the_key(mapping, message):
     with pytest.raises(ValueError) as err:
-        VisualOpsConfig.from_mapping(mapping)
-    assert fragment in str(err.value)
+        VisualOpsConfig.from_mapping(mapping, path="tools[0].config.")
+    assert str(err.value) == message
 
 
 def test_summarize_events(make_registry):

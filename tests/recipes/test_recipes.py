@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -104,7 +105,7 @@ def dry_run(recipe: str, env: Mapping[str, str], args: Sequence[str] = ()) -> La
     return parse_launch(reparse(proc.stdout), Path(env["OUTPUT_DIR"]))
 
 
-def compose(launch: Launch) -> DictConfig:
+def compose(launch: Launch, return_hydra_config: bool = False) -> DictConfig:
     """Compose as ``@hydra.main`` does with ``--config-path`` / ``--config-name`` and the overrides."""
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
@@ -112,7 +113,9 @@ def compose(launch: Launch) -> DictConfig:
 
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=launch.config_path, version_base=None):
-        return hydra_compose(config_name=launch.config_name, overrides=launch.overrides)
+        return hydra_compose(
+            config_name=launch.config_name, overrides=launch.overrides, return_hydra_config=return_hydra_config
+        )
 
 
 def compose_base(config_name: str, overrides: Sequence[str] = ()) -> DictConfig:
@@ -501,30 +504,28 @@ def test_grpo_datasets_build_from_the_composed_data_section(recipe, checked_grpo
 
 
 def test_adaptive_recipe_probes_with_the_look_less_layout(checked_grpo):
-    from verl_pixel.reward.adapters.verl_config import reward_config
-    from verl_pixel.rollout.config import PixelRolloutConfig
+    from verl_pixel.pixel_config import pixel_config
 
     _, checked = checked_grpo["grpo_adaptive"]
     config = checked.config
-    layout = PixelRolloutConfig.from_mapping(config.pixel.rollout)
+    layout = pixel_config(config).rollout
     assert {mode.value: n for mode, n in layout.mode_layout} == {"adaptive": 8, "force_tool": 4, "no_tool": 4}
     assert layout.mode_layout[0][0].value == "adaptive"  # session 0 (validation) is adaptive
     assert layout.group_size == config.actor_rollout_ref.rollout.n == 16
-    shaping = reward_config(config)
+    shaping = pixel_config(config).reward
     assert shaping.method == "look_less" and shaping.look_less.probe_gradient == "own_group"
     assert not config.algorithm.filter_groups.enable
 
 
 def test_curiosity_recipe_is_pixel_reasoner(checked_grpo):
-    from verl_pixel.reward.adapters.verl_config import reward_config
-    from verl_pixel.rollout.config import PixelRolloutConfig
+    from verl_pixel.pixel_config import pixel_config
 
     _, checked = checked_grpo["grpo_curiosity"]
     config, actor = checked.config, checked.converted["actor"]
-    layout = PixelRolloutConfig.from_mapping(config.pixel.rollout)
+    layout = pixel_config(config).rollout
     assert {mode.value: n for mode, n in layout.mode_layout} == {"adaptive": 8}
     assert layout.group_size == config.actor_rollout_ref.rollout.n == 8
-    shaping = reward_config(config)
+    shaping = pixel_config(config).reward
     assert (shaping.method, shaping.curiosity.variant) == ("curiosity", "paper")
     assert (shaping.curiosity.alpha, shaping.curiosity.target_rapr) == (0.5, 0.3)
     assert not checked.converted["algorithm"].norm_adv_by_std_in_grpo
@@ -533,15 +534,15 @@ def test_curiosity_recipe_is_pixel_reasoner(checked_grpo):
 
 
 def test_deepeyes_recipe_gates_the_tool_bonus(checked_grpo):
-    from verl_pixel.reward.adapters.verl_config import reward_config
-    from verl_pixel.rollout.config import PixelRolloutConfig
+    from verl_pixel.pixel_config import pixel_config
 
     _, checked = checked_grpo["grpo_deepeyes"]
-    shaping = reward_config(checked.config)
+    shaping = pixel_config(checked.config).reward
     assert shaping.method == "deepeyes"
     assert (shaping.deepeyes.acc_weight, shaping.deepeyes.fmt_weight, shaping.deepeyes.tool_weight) == (0.8, 0.2, 1.2)
-    layout = PixelRolloutConfig.from_mapping(checked.config.pixel.rollout)
-    assert layout.group_size == checked.config.actor_rollout_ref.rollout.n
+    layout = pixel_config(checked.config).rollout
+    assert {mode.value: n for mode, n in layout.mode_layout} == {"adaptive": 16}
+    assert layout.group_size == checked.config.actor_rollout_ref.rollout.n == 16
 
 
 @pytest.mark.parametrize(
@@ -564,6 +565,50 @@ def test_replay_buffer_accepts_the_group_filter_hand_back(recipe, filter_groups,
     if expected_metric is not None:
         assert (buffer.gen_batch_size, buffer.train_batch_size) == (1, config.data.train_batch_size)
     assert buffer.reward_config.method == config.pixel.reward.method
+
+
+# ------------------------------------------------------------------------------------------- start-up check
+
+METHODS = {"grpo_adaptive": "look_less", "grpo_curiosity": "curiosity", "grpo_deepeyes": "deepeyes"}
+
+
+@pytest.mark.parametrize("recipe", GRPO_RECIPES)
+def test_grpo_declares_the_startup_check_and_passes_it(recipe, checked_grpo):
+    from verl_pixel.startup_check import check_trainer_config
+
+    launch, checked = checked_grpo[recipe]
+    callbacks = compose(launch, return_hydra_config=True).hydra.callbacks
+    assert callbacks.pixel_config_check._target_ == "verl_pixel.startup_check.PixelConfigCheck"
+    # the whole check: pixel section against rollout.n, hf engine kwargs, and the run's tool YAML the recipe wrote
+    assert check_trainer_config(checked.config).reward.method == METHODS[recipe]
+
+
+def test_grpo_layout_that_disagrees_with_rollout_n_is_refused_at_startup_and_by_the_buffer(grpo_env):
+    from verl_pixel.startup_check import check_trainer_config
+
+    config = compose(dry_run("grpo_adaptive", grpo_env(), ["actor_rollout_ref.rollout.n=8"]))
+    message = (
+        "pixel.rollout.mode_layout sums to 16 (adaptive=8, force_tool=4, no_tool=4) but actor_rollout_ref.rollout.n=8"
+    )
+    with pytest.raises(ValueError, match=re.escape(message)):
+        check_trainer_config(config)
+    with pytest.raises(ValueError, match=re.escape(message)):  # the backstop in the trainer process
+        build_replay_buffer(config)
+
+
+def test_grpo_bad_tool_yaml_value_is_refused_at_startup_naming_the_key(grpo_env, tmp_path):
+    from verl_pixel.startup_check import check_trainer_config
+
+    launch = dry_run("grpo_adaptive", grpo_env())
+    tools = Path(compose(launch).actor_rollout_ref.rollout.multi_turn.tool_config_path)
+    bad = tmp_path / "tools.yaml"
+    bad.write_text(tools.read_text().replace("crop_source: original", "crop_source: orignal", 1))
+    config = compose(
+        dry_run("grpo_adaptive", grpo_env(), [f"actor_rollout_ref.rollout.multi_turn.tool_config_path={bad}"])
+    )
+    with pytest.raises(ValueError) as err:
+        check_trainer_config(config)
+    assert str(err.value) == f"{bad}: tools[0].config.crop_source: 'orignal' is not one of original, model_view"
 
 
 def test_sglang_is_one_variable_away(grpo_env):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from verl_pixel.record import RolloutMode, TrajectoryRecord
-from verl_pixel.reward.adapters.verl_config import reward_config, reward_config_from_section
 from verl_pixel.reward.config import ShapingConfig
 from verl_pixel.reward.shaping.group_step import TrajectoryKey, rollout_fields, shape_stored_groups
 
@@ -122,17 +121,3 @@ def test_unscored_trajectory_names_the_fix():
 
 def test_rollout_fields_prefer_reward_extra_info():
     assert rollout_fields({"pixel/acc": 0.0, "reward_extra_info": {"pixel/acc": 1.0}})["pixel/acc"] == 1.0
-
-
-def test_pixel_reward_section_is_read_in_one_place():
-    from omegaconf import OmegaConf
-
-    config = OmegaConf.create({"pixel": {"rollout": {"anything": 1}, "reward": {"method": "deepeyes"}}})
-    assert reward_config(config).method == "deepeyes"
-    assert reward_config(OmegaConf.create({})) == ShapingConfig()
-    with pytest.raises(ValueError, match=r"^pixel\.reward\.look_less\.alignment\.b2: need b2 > b3"):
-        reward_config_from_section({"reward": {"look_less": {"alignment": {"b2": -1.0}}}})
-    with pytest.raises(ValueError, match=r"^pixel\.reward\.methd: unknown"):
-        reward_config_from_section({"reward": {"methd": "none"}})
-    with pytest.raises(ValueError, match=r"^pixel\.reward: expected a mapping"):
-        reward_config_from_section({"reward": 3})

@@ -29,6 +29,13 @@ pytestmark = [
 
 MC_TRUTH = {"answer": "B", "answer_type": "multiple_choice", "options": ["red", "blue", "green", "white"]}
 ADAPTIVE, FORCE, NO = RolloutMode.ADAPTIVE, RolloutMode.FORCE_TOOL, RolloutMode.NO_TOOL
+# the Look Less layout of LOOK_LESS_GROUP (the buffer refuses Look Less without probes, and a layout that is not n)
+LOOK_LESS_LAYOUT = [
+    "actor_rollout_ref.rollout.n=16",
+    "+pixel.rollout.mode_layout.adaptive=8",
+    "+pixel.rollout.mode_layout.force_tool=4",
+    "+pixel.rollout.mode_layout.no_tool=4",
+]
 # one prompt group per training step (PPOTrainer.step samples data.train_batch_size groups), GRPO advantages
 SAMPLER = [
     "trainer.v1.sampler.custom_sampler.path=pkg://verl_pixel.reward.adapters.replay_buffer",
@@ -207,7 +214,7 @@ def test_look_less_group_reaches_grpo_shaped_per_mode(transfer_queue, compose_ve
         *SAMPLER,
         "trainer.v1.sampler.custom_sampler.name=PixelReplayBuffer",
         "reward.reward_manager.name=pixel",
-        "actor_rollout_ref.rollout.n=16",
+        *LOOK_LESS_LAYOUT,
         "+pixel.reward.method=look_less",
     )
     generate(config, {"ll": LOOK_LESS_GROUP})
@@ -262,7 +269,7 @@ def test_probes_off_get_zero_advantage_and_no_loss_tokens(transfer_queue, compos
         *SAMPLER,
         "trainer.v1.sampler.custom_sampler.name=PixelReplayBuffer",
         "reward.reward_manager.name=pixel",
-        "actor_rollout_ref.rollout.n=16",
+        *LOOK_LESS_LAYOUT,
         "+pixel.reward.look_less.probe_gradient=off",
     )
     generate(config, {"off": LOOK_LESS_GROUP})
@@ -348,7 +355,7 @@ def test_validation_partition_is_left_raw(transfer_queue, compose_verl_config):
 
 
 def test_async_buffer_and_misconfiguration_errors(transfer_queue, compose_verl_config):
-    base = [*SAMPLER, "reward.reward_manager.name=pixel"]
+    base = [*SAMPLER, "reward.reward_manager.name=pixel", "+pixel.reward.method=none"]
     async_config = compose_verl_config(
         *base, "trainer.v1.trainer_mode=colocate_async", "trainer.v1.sampler.custom_sampler.name=PixelReplayBufferAsync"
     )

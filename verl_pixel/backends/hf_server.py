@@ -11,7 +11,8 @@ process for training, which breaks ``generate`` there; a separate actor keeps a 
 Concurrent requests are micro-batched: requests queued while a batch runs are grouped by sampling settings and
 generated together (left-padded), up to ``max_batch_size`` rows.
 
-Server options come from ``actor_rollout_ref.rollout.engine_kwargs.hf`` (:class:`HFServerOptions`), e.g.
+Server options come from ``actor_rollout_ref.rollout.engine_kwargs.hf``
+(:class:`~verl_pixel.backends.hf_options.HFServerOptions`, validated there), e.g.
 ``+actor_rollout_ref.rollout.engine_kwargs.hf.max_batch_size=8``. ``nudge_text`` / ``nudge_every`` are a test hook
 for random-weight models that never call a tool: every ``nudge_every``-th first-turn request is forced to start with
 ``nudge_text`` followed by the end-of-turn token; the tokens are still produced by ``model.generate`` and carry the
@@ -38,29 +39,9 @@ from verl_pixel.backends.hf_generation import (
     generate_batch,
     max_new_tokens,
 )
+from verl_pixel.backends.hf_options import HFServerOptions
 
 logger = logging.getLogger(__name__)
-
-
-@dataclasses.dataclass(frozen=True)
-class HFServerOptions:
-    """Knobs of the ``hf`` server (``actor_rollout_ref.rollout.engine_kwargs.hf``)."""
-
-    max_batch_size: int = 16
-    nudge_text: str = ""
-    nudge_every: int = 0  # 0: never
-    # Vision placeholders (<|vision_start|>, <|image_pad|>, ...) emitted by the policy itself would claim image
-    # features that do not exist and break M-RoPE position ids; real checkpoints never emit them, random ones do.
-    suppress_vision_tokens: bool = True
-
-    @classmethod
-    def from_engine_kwargs(cls, engine_kwargs: Any) -> HFServerOptions:
-        """Read ``engine_kwargs["hf"]`` (unknown keys are errors naming the key)."""
-        data = dict((engine_kwargs or {}).get("hf") or {})
-        unknown = set(data) - {field.name for field in dataclasses.fields(cls)}
-        if unknown:
-            raise ValueError(f"actor_rollout_ref.rollout.engine_kwargs.hf: unknown keys {sorted(unknown)}")
-        return cls(**data)
 
 
 @dataclasses.dataclass

@@ -8,6 +8,8 @@ them (one visual token covers a ``factor x factor`` patch after the 2x2 merge).
 from __future__ import annotations
 
 import dataclasses
+import math
+import typing
 from collections.abc import Mapping
 from enum import Enum
 from typing import Any
@@ -111,19 +113,19 @@ class VisualOpsConfig:
 
     def __post_init__(self) -> None:
         # Accept the YAML spellings of the enums so configs can be built from plain mappings.
-        object.__setattr__(self, "coordinates", CoordinateConvention(self.coordinates))
-        object.__setattr__(self, "crop_source", CropSource(self.crop_source))
-        object.__setattr__(self, "output_style", OutputStyle(self.output_style))
+        for name, enum in _ENUM_FIELDS.items():
+            object.__setattr__(self, name, _enum_value(name, getattr(self, name), enum))
+        _check_field_types(self)
         if not 0 <= self.padding < 1:
-            raise ValueError(f"padding must be in [0, 1), got {self.padding}")
+            raise ValueError(f"padding: must be in [0, 1), got {self.padding}")
         if self.max_aspect_ratio < 1:
-            raise ValueError(f"max_aspect_ratio must be >= 1, got {self.max_aspect_ratio}")
+            raise ValueError(f"max_aspect_ratio: must be >= 1, got {self.max_aspect_ratio}")
         for name in ("min_side", "factor", "min_pixels", "max_frames_per_call", "max_operations", "max_images"):
-            if int(getattr(self, name)) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name}: must be >= 1, got {getattr(self, name)}")
         for name in ("image_max_pixels", "crop_max_pixels", "frame_max_pixels"):
             if getattr(self, name) < max(self.min_pixels, self.factor**2):
-                raise ValueError(f"{name} must be >= min_pixels and >= factor**2, got {getattr(self, name)}")
+                raise ValueError(f"{name}: must be >= min_pixels and >= factor**2, got {getattr(self, name)}")
 
     @classmethod
     def for_qwen3_vl(cls, **overrides: Any) -> VisualOpsConfig:
@@ -140,21 +142,28 @@ class VisualOpsConfig:
         return cls(**{**preset, **overrides})
 
     @classmethod
-    def from_mapping(cls, mapping: Mapping[str, Any], ignore: tuple[str, ...] = ("type",)) -> VisualOpsConfig:
+    def from_mapping(
+        cls, mapping: Mapping[str, Any], ignore: tuple[str, ...] = ("type",), path: str = ""
+    ) -> VisualOpsConfig:
         """Build from a plain mapping such as a verl tool's ``config`` block.
 
         Args:
             mapping: field name -> value; enum fields take their string values.
             ignore: keys that belong to the caller (verl's ``type: native``) and are skipped.
+            path: prefix naming where the mapping sits, e.g. ``"tools[0].config."``; every error starts with it
+                followed by the key.
 
         Raises:
-            ValueError: on an unknown key (listing the known ones) or an invalid value.
+            ValueError: on an unknown key (listing the known ones) or an invalid value, naming the key.
         """
-        known = {field.name for field in dataclasses.fields(cls)}
-        unknown = sorted(set(mapping) - known - set(ignore))
+        known = sorted(field.name for field in dataclasses.fields(cls))
+        unknown = sorted(set(mapping) - set(known) - set(ignore))
         if unknown:
-            raise ValueError(f"unknown visual-ops config keys {unknown}; known: {sorted(known)}")
-        return cls(**{key: value for key, value in mapping.items() if key in known})
+            raise ValueError(f"{path}{unknown[0]}: unknown key (known: {', '.join(known)})")
+        try:
+            return cls(**{key: value for key, value in mapping.items() if key in known})
+        except ValueError as err:  # the dataclass names the field; name where it sits too
+            raise ValueError(f"{path}{err}") from None
 
     def to_mapping(self) -> dict[str, Any]:
         """Plain-Python form (enums as strings), the inverse of :meth:`from_mapping`."""
@@ -163,3 +172,35 @@ class VisualOpsConfig:
             value = getattr(self, field.name)
             out[field.name] = value.value if isinstance(value, Enum) else value
         return out
+
+
+_ENUM_FIELDS: dict[str, type[Enum]] = {
+    "coordinates": CoordinateConvention,
+    "crop_source": CropSource,
+    "output_style": OutputStyle,
+}
+
+
+def _enum_value(name: str, value: Any, enum: type[Enum]) -> Enum:
+    try:
+        return enum(value)
+    except ValueError:
+        allowed = ", ".join(member.value for member in enum)
+        raise ValueError(f"{name}: {value!r} is not one of {allowed}") from None
+
+
+def _check_field_types(config: VisualOpsConfig) -> None:
+    """Numbers must be numbers and flags flags: a YAML ``"4"`` or ``yes`` where an int belongs is named, not used."""
+    hints = typing.get_type_hints(type(config))
+    for field in dataclasses.fields(config):
+        value, hint = getattr(config, field.name), hints[field.name]
+        if hint is bool:
+            ok = isinstance(value, bool)
+        elif hint is int:
+            ok = isinstance(value, int) and not isinstance(value, bool)
+        elif hint is float:
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+        else:
+            continue
+        if not ok:
+            raise ValueError(f"{field.name}: expected {hint.__name__}, got {value!r}")

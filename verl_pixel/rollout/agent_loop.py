@@ -44,6 +44,7 @@ from verl_pixel.ops import (
     parse_tool_calls,
     result_text,
 )
+from verl_pixel.pixel_config import pixel_config
 from verl_pixel.record import RolloutMode, StopReason
 from verl_pixel.rollout.config import PixelRolloutConfig
 from verl_pixel.rollout.modes import mode_for_session, with_mode_instruction
@@ -70,8 +71,8 @@ class PixelAgentLoop(ToolAgentLoop):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        pixel_section = self.config.get("pixel") or {}
-        self.pixel_config = PixelRolloutConfig.from_mapping(pixel_section.get("rollout"))
+        # The whole pixel section is validated, not just pixel.rollout: a typo anywhere in it is an error here too.
+        self.pixel_config: PixelRolloutConfig = pixel_config(self.config).rollout
         self.tool_parser = PixelHermesToolParser(self.tokenizer)
         pixel_tools = [tool for tool in self.tools.values() if isinstance(tool, PixelOperationTool)]
         self.ops_config = pixel_tools[0].ops_config if pixel_tools else VisualOpsConfig()

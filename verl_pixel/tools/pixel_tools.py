@@ -52,7 +52,7 @@ class PixelOperationTool(BaseTool):
         Raises:
             ValueError: on an unknown or invalid config key (at load time, not during rollouts).
         """
-        self.ops_config = VisualOpsConfig.from_mapping(config or {})
+        self.ops_config = VisualOpsConfig.from_mapping(config or {}, path=f"{self.operation} tool: config.")
         generated = OpenAIFunctionToolSchema.model_validate(self.schema_for(self.ops_config))
         if tool_schema is None:
             tool_schema = generated

@@ -83,6 +83,33 @@ def ops_config(preset: str = "qwen2_5_vl", overrides: Mapping[str, Any] | None =
     return VisualOpsConfig.from_mapping({**PRESETS[preset]().to_mapping(), **(overrides or {})})
 
 
+def read_ops_configs(path: str | Path) -> dict[str, VisualOpsConfig]:
+    """Validate the ``config`` of every pixel tool in a tool YAML (as the tools will when a worker loads them).
+
+    Entries of other classes are left to their own tools. Returns ``tools[i]`` -> its config.
+
+    Raises:
+        ValueError: for an unreadable file or an unknown / bad key, naming the file and the key's path
+            (``tools.yaml: tools[0].config.crop_source: 'orignal' is not one of original, model_view``).
+    """
+    try:
+        document = yaml.safe_load(Path(path).read_text())
+    except (OSError, yaml.YAMLError) as err:
+        raise ValueError(f"{path}: cannot read the tool YAML ({err})") from None
+    entries = document.get("tools") if isinstance(document, Mapping) else None
+    if not isinstance(entries, list):
+        raise ValueError(f"{path}: expected a mapping with a `tools` list")
+    configs = {}
+    for index, entry in enumerate(entries):
+        if isinstance(entry, Mapping) and entry.get("class_name") in TOOL_CLASSES.values():
+            where = f"tools[{index}].config"
+            block = entry.get("config") or {}
+            if not isinstance(block, Mapping):
+                raise ValueError(f"{path}: {where}: expected a mapping, got {block!r}")
+            configs[where] = VisualOpsConfig.from_mapping(block, path=f"{path}: {where}.")
+    return configs
+
+
 def _parse_setting(text: str) -> tuple[str, Any]:
     key, sep, value = text.partition("=")
     if not sep or not key:

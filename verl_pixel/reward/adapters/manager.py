@@ -7,7 +7,7 @@ called by every ``RewardLoopWorker``). Importing this module registers it; the p
 Enable (hydra overrides on ``main_ppo``)::
 
     reward.reward_manager.name=pixel
-    +pixel.reward.method=look_less          # any pixel.reward.* key, see verl_pixel/reward/adapters/verl_config.py
+    +pixel.reward.method=look_less          # any pixel.reward.* key, see verl_pixel/pixel_config.py
 
 The whole-group step (curiosity / Look Less / DeepEyes shaping) cannot happen here, because verl hands a reward
 manager one trajectory at a time; it runs in the replay buffer (:mod:`verl_pixel.reward.adapters.replay_buffer`). This
@@ -62,9 +62,9 @@ from verl import DataProto
 from verl.experimental.reward_loop.reward_manager import register
 from verl.experimental.reward_loop.reward_manager.base import RewardManagerBase
 
+from verl_pixel.pixel_config import pixel_config
 from verl_pixel.plain_values import to_plain
 from verl_pixel.record import EXTRA_FIELD_PREFIX, TrajectoryRecord
-from verl_pixel.reward.adapters.verl_config import reward_config
 from verl_pixel.reward.scoring.ground_truth import GroundTruth, parse_ground_truth
 from verl_pixel.reward.scoring.trajectory_score import TrajectoryScore, score_trajectory
 from verl_pixel.reward.shaping.group import shape_group
@@ -95,7 +95,8 @@ class PixelRewardManager(RewardManagerBase):
         **_: Any,
     ) -> None:
         super().__init__(config, tokenizer, compute_score)
-        self.reward_config = reward_config(config)
+        # The whole pixel section is validated (a typo in pixel.rollout fails here too), pixel.reward is used.
+        self.reward_config = pixel_config(config).reward
         custom_fn = to_plain(config.get("reward") or {}).get("custom_reward_function") or {}
         if custom_fn.get("path"):
             logger.warning("pixel reward: reward.custom_reward_function.path=%s is ignored", custom_fn["path"])

@@ -14,7 +14,7 @@ Enable (hydra overrides on ``main_ppo``; both classes live in this module)::
     trainer.v1.sampler.custom_sampler.path=pkg://verl_pixel.reward.adapters.replay_buffer
     trainer.v1.sampler.custom_sampler.name=PixelReplayBuffer        # trainer.v1.trainer_mode=sync (default)
     # trainer.v1.sampler.custom_sampler.name=PixelReplayBufferAsync  # colocate_async / separate_async
-    +pixel.reward.method=look_less                                   # any pixel.reward.* (verl_config.py)
+    +pixel.reward.method=look_less                                   # any pixel.reward.* (pixel_config.py)
 
 and only for DAPO group filtering / failed-group refill (verl hands these to its built-in buffer only, so a custom
 buffer must get them back through ``sampler_kwargs``; the buffer refuses to start if they disagree with
@@ -69,8 +69,8 @@ from tensordict import NonTensorStack, TensorDict
 from transfer_queue import KVBatchMeta
 from verl.trainer.ppo.v1.replay_buffer import ReplayBuffer, ReplayBufferAsync
 
+from verl_pixel.pixel_config import PIXEL_SECTION, PixelConfig, RunSettings, check_against_run
 from verl_pixel.plain_values import to_plain
-from verl_pixel.reward.adapters.verl_config import PIXEL_SECTION, reward_config_from_section
 from verl_pixel.reward.config import ShapingConfig
 from verl_pixel.reward.shaping.group_step import GroupStepResult, shape_stored_groups
 from verl_pixel.reward.shaping.metrics import step_metrics
@@ -118,9 +118,14 @@ class _PixelGroupStep:
             refill_fn=refill_fn,
             **{**restored, **builtin_kwargs},
         )
-        self.reward_config: ShapingConfig = _reward_config(options, trainer_cfg)
+        pixel = _pixel_config(options, trainer_cfg)
+        self.reward_config: ShapingConfig = pixel.reward
         if trainer_cfg is not None:
             _check_against_trainer(self, trainer_cfg)
+            # The start-up check ran these in the driver already when the config declares it; here they also
+            # guard a run launched without it, still before any rollout.
+            for warning in check_against_run(pixel, RunSettings.from_trainer_config(trainer_cfg)):
+                logger.warning("pixel group step: %s", warning)
         # partition -> uid -> shaping of a terminal group still in TransferQueue (metrics source, shape-once guard)
         self._shaped: dict[str, dict[str, GroupShaping]] = defaultdict(dict)
 
@@ -220,13 +225,14 @@ def _trainer_config_of(refill_fn: Callable[[int], Any] | None) -> Mapping[str, A
     return config if isinstance(config, Mapping) else None
 
 
-def _reward_config(options: Mapping[str, Any], trainer_cfg: Mapping[str, Any] | None) -> ShapingConfig:
+def _pixel_config(options: Mapping[str, Any], trainer_cfg: Mapping[str, Any] | None) -> PixelConfig:
+    """The whole ``pixel`` section, validated: from ``sampler_kwargs.pixel``, else the trainer's config."""
     if options.get(PIXEL_SECTION) is not None:
-        return reward_config_from_section(options[PIXEL_SECTION])
+        return PixelConfig.from_mapping(options[PIXEL_SECTION])
     if trainer_cfg is not None:
-        return reward_config_from_section(to_plain(trainer_cfg.get(PIXEL_SECTION)))
+        return PixelConfig.from_mapping(trainer_cfg.get(PIXEL_SECTION))
     logger.warning("pixel group step: no pixel section in sampler_kwargs or the trainer config; using defaults")
-    return reward_config_from_section(None)
+    return PixelConfig()
 
 
 def _check_against_trainer(buffer: ReplayBuffer, config: Mapping[str, Any]) -> None:
