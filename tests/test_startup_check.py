@@ -37,6 +37,18 @@ def test_the_cpu_config_declares_the_check_and_passes_it():
     assert pixel.reward.method == "look_less"
 
 
+def test_the_check_can_be_added_to_verls_own_ppo_trainer_on_the_command_line():
+    from verl_pixel.testing.agent_harness import verl_config_dir
+
+    target = "verl_pixel.startup_check.PixelConfigCheck"  # the README's override
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=verl_config_dir(), version_base=None):
+        config = compose(
+            "ppo_trainer", [f"+hydra.callbacks.pixel_config_check._target_={target}"], return_hydra_config=True
+        )
+    assert config.hydra.callbacks.pixel_config_check._target_ == target
+
+
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
