@@ -5,7 +5,9 @@
 ``VERL_PLATFORM=cpu`` and verl's ``file`` logger. The config (``verl_pixel/configs/cpu/grpo_cpu.yaml``) composes
 against verl's packaged ``ppo_trainer`` like the GPU recipes and says why each CPU setting is there; it uses
 ``pixel_agent``, the ``pixel`` reward with Look Less shaping, the group-shaping replay buffer and the ``hf``
-rollout backend. Users get "run my recipe on a laptop for two steps before paying for a cluster".
+rollout backend. Users get "run my recipe on a laptop for two steps before paying for a cluster". The config
+declares verl-pixel's start-up check (:mod:`verl_pixel.startup_check`), so a bad ``pixel`` key, ``hf`` engine kwarg
+or tool-YAML value ends the run in the driver, before Ray starts, with the key's full path on stderr.
 """
 
 from __future__ import annotations
