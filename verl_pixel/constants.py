@@ -61,3 +61,7 @@ PIXEL_AGENT_NAME = "pixel_agent"
 # Environment variable / value that selects verl-pixel's CPU platform (verl's own platform override variable).
 VERL_PLATFORM_ENV = "VERL_PLATFORM"
 CPU_PLATFORM_NAME = "cpu"
+
+# The eval rows' ``extra_info`` field saying how many of the row's images are a video's sampled frames (0 or all of
+# them); ``pixel_agent`` and the endpoint evaluation then treat those images as the video (``ops/budgets.py``).
+NUM_VIDEO_FRAMES_FIELD = "num_video_frames"

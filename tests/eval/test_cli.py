@@ -7,9 +7,10 @@ import argparse
 import pandas as pd
 import pytest
 
-from verl_pixel.eval.cli import add_parser, ops_config_from_yaml
-from verl_pixel.eval.verl_native import PIXEL_TOOLS_YAML
+from verl_pixel.eval.cli import add_parser
+from verl_pixel.eval.episode import EpisodeConfig
 from verl_pixel.ops import VisualOpsConfig
+from verl_pixel.tools.schema_yaml import ops_config, write_tools_yaml
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -46,7 +47,26 @@ def test_verl_overrides_command(tmp_path, capsys):
     assert f"data.val_files=[{file.resolve()}]" in lines
 
 
-def test_ops_config_from_the_tool_yaml():
-    assert ops_config_from_yaml(str(PIXEL_TOOLS_YAML), {}) == VisualOpsConfig()
-    config = ops_config_from_yaml(None, {"image_max_pixels": 1003520, "coordinates": None})
-    assert config.image_max_pixels == 1003520 and config.coordinates.value == "auto"
+def _episode_config_of(argv: list[str], monkeypatch) -> EpisodeConfig:
+    """The EpisodeConfig ``eval run`` hands the runner (the runner itself is replaced)."""
+    seen = {}
+
+    def fake_run_eval(parquets, out, endpoint, episode, runner):
+        seen["episode"] = episode
+        return type("Summary", (), {"total": 0, "skipped": 0, "finished": 0, "failed": 0, "path": out})()
+
+    monkeypatch.setattr("verl_pixel.eval.runner.run_eval", fake_run_eval)
+    assert _cli(["eval", "run", "x.parquet", "-o", "o.jsonl", "--base-url", "http://h/v1", "--model", "m", *argv]) == 0
+    return seen["episode"]
+
+
+def test_eval_run_takes_its_budgets_from_the_tool_yaml(tmp_path, monkeypatch):
+    # default: the packaged YAML, which is VisualOpsConfig's defaults (test_schema_yaml checks the file)
+    assert _episode_config_of([], monkeypatch).ops == VisualOpsConfig()
+    run_yaml = write_tools_yaml(tmp_path / "run" / "pixel_tools.yaml", ops_config(overrides={"max_images": 9}))
+    episode = _episode_config_of(["--tool-config", str(run_yaml), "--max-turns", "3"], monkeypatch)
+    assert episode.ops == VisualOpsConfig(max_images=9) and episode.max_turns == 3
+    # no flag duplicates a YAML key
+    for flag in ("--image-max-pixels", "--coordinates", "--output-style", "--max-images"):
+        with pytest.raises(SystemExit):
+            _parser().parse_args(["eval", "run", "x.parquet", "-o", "o", "--base-url", "u", "--model", "m", flag, "1"])

@@ -308,6 +308,6 @@ def test_video_rows_offer_their_frames_to_select_frames(tmp_path):
     (result,) = read_results(tmp_path / "v.jsonl")
     # 16 frames of 320x240 at the frame budget -> 308x252 = 11 x 9 = 99 tokens each; frames 1 and 2 come back at the
     # same size; the crop of image 17 (frame 1): (32, 24, 160, 120) padded to (0, 0, 192, 144) -> 196x140 = 35
-    # tokens. 16 + 3 images, past the default 16: the image budget grows by the 16 frames.
+    # tokens. 16 + 3 images, past the default 16: the video's frames do not count against max_images (ops/budgets).
     assert (result.acc, result.record.ops_succeeded, result.record.images_added) == (1.0, 2, 3)
     assert result.input_visual_tokens == 16 * 99 and result.record.tool_visual_tokens == 99 + 99 + 35

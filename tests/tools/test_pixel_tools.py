@@ -23,6 +23,7 @@ from verl.experimental.agent_loop.tool_parser import FunctionCall
 from verl.tools.schemas import ToolResponse
 from verl.tools.tool_registry import initialize_tools_from_config
 
+from verl_pixel.ops import ImageRegistry
 from verl_pixel.tools.pixel_tools import CropImageTool, SelectFramesTool
 from verl_pixel.tools.schema_yaml import DEFAULT_YAML_PATH
 from verl_pixel.tools.session import SESSION_ATTRIBUTE, TOOL_EVENTS_KEY, pop_tool_events
@@ -189,17 +190,19 @@ async def test_call_budget_per_trajectory(loop, original):
 
 
 async def test_pil_work_runs_off_the_event_loop(tools, original, monkeypatch):
-    calls = []
-    real_to_thread = asyncio.to_thread
+    import threading
 
-    async def spy(function, *args, **kwargs):
-        calls.append(function.__name__)
-        return await real_to_thread(function, *args, **kwargs)
+    threads = []
+    real_sync = ImageRegistry.sync
 
-    monkeypatch.setattr("verl_pixel.tools.pixel_tools.asyncio.to_thread", spy)
+    def spy(registry, images):  # the first thing the answering path does in its worker thread
+        threads.append(threading.current_thread())
+        return real_sync(registry, images)
+
+    monkeypatch.setattr(ImageRegistry, "sync", spy)
     agent_data = make_agent_data([original.resize(VIEW_SIZE)], prompt_images=[original])
     await tools["crop_image"].execute("id", {"bbox_2d": [0, 0, 100, 100]}, agent_data=agent_data)
-    assert calls == ["run_in_session"]
+    assert len(threads) == 1 and threads[0] is not threading.main_thread()
 
 
 async def test_execute_without_agent_data(tools):

@@ -18,7 +18,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-import yaml
+from verl_pixel.configs import PIXEL_TOOLS_YAML
 
 BENCHMARK_NAMES = ("vstar", "hrbench4k", "hrbench8k", "tallyqa", "infovqa", "mvbench", "mmerealworld")
 
@@ -46,29 +46,13 @@ def _preprocess(args: argparse.Namespace) -> int:
     return 0
 
 
-def ops_config_from_yaml(path: str | None, overrides: dict[str, Any]) -> Any:
-    """The visual-ops config of a pixel tool YAML (its first tool's ``config``), with ``overrides`` applied."""
-    from verl_pixel.ops import VisualOpsConfig
-
-    mapping: dict[str, Any] = {}
-    if path:
-        tools = (yaml.safe_load(Path(path).read_text()) or {}).get("tools") or []
-        if not tools:
-            raise ValueError(f"{path}: no tools listed")
-        mapping = dict(tools[0].get("config") or {})
-    mapping.update({key: value for key, value in overrides.items() if value is not None})
-    return VisualOpsConfig.from_mapping(mapping)
-
-
 def _run(args: argparse.Namespace) -> int:
     from verl_pixel.eval.endpoint import EndpointConfig
-    from verl_pixel.eval.episode import EpisodeConfig
+    from verl_pixel.eval.episode import DEFAULT_MAX_TURNS, EpisodeConfig
     from verl_pixel.eval.runner import RunnerConfig, run_eval
+    from verl_pixel.tools.schema_yaml import read_ops_config
 
-    ops = ops_config_from_yaml(
-        args.tool_config,
-        {"image_max_pixels": args.image_max_pixels, "coordinates": args.coordinates, "output_style": args.output_style},
-    )
+    ops = read_ops_config(args.tool_config or PIXEL_TOOLS_YAML)  # the budgets and knobs training used
     endpoint = EndpointConfig(
         base_url=args.base_url,
         model=args.model,
@@ -81,7 +65,7 @@ def _run(args: argparse.Namespace) -> int:
     episode = EpisodeConfig(
         ops=ops,
         mode=args.mode,
-        max_turns=args.max_turns,
+        max_turns=args.max_turns or DEFAULT_MAX_TURNS,
         tool_protocol=args.tool_protocol,
         image_format=args.image_format,
     )
@@ -142,7 +126,7 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _verl_overrides(args: argparse.Namespace) -> int:
-    from verl_pixel.eval.verl_native import PIXEL_TOOLS_YAML, verl_native_overrides
+    from verl_pixel.eval.verl_native import verl_native_overrides
 
     overrides = verl_native_overrides(
         args.parquet,
@@ -185,14 +169,15 @@ def _add_run(sub: Any) -> None:
     parser.add_argument("--run-name", help="label in reports (default: the output file's stem)")
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--mode", default="adaptive", choices=("adaptive", "force_tool", "no_tool"))
-    parser.add_argument("--max-turns", type=int, default=6)
+    parser.add_argument("--max-turns", type=int, help="assistant turns per episode (default: as verl-overrides)")
     parser.add_argument("--max-tokens", type=int, default=2048, help="generation cap per assistant turn")
     parser.add_argument("--temperature", type=float, default=0.0)
     parser.add_argument("--tool-protocol", default="prompt", choices=("prompt", "api"))
-    parser.add_argument("--tool-config", help="pixel tool YAML whose config to use (default: the packaged one)")
-    parser.add_argument("--image-max-pixels", type=int, help="input image budget (= the server's max_pixels)")
-    parser.add_argument("--coordinates", choices=("auto", "pixels", "normalized", "relative1000"))
-    parser.add_argument("--output-style", choices=("qwen", "pixel_reasoner"))
+    parser.add_argument(
+        "--tool-config",
+        help="the pixel tool YAML whose config (budgets, coordinates, output style, image_max_pixels = the server's "
+        "max_pixels) to use, e.g. the one a recipe wrote for the run (default: the packaged one)",
+    )
     parser.add_argument("--image-format", default="png", choices=("png", "jpeg"))
     parser.add_argument("--limit", type=int, help="first N rows of each file")
     parser.add_argument("--tokenizer", help="count response tokens with this tokenizer when the server sends no usage")

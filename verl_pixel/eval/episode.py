@@ -1,15 +1,18 @@
-"""One evaluation episode against an endpoint: the ``pixel_agent`` loop over HTTP, with the same operations.
+"""One evaluation episode against an endpoint: the ``pixel_agent`` loop over HTTP, with the same rules.
 
 Per assistant turn: parse the calls (OpenAI ``tool_calls`` if the server returned them, else ``<tool_call>`` text,
 malformed blocks included), run them with :mod:`verl_pixel.ops` on the sample's originals, append the outputs, and
-ask again; a turn without calls is the answer. Limits mirror ``pixel_agent``: ``max_turns`` assistant turns (calls in
-the last one are not run), the operation / image budgets of :class:`~verl_pixel.ops.VisualOpsConfig` (the first
-over-budget call is answered with a message, a further call ends the episode). Modes: ``adaptive``, ``force_tool``
+ask again; a turn without calls is the answer. The rules are the code ``pixel_agent`` runs, not a copy: the budgets
+and the warn-then-end rule of :mod:`verl_pixel.ops.budgets` (their values from the same tool YAML as training, see
+:func:`verl_pixel.tools.schema_yaml.read_ops_config`), the record of
+:func:`verl_pixel.rollout.trajectory.build_record`, and ``max_turns`` assistant turns like verl's
+``multi_turn.max_assistant_turns`` (calls in the last one are not run). Modes: ``adaptive``, ``force_tool``
 (instruction added), ``no_tool`` (no tools offered; a call is refused with a message), with the prompts of
-:mod:`verl_pixel.rollout.modes`.
+:mod:`verl_pixel.rollout.modes`. ``tests/rollout/test_training_eval_parity.py`` runs the same scripted conversations
+through both and checks equal records.
 
-Video questions (frames as images, ``num_video_frames > 0``): the frames are also the video of ``select_frames``,
-and the image budget is raised by the frame count so that tools can still add ``max_images`` images [ours].
+Video questions (frames as images, ``num_video_frames > 0``): the frames are also the video of ``select_frames``
+and, like a video in training, do not count against ``max_images``.
 """
 
 from __future__ import annotations
@@ -35,7 +38,6 @@ from verl_pixel.eval.sample_inputs import PreparedSample, visual_tokens
 from verl_pixel.ops import (
     CROP_TOOL_NAME,
     OPERATIONS,
-    FailureReason,
     ImageRegistry,
     MalformedToolCall,
     OperationResult,
@@ -43,14 +45,15 @@ from verl_pixel.ops import (
     VisualOpsConfig,
     parse_tool_calls,
     run_tool_call,
-    summarize_events,
     tool_schemas,
 )
 from verl_pixel.record import RolloutMode, StopReason, TrajectoryRecord
 from verl_pixel.rollout.config import PixelRolloutConfig
-from verl_pixel.rollout.modes import complied, with_mode_instruction
+from verl_pixel.rollout.modes import with_mode_instruction
+from verl_pixel.rollout.trajectory import TurnOutcome, build_record
+from verl_pixel.tools.schema_yaml import read_ops_config
 
-_LIMITS = {FailureReason.CALL_BUDGET: StopReason.MAX_OPERATIONS, FailureReason.IMAGE_BUDGET: StopReason.MAX_IMAGES}
+DEFAULT_MAX_TURNS = 6  # assistant turns per episode (and per verl-native validation rollout, see verl_native)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,8 +61,9 @@ class EpisodeConfig:
     """How one episode runs.
 
     Attributes:
-        ops: the visual-operation config (keep it equal to the training tool YAML; ``image_max_pixels`` must not
-            exceed the server's ``max_pixels`` or the server resizes again and ``pixels`` boxes drift).
+        ops: the visual-operation config: a tool YAML's (:func:`~verl_pixel.tools.schema_yaml.read_ops_config`;
+            default: the packaged one). ``image_max_pixels`` must not exceed the server's ``max_pixels`` or the
+            server resizes again and ``pixels`` boxes drift.
         mode: the rollout mode of every episode.
         max_turns: most assistant turns.
         tool_protocol: tools in the system prompt (Hermes text) or in the request's ``tools``.
@@ -67,9 +71,9 @@ class EpisodeConfig:
         image_format: how images are encoded in requests.
     """
 
-    ops: VisualOpsConfig = dataclasses.field(default_factory=VisualOpsConfig)
+    ops: VisualOpsConfig = dataclasses.field(default_factory=read_ops_config)
     mode: RolloutMode = RolloutMode.ADAPTIVE
-    max_turns: int = 6
+    max_turns: int = DEFAULT_MAX_TURNS
     tool_protocol: ToolProtocol = ToolProtocol.PROMPT
     rollout: PixelRolloutConfig = dataclasses.field(default_factory=PixelRolloutConfig)
     image_format: Literal["png", "jpeg"] = "png"
@@ -100,10 +104,7 @@ class EpisodeOutcome:
 
 
 def _registry(sample: PreparedSample, ops: VisualOpsConfig) -> ImageRegistry:
-    frames = sample.originals if sample.num_video_frames else ()
-    if frames:
-        ops = dataclasses.replace(ops, max_images=ops.max_images + len(frames))
-    return ImageRegistry.from_inputs(ops, sample.views, sample.originals, frames)
+    return ImageRegistry.from_inputs(ops, sample.views, sample.originals, frame_images=sample.num_video_frames)
 
 
 def initial_messages(sample: PreparedSample, config: EpisodeConfig, offer_tools: bool) -> list[dict[str, Any]]:
@@ -131,15 +132,6 @@ def _tool_tokens(results: Sequence[OperationResult], ops: VisualOpsConfig) -> in
     return total
 
 
-def limit_stop(results: Sequence[OperationResult]) -> StopReason | None:
-    """The stop reason a further call will get once a result said a budget is spent (images win), else None."""
-    reasons = {result.reason for result in results}
-    for reason in (FailureReason.IMAGE_BUDGET, FailureReason.CALL_BUDGET):
-        if reason in reasons:
-            return _LIMITS[reason]
-    return None
-
-
 def _transcript_text(reply: ChatReply) -> str:
     """The reply's text, with structured tool calls written out as ``<tool_call>`` blocks."""
     blocks = []
@@ -156,19 +148,18 @@ def _sum(values: Sequence[int | None]) -> int | None:
 
 @dataclasses.dataclass
 class _EpisodeState:
-    events: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    outcome: TurnOutcome = dataclasses.field(default_factory=TurnOutcome)
     replies: list[ChatReply] = dataclasses.field(default_factory=list)
     tool_tokens: int = 0
-    limit_stop: StopReason | None = None
 
 
 def _stop_before_running(reply: ChatReply, has_calls: bool, state: _EpisodeState, max_turns: int) -> StopReason | None:
-    """Why the episode ends at this reply, or ``None`` to run its calls."""
+    """Why the episode ends at this reply, or ``None`` to run its calls (the order of ``pixel_agent``'s checks)."""
     if not has_calls:
         return StopReason.MAX_RESPONSE_LENGTH if reply.finish_reason == "length" else StopReason.ANSWERED
     if len(state.replies) >= max_turns:
         return StopReason.MAX_TURNS
-    return state.limit_stop  # set once the model was told its budget is spent
+    return state.outcome.budget.stop_before_calls()
 
 
 async def run_episode(endpoint: ChatEndpoint, sample: PreparedSample, config: EpisodeConfig) -> EpisodeOutcome:
@@ -189,14 +180,15 @@ async def run_episode(endpoint: ChatEndpoint, sample: PreparedSample, config: Ep
         state.replies.append(reply)
         parsed = parse_tool_calls(reply.content)
         calls = structured_calls(reply.tool_calls) if reply.tool_calls else list(parsed.calls)
+        state.outcome.turns, state.outcome.answer_text = len(state.replies), parsed.text
         stop = _stop_before_running(reply, bool(calls), state, config.max_turns)
         if stop is not None:
-            return _outcome(config, state, stop, parsed.text)
+            state.outcome.stop_reason = stop
+            return _outcome(config, state)
         results = await asyncio.to_thread(run_calls, registry, calls, available)
-        state.events += [result.to_event() for result in results]
+        state.outcome.events += [result.to_event() for result in results]
+        state.outcome.budget.after_tool_turn(registry, [result.reason for result in results])
         state.tool_tokens += _tool_tokens(results, config.ops)
-        if state.limit_stop is None:
-            state.limit_stop = limit_stop(results)
         messages += _follow_up(reply, results, config, encode)
 
 
@@ -211,22 +203,9 @@ def _follow_up(
     return [{"role": "assistant", "content": reply.content}, *text_tool_outputs(results, style, encode)]
 
 
-def _outcome(config: EpisodeConfig, state: _EpisodeState, stop: StopReason, answer_text: str) -> EpisodeOutcome:
-    summary = summarize_events(state.events)
-    record = TrajectoryRecord(
-        mode=config.mode,
-        complied=complied(config.mode, summary["attempted"], summary["succeeded"]),
-        ops_attempted=summary["attempted"],
-        ops_succeeded=summary["succeeded"],
-        ops_failed=summary["failed"],
-        turns=len(state.replies),
-        images_added=summary["images_added"],
-        tool_visual_tokens=state.tool_tokens,
-        stop_reason=stop,
-        answer_text=answer_text.strip(),
-    )
+def _outcome(config: EpisodeConfig, state: _EpisodeState) -> EpisodeOutcome:
     return EpisodeOutcome(
-        record=record,
+        record=build_record(config.mode, state.outcome, state.tool_tokens),
         transcript=tuple(_transcript_text(reply) for reply in state.replies),
         prompt_tokens=_sum([reply.prompt_tokens for reply in state.replies]),
         completion_tokens=_sum([reply.completion_tokens for reply in state.replies]),

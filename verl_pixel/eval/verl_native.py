@@ -29,10 +29,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from verl_pixel.configs import CONFIG_DIR
+from verl_pixel.configs import PIXEL_TOOLS_YAML
+from verl_pixel.eval.episode import DEFAULT_MAX_TURNS
 from verl_pixel.eval.report import BenchmarkSummary, benchmark_metric
 
-PIXEL_TOOLS_YAML = CONFIG_DIR / "tools" / "pixel_tools.yaml"
 _VAL_METRIC = re.compile(
     r"^val-(?:core|aux)/(?P<source>.+)/(?P<var>acc|pixel/used_tool|pixel/ops_attempted|pixel/ops_failed"
     r"|pixel/tool_visual_tokens)/mean@(?P<n>\d+)$"
@@ -45,7 +45,7 @@ def verl_native_overrides(
     model_path: str,
     tool_config: str | os.PathLike = PIXEL_TOOLS_YAML,
     n: int = 1,
-    max_assistant_turns: int = 6,
+    max_assistant_turns: int = DEFAULT_MAX_TURNS,
     validation_dir: str | None = None,
     extra: Sequence[str] = (),
 ) -> list[str]:
@@ -54,9 +54,10 @@ def verl_native_overrides(
     Args:
         val_files: parquet files from ``verl-pixel eval preprocess``.
         model_path: the model (HF id or folder).
-        tool_config: the pixel tools' YAML (operation knobs; keep its ``image_max_pixels`` = the processor's).
+        tool_config: the pixel tools' YAML (operation knobs and budgets; the endpoint runner's ``--tool-config``
+            reads the same file; keep its ``image_max_pixels`` = the processor's).
         n: responses per query (``val_kwargs.n``; 1 gives the per-query TUR).
-        max_assistant_turns: assistant-turn limit of ``pixel_agent``.
+        max_assistant_turns: assistant-turn limit of ``pixel_agent`` (the endpoint runner's ``--max-turns``).
         validation_dir: where verl dumps the generations (``trainer.validation_data_dir``), if anywhere.
         extra: further overrides appended last (they win).
     """

@@ -8,6 +8,7 @@ Typical use by an agent loop, one registry per trajectory::
     messages = render_tool_outputs(results, config.output_style)
 """
 
+from verl_pixel.ops.budgets import WarnThenEnd, counted_images, image_room, spent_budget_stop
 from verl_pixel.ops.config import (
     CROP_TOOL_ALIASES,
     CROP_TOOL_NAME,
@@ -47,11 +48,14 @@ __all__ = [
     "ParsedTurn",
     "ToolCall",
     "VisualOpsConfig",
+    "WarnThenEnd",
     "canonical_operation",
+    "counted_images",
     "crop_image",
     "crop_tool_schema",
     "fit_to_budget",
     "frames_from_array",
+    "image_room",
     "parse_tool_calls",
     "render_tool_output",
     "render_tool_outputs",
@@ -62,6 +66,7 @@ __all__ = [
     "run_tool_call",
     "select_frames",
     "select_frames_tool_schema",
+    "spent_budget_stop",
     "summarize_events",
     "tool_schemas",
 ]

@@ -19,6 +19,7 @@ from typing import Any
 from PIL import Image
 
 from verl_pixel.ops.arguments import check_argument_names, read_box_values, read_whole_number, show
+from verl_pixel.ops.budgets import check_image_room
 from verl_pixel.ops.config import CROP_TOOL_NAME, CoordinateConvention, CropSource, VisualOpsConfig
 from verl_pixel.ops.coords import (
     Box,
@@ -75,10 +76,7 @@ def _crop(registry: ImageRegistry, arguments: Any) -> OperationResult:
     hint = box_range_hint(config.coordinates, view)
     values = read_box_values("bbox_2d", arguments["bbox_2d"], hint)
     box = _prepare_box(values, view, config, f"bbox_2d {show(arguments['bbox_2d'])}", hint)
-    if registry.num_images + 1 > config.max_images:
-        raise OperationError(
-            FailureReason.IMAGE_BUDGET, f"this conversation already has {registry.num_images} images, the maximum"
-        )
+    check_image_room(registry, 1, "a crop")
     cut, region = _cut(registry, view, box)
     try:
         crop = resize_to_budget(to_rgb(cut), config.factor, config.min_pixels, config.crop_max_pixels)

@@ -6,6 +6,7 @@ from collections.abc import Collection
 from typing import Any
 
 from verl_pixel.ops.arguments import show
+from verl_pixel.ops.budgets import check_operation_budget, count_call
 from verl_pixel.ops.config import CROP_TOOL_ALIASES, CROP_TOOL_NAME, SELECT_FRAMES_TOOL_NAME
 from verl_pixel.ops.crop import crop_image
 from verl_pixel.ops.frames import select_frames
@@ -43,7 +44,7 @@ def run_operation(
 
 
 def _run(registry: ImageRegistry, name: Any, arguments: Any, available: Collection[str]) -> OperationResult:
-    registry.operations_attempted += 1
+    count_call(registry)
     operation = canonical_operation(name)
     if not available:
         return OperationResult.failure(
@@ -57,13 +58,7 @@ def _run(registry: ImageRegistry, name: Any, arguments: Any, available: Collecti
             FailureReason.UNKNOWN_TOOL,
             f"unknown tool {show(name)}; available: {', '.join(available)}",
         )
-    limit = registry.config.max_operations
-    if registry.operations_attempted > limit:
-        return OperationResult.failure(
-            operation,
-            FailureReason.CALL_BUDGET,
-            f"you have used all {limit} visual operations allowed; answer with what you have seen",
-        )
+    check_operation_budget(registry)  # raises CALL_BUDGET, answered by run_guarded
     if operation == CROP_TOOL_NAME:
         return crop_image(registry, arguments)
     return select_frames(registry, arguments)
@@ -74,6 +69,6 @@ def run_tool_call(
 ) -> OperationResult:
     """Execute a parsed ``<tool_call>``; a malformed one is answered with its parse error and counts as a call."""
     if isinstance(call, MalformedToolCall):
-        registry.operations_attempted += 1
+        count_call(registry)
         return OperationResult.failure(canonical_operation(call.name) or UNKNOWN_OPERATION, call.reason, call.message)
     return run_operation(registry, call.name, call.arguments, available)

@@ -8,6 +8,7 @@ import numpy as np
 from PIL import Image
 
 from verl_pixel.ops.arguments import check_argument_names, read_frame_numbers
+from verl_pixel.ops.budgets import check_image_room
 from verl_pixel.ops.config import SELECT_FRAMES_TOOL_NAME
 from verl_pixel.ops.coords import Box
 from verl_pixel.ops.registry import ImageKind, ImageRegistry
@@ -42,12 +43,7 @@ def _select(registry: ImageRegistry, arguments: Any) -> OperationResult:
     frames = read_frame_numbers(
         "target_frames", arguments["target_frames"], registry.num_frames, config.max_frames_per_call
     )
-    if registry.num_images + len(frames) > config.max_images:
-        room = config.max_images - registry.num_images
-        raise OperationError(
-            FailureReason.IMAGE_BUDGET,
-            f"target_frames asks for {len(frames)} frames but only {room} more images fit in this conversation",
-        )
+    check_image_room(registry, len(frames), f"target_frames asks for {len(frames)} frames")
     images: list[Image.Image] = []
     numbers: list[int] = []
     for frame_number in frames:

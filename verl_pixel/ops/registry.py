@@ -33,7 +33,7 @@ class ImageKind(str, Enum):
 
     INPUT = "input"  # an image of the prompt
     CROP = "crop"  # returned by crop_image
-    FRAME = "frame"  # a video frame returned by select_frames (or numbered directly, see crop_video_frames)
+    FRAME = "frame"  # a video frame: returned by select_frames, or an input frame (frames as images, crop_video_frames)
     FOREIGN = "foreign"  # returned by some other tool; it is its own original
 
 
@@ -78,6 +78,7 @@ class ImageRegistry:
         self._originals: list[Image.Image] = []
         self._views: list[ImageView] = []
         self._frames: list[Image.Image] = []
+        self._frame_inputs = 0
 
     @classmethod
     def from_inputs(
@@ -86,6 +87,7 @@ class ImageRegistry:
         model_images: Sequence[Image.Image] = (),
         originals: Sequence[Image.Image | None] | None = None,
         video_frames: Sequence[Image.Image] = (),
+        frame_images: int = 0,
     ) -> ImageRegistry:
         """Registry for a new trajectory.
 
@@ -95,6 +97,9 @@ class ImageRegistry:
             originals: the stored full-resolution images, aligned with ``model_images``; ``None`` entries (or a
                 list of the wrong length) fall back to the model's copy.
             video_frames: the sampled frames of the input video, if any.
+            frame_images: how many of ``model_images`` are the sampled frames of the input video (a row's
+                ``extra_info.num_video_frames``): 0, or all of them, which then are also ``select_frames``' frames
+                (their originals, else the model's copies) and do not count against ``max_images``.
         """
         registry = cls(config)
         if originals is not None and len(originals) != len(model_images):
@@ -102,10 +107,16 @@ class ImageRegistry:
                 "got %d originals for %d input images; cropping the model's copies", len(originals), len(model_images)
             )
             originals = None
+        if frame_images not in (0, len(model_images)):
+            logger.warning("%d video frames for %d images: treating them as images", frame_images, len(model_images))
+            frame_images = 0
+        kind = ImageKind.FRAME if frame_images else ImageKind.INPUT
         for index, model_image in enumerate(model_images):
-            registry.add_input(model_image, originals[index] if originals is not None else None)
+            registry.add_input(model_image, originals[index] if originals is not None else None, kind)
         registry._frames = list(video_frames)
-        if config.crop_video_frames and not model_images:
+        if frame_images:
+            registry._frames = [registry.original(view.source) for view in registry._views]
+        elif config.crop_video_frames and not model_images:
             for frame in registry._frames:
                 registry.add_input(frame, kind=ImageKind.FRAME)
         return registry
@@ -114,6 +125,11 @@ class ImageRegistry:
     def num_images(self) -> int:
         """How many images are numbered so far."""
         return len(self._views)
+
+    @property
+    def num_frame_inputs(self) -> int:
+        """How many numbered images are the input video's sampled frames (they are the video, see ``budgets``)."""
+        return self._frame_inputs
 
     @property
     def num_frames(self) -> int:
@@ -150,6 +166,8 @@ class ImageRegistry:
         )
         source = self.add_original(source_image)
         region = Box(0.0, 0.0, float(source_image.width), float(source_image.height))
+        if kind is ImageKind.FRAME:
+            self._frame_inputs += 1
         return self._append(kind, source, region, view_size, model_image)
 
     def add_original(self, image: Image.Image) -> int:

@@ -10,22 +10,30 @@ differs, each in one override:
 
 * :class:`~verl_pixel.rollout.tool_parser.PixelHermesToolParser` keeps malformed calls, and :meth:`_call_tool`
   answers them — and unknown tools, tool aliases, calls refused by the mode — with the operation layer's
-  specific message instead of ending the trajectory;
+  specific message instead of ending the trajectory, through the same
+  :func:`~verl_pixel.tools.session.answer_call` the tools use; every call of a turn is answered (verl would run
+  only ``max_parallel_calls`` of them and drop the rest unanswered);
 * the rollout mode (``adaptive`` / ``force_tool`` / ``no_tool``) comes from the rollout's ``session_id`` and
   ``pixel.rollout.mode_layout``; it edits the system prompt and the offered tools (:meth:`run`,
   :meth:`_handle_pending_state`);
-* a second over-budget turn (operations or images) ends the trajectory (:meth:`_handle_processing_tools_state`);
+* the budgets and the warn-then-end rule of :mod:`verl_pixel.ops.budgets` (shared with the endpoint evaluation)
+  end a trajectory that calls again after being told a budget is spent (:meth:`_handle_processing_tools_state`);
   verl already refuses to append a tool turn that would overflow the response, so image tokens never lose their
   features (verl#4050);
-* the trajectory's :class:`~verl_pixel.record.TrajectoryRecord` is written into ``extra_fields`` (:meth:`run`).
+* a row whose ``extra_info.num_video_frames`` says its images are a video's sampled frames (eval rows,
+  ``verl-pixel eval preprocess``) offers them to ``select_frames``, and they do not count against ``max_images``;
+* the trajectory's :class:`~verl_pixel.record.TrajectoryRecord` (built by
+  :func:`~verl_pixel.rollout.trajectory.build_record`, as the endpoint evaluation builds it) is written into
+  ``extra_fields`` (:meth:`run`).
 
 Frames chosen by ``select_frames`` come back as images, which verl's loop accepts (it rejects video outputs).
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
+import sys
+from collections.abc import Mapping
 from typing import Any
 
 from verl.experimental.agent_loop.agent_loop import AgentLoopOutput, register
@@ -33,36 +41,25 @@ from verl.experimental.agent_loop.tool_agent_loop import AgentData, AgentState, 
 from verl.experimental.agent_loop.tool_parser import FunctionCall
 from verl.tools.schemas import ToolResponse
 
-from verl_pixel.constants import IMAGE_PAD, PIXEL_AGENT_NAME
-from verl_pixel.ops import (
-    FailureReason,
-    MalformedToolCall,
-    OperationResult,
-    ToolCall,
-    VisualOpsConfig,
-    canonical_operation,
-    parse_tool_calls,
-    result_text,
-)
+from verl_pixel.constants import IMAGE_PAD, NUM_VIDEO_FRAMES_FIELD, PIXEL_AGENT_NAME
+from verl_pixel.ops import ToolCall, VisualOpsConfig, canonical_operation, parse_tool_calls
 from verl_pixel.pixel_config import pixel_config
 from verl_pixel.record import RolloutMode, StopReason
 from verl_pixel.rollout.config import PixelRolloutConfig
 from verl_pixel.rollout.modes import mode_for_session, with_mode_instruction
 from verl_pixel.rollout.tool_parser import PixelHermesToolParser, from_function_call
-from verl_pixel.rollout.trajectory import TurnOutcome, build_record
-from verl_pixel.tools.pixel_tools import PixelOperationTool
+from verl_pixel.rollout.trajectory import TurnOutcome, build_record, tool_image_tokens
+from verl_pixel.tools.pixel_tools import PixelOperationTool, tool_response
+from verl_pixel.tools.schema_yaml import agreed_ops_config
 from verl_pixel.tools.session import (
-    SESSION_ATTRIBUTE,
     TOOL_EVENTS_KEY,
-    answer_in_session,
+    answer_call,
     pop_tool_events,
-    record_event,
     session_for,
+    trajectory_registry,
 )
 
 logger = logging.getLogger(__name__)
-
-_LIMIT_REASONS = {FailureReason.CALL_BUDGET.value, FailureReason.IMAGE_BUDGET.value}
 
 
 @register(PIXEL_AGENT_NAME)
@@ -74,40 +71,39 @@ class PixelAgentLoop(ToolAgentLoop):
         # The whole pixel section is validated, not just pixel.rollout: a typo anywhere in it is an error here too.
         self.pixel_config: PixelRolloutConfig = pixel_config(self.config).rollout
         self.tool_parser = PixelHermesToolParser(self.tokenizer)
-        pixel_tools = [tool for tool in self.tools.values() if isinstance(tool, PixelOperationTool)]
-        self.ops_config = pixel_tools[0].ops_config if pixel_tools else VisualOpsConfig()
-        # verl runs only the first `max_parallel_calls` calls of a turn (default 1) and drops the rest unanswered;
-        # the operation budget already bounds the calls, so let every call of a turn be answered.
-        self.max_parallel_calls = max(self.max_parallel_calls or 1, self.ops_config.max_operations + 1)
+        self.ops_config = self._pixel_tools_config()
+        # verl runs only the first `max_parallel_calls` calls of a turn and drops the rest unanswered; every call is
+        # answered here instead (each counts against the operation budget), as in the endpoint evaluation.
+        self.max_parallel_calls = sys.maxsize
         self.mode = RolloutMode.ADAPTIVE
+        self.frame_images = 0
         self.outcome = TurnOutcome()
-        self._agent_data: AgentData | None = None
         self._image_pad_id = self.tokenizer.convert_tokens_to_ids(IMAGE_PAD)
+
+    def _pixel_tools_config(self) -> VisualOpsConfig:
+        """The operation config the pixel tools share (an error if they differ); defaults without pixel tools."""
+        configs = {name: tool.ops_config for name, tool in self.tools.items() if isinstance(tool, PixelOperationTool)}
+        return agreed_ops_config(configs, "multi_turn.tool_config_path") if configs else VisualOpsConfig()
 
     async def run(self, sampling_params: dict[str, Any], **kwargs: Any) -> AgentLoopOutput:
         """Run one rollout in the mode its ``session_id`` selects and attach the trajectory record."""
         self.mode = mode_for_session(self.pixel_config, kwargs.get("session_id"))
+        extra_info = kwargs.get("extra_info")
+        if isinstance(extra_info, Mapping):
+            self.frame_images = int(extra_info.get(NUM_VIDEO_FRAMES_FIELD) or 0)
         kwargs["raw_prompt"] = with_mode_instruction(
             list(kwargs["raw_prompt"]),
             self.pixel_config.instruction(self.mode),
             self.pixel_config.default_system_prompt,
         )
         output = await super().run(sampling_params, **kwargs)
-        events = pop_tool_events(output.extra_fields)[: self.outcome.events_merged]
-        record = build_record(
-            mode=self.mode,
-            events=events,
-            outcome=self.outcome,
-            response_ids=output.response_ids,
-            response_mask=output.response_mask,
-            image_pad_id=self._image_pad_id,
-        )
-        output.extra_fields.update(record.to_extra_fields())
+        pop_tool_events(output.extra_fields)  # the record keeps those of the tool turns that reached the model
+        tokens = tool_image_tokens(output.response_ids, output.response_mask, self._image_pad_id)
+        output.extra_fields.update(build_record(self.mode, self.outcome, tokens).to_extra_fields())
         return output
 
     async def _handle_pending_state(self, agent_data: AgentData, sampling_params: dict[str, Any]) -> AgentState:
-        self._agent_data = agent_data
-        self.outcome.input_images = len(agent_data.image_data or [])
+        session_for(agent_data, self.ops_config, self.frame_images)  # open it knowing whether the images are frames
         if self.mode is RolloutMode.NO_TOOL:  # no tools offered: the template renders no tool section
             agent_data._active_tools, agent_data._active_tool_schemas = {}, []
         return await super()._handle_pending_state(agent_data, sampling_params)
@@ -118,22 +114,21 @@ class PixelAgentLoop(ToolAgentLoop):
         messages_before = len(agent_data.messages)
         state = await super()._handle_generating_state(agent_data, sampling_params, ignore_termination)
         self.outcome.turns = agent_data.assistant_turns
+        # verl appends the assistant message only when it parsed the turn (no limit hit); else decode it here.
+        if len(agent_data.messages) > messages_before:
+            self.outcome.answer_text = agent_data.messages[-1]["content"]
+        else:
+            self.outcome.answer_text = parse_tool_calls(self._decode(agent_data.response_ids)).text
         if state is AgentState.TERMINATED:
             self.outcome.stop_reason = self._stop_reason(agent_data)
-            # verl appends the assistant message only when it parsed the turn (no limit hit); else decode it here.
-            parsed = len(agent_data.messages) > messages_before
-            self.outcome.answer_text = (
-                agent_data.messages[-1]["content"]
-                if parsed
-                else parse_tool_calls(self._decode(agent_data.response_ids)).text
-            )
         return state
 
     async def _handle_processing_tools_state(self, agent_data: AgentData) -> AgentState:
-        if self.outcome.limit_warned:
+        stop = self.outcome.budget.stop_before_calls()
+        if stop is not None:
             # The model was told its budget is spent and called again: end here, before running or appending
             # anything (the calls never reach the conversation, so they are not counted).
-            self.outcome.stop_reason = self.outcome.limit_stop
+            self.outcome.stop_reason = stop
             return AgentState.TERMINATED
         events_before = len(agent_data.extra_fields.get(TOOL_EVENTS_KEY, []))
         state = await super()._handle_processing_tools_state(agent_data)
@@ -142,13 +137,9 @@ class PixelAgentLoop(ToolAgentLoop):
             # model, so they are not counted either.
             self.outcome.stop_reason = StopReason.MAX_RESPONSE_LENGTH
             return state
-        events = agent_data.extra_fields.get(TOOL_EVENTS_KEY, [])
-        self.outcome.events_merged = len(events)
-        limits = {event["reason"] for event in events[events_before:]} & _LIMIT_REASONS
-        if limits and self._budget_spent(agent_data):  # e.g. "only 3 more frames fit" is a fixable error
-            self.outcome.limit_warned = True
-            image_limit = FailureReason.IMAGE_BUDGET.value in limits
-            self.outcome.limit_stop = StopReason.MAX_IMAGES if image_limit else StopReason.MAX_OPERATIONS
+        events = agent_data.extra_fields.get(TOOL_EVENTS_KEY, [])[events_before:]
+        self.outcome.events += events
+        self.outcome.budget.after_tool_turn(trajectory_registry(agent_data), [event["reason"] for event in events])
         return state
 
     async def _call_tool(
@@ -170,30 +161,8 @@ class PixelAgentLoop(ToolAgentLoop):
             named = tool_call.model_copy(update={"name": registered[operation]})
             return await super()._call_tool(named, tools_kwargs, agent_data)
         available = () if self.mode is RolloutMode.NO_TOOL else tuple(registered)
-        result = await self._answer_here(agent_data, call, available)
-        record_event(agent_data, result)
-        return ToolResponse(text=result_text(result, self.ops_config.output_style)), 0.0, result.to_event()
-
-    async def _answer_here(
-        self, agent_data: AgentData, call: ToolCall | MalformedToolCall, available: tuple[str, ...]
-    ) -> OperationResult:
-        try:
-            session = session_for(agent_data, self.ops_config)
-            async with session.lock:
-                return await asyncio.to_thread(answer_in_session, session, agent_data, call, available)
-        except Exception:  # e.g. an unreadable original: the trajectory must go on, with a message
-            logger.exception("answering a tool call failed outside the operation layer")
-            operation = canonical_operation(call.name) or "unknown"
-            message = "the call failed on an internal error; try a different call or answer"
-            return OperationResult.failure(operation, FailureReason.INTERNAL, message)
-
-    def _budget_spent(self, agent_data: AgentData) -> bool:
-        session = getattr(agent_data, SESSION_ATTRIBUTE, None)
-        registry = session.registry if session is not None else None
-        if registry is None:
-            return False
-        config = registry.config
-        return registry.operations_attempted >= config.max_operations or registry.num_images >= config.max_images
+        result = await answer_call(agent_data, self.ops_config, call, available)
+        return tool_response(result, self.ops_config.output_style), 0.0, result.to_event()
 
     def _stop_reason(self, agent_data: AgentData) -> StopReason:
         if len(agent_data.response_mask) >= self.response_length:

@@ -1,4 +1,9 @@
-"""Building a rollout's :class:`~verl_pixel.record.TrajectoryRecord` from what the loop observed (pure)."""
+"""A rollout's :class:`~verl_pixel.record.TrajectoryRecord`, built in one place for training and evaluation (pure).
+
+``pixel_agent`` (:mod:`verl_pixel.rollout.agent_loop`) and the endpoint episode (:mod:`verl_pixel.eval.episode`)
+both keep a :class:`TurnOutcome` while they run and call :func:`build_record` at the end; the budgets and the
+warn-then-end rule they apply are :mod:`verl_pixel.ops.budgets`.
+"""
 
 from __future__ import annotations
 
@@ -6,58 +11,47 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from verl_pixel.ops import summarize_events
+from verl_pixel.ops import WarnThenEnd, summarize_events
 from verl_pixel.record import RolloutMode, StopReason, TrajectoryRecord
 from verl_pixel.rollout.modes import complied
 
 
 @dataclasses.dataclass
 class TurnOutcome:
-    """Mutable bookkeeping of one trajectory, filled in by the agent loop's state handlers.
+    """Mutable bookkeeping of one trajectory, filled in turn by turn.
 
     Attributes:
         turns: assistant turns generated.
-        input_images: images in the prompt.
-        events_merged: tool events whose outputs reached the conversation (a tool turn verl refused to append
-            because it would overflow the response is not counted).
-        limit_warned: the model has already been told that its operation or image budget is spent.
-        limit_stop: the stop reason to use if it calls again after that warning.
+        events: per-call tool metrics (:meth:`~verl_pixel.ops.OperationResult.to_event`) of the calls whose
+            outputs reached the model.
+        budget: the warn-then-end rule's state.
         stop_reason: why the trajectory ended.
         answer_text: the final assistant turn's text without tool-call blocks.
     """
 
     turns: int = 0
-    input_images: int = 0
-    events_merged: int = 0
-    limit_warned: bool = False
-    limit_stop: StopReason = StopReason.MAX_OPERATIONS
+    events: list[Mapping[str, Any]] = dataclasses.field(default_factory=list)
+    budget: WarnThenEnd = dataclasses.field(default_factory=WarnThenEnd)
     stop_reason: StopReason = StopReason.ANSWERED
     answer_text: str = ""
 
 
-def build_record(
-    *,
-    mode: RolloutMode,
-    events: Sequence[Mapping[str, Any]],
-    outcome: TurnOutcome,
-    response_ids: Sequence[int],
-    response_mask: Sequence[int],
-    image_pad_id: int,
-) -> TrajectoryRecord:
+def tool_image_tokens(response_ids: Sequence[int], response_mask: Sequence[int], image_pad_id: int) -> int:
+    """``<|image_pad|>`` tokens among the tool tokens (mask 0) of a response: the visual tokens tools added."""
+    pairs = zip(response_ids, response_mask, strict=False)
+    return sum(1 for token, mask in pairs if mask == 0 and token == image_pad_id)
+
+
+def build_record(mode: RolloutMode, outcome: TurnOutcome, tool_visual_tokens: int) -> TrajectoryRecord:
     """Summarize a finished rollout.
 
     Args:
         mode: the rollout's mode.
-        events: per-call tool metrics of the calls whose outputs reached the model.
-        outcome: the loop's bookkeeping.
-        response_ids: the final response tokens (model and tool tokens).
-        response_mask: 1 on model tokens, 0 on tool tokens.
-        image_pad_id: id of ``<|image_pad|>``.
+        outcome: what the loop observed.
+        tool_visual_tokens: visual tokens of the images tools added (counted from the response's tokens in
+            training, from the images' sizes by the endpoint episode).
     """
-    summary = summarize_events(events)
-    tool_visual_tokens = sum(
-        1 for token, mask in zip(response_ids, response_mask, strict=False) if mask == 0 and token == image_pad_id
-    )
+    summary = summarize_events(outcome.events)
     return TrajectoryRecord(
         mode=mode,
         complied=complied(mode, summary["attempted"], summary["succeeded"]),

@@ -20,11 +20,9 @@ import torch
 from omegaconf import DictConfig
 from PIL import Image, ImageDraw
 
-from verl_pixel.configs import CONFIG_DIR
+from verl_pixel.configs import PIXEL_TOOLS_YAML
 from verl_pixel.testing.fake_server import ScriptedLLMServer
 from verl_pixel.tools.schema_yaml import ops_config, write_tools_yaml
-
-PIXEL_TOOLS_YAML = CONFIG_DIR / "tools" / "pixel_tools.yaml"
 
 
 def verl_config_dir() -> str:

@@ -1,18 +1,14 @@
 """verl ``BaseTool`` adapters for crop_image and select_frames: thin wrappers over :mod:`verl_pixel.ops`.
 
 Load them with verl's tool loader from ``verl_pixel/configs/tools/pixel_tools.yaml``
-(``actor_rollout_ref.rollout.multi_turn.tool_config_path``). Each ``execute``:
-
-1. finds the trajectory's session on ``kwargs["agent_data"]`` (see :mod:`verl_pixel.tools.session`);
-2. runs the pure operation in a worker thread (PIL work must not block the shared event loop), holding the
-   trajectory's lock;
-3. records the call's metrics in ``agent_data.extra_fields["pixel/tool_events"]``;
-4. returns ``ToolResponse(image=[...], text=...)``; errors come back as text for the model, never as exceptions.
+(``actor_rollout_ref.rollout.multi_turn.tool_config_path``). Each ``execute`` answers the call through
+:func:`verl_pixel.tools.session.answer_call` (the one path every call of a trajectory takes, also the ``pixel_agent``
+loop's own answers: session, budgets, worker thread, metrics) and returns ``ToolResponse(image=[...], text=...)``;
+errors come back as text for the model, never as exceptions.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any, ClassVar
 
@@ -24,17 +20,27 @@ from verl_pixel.ops import (
     SELECT_FRAMES_TOOL_NAME,
     FailureReason,
     OperationResult,
+    OutputStyle,
+    ToolCall,
     VisualOpsConfig,
     crop_tool_schema,
     result_text,
     select_frames_tool_schema,
 )
-from verl_pixel.tools.session import record_event, run_in_session, session_for
+from verl_pixel.tools.session import answer_call
 
 logger = logging.getLogger(__name__)
 
 NO_AGENT_DATA_MESSAGE = "{operation} is unavailable: the agent loop passed no agent_data"
 TOOL_REWARD = 0.0  # the operation layer gives no step reward; rewards are computed per trajectory
+
+
+def tool_response(result: OperationResult, style: OutputStyle) -> ToolResponse:
+    """verl's ``ToolResponse`` for a call's result: its images (if any) and its text in ``style``."""
+    text = result_text(result, style)
+    if result.images:
+        return ToolResponse(image=list(result.images), text=text)
+    return ToolResponse(text=text)
 
 
 class PixelOperationTool(BaseTool):
@@ -89,25 +95,8 @@ class PixelOperationTool(BaseTool):
             message = NO_AGENT_DATA_MESSAGE.format(operation=self.operation)
             result = OperationResult.failure(self.operation, FailureReason.INTERNAL, message)
         else:
-            result = await self._run(agent_data, parameters)
-            record_event(agent_data, result)
-        return self._response(result), TOOL_REWARD, result.to_event()
-
-    async def _run(self, agent_data: Any, parameters: Any) -> OperationResult:
-        try:
-            session = session_for(agent_data, self.ops_config)
-            async with session.lock:
-                return await asyncio.to_thread(run_in_session, session, agent_data, self.operation, parameters)
-        except Exception:  # the pure layer never raises; this guards the adapter's own bookkeeping
-            logger.exception("%s failed outside the operation layer", self.operation)
-            message = f"{self.operation} failed on an internal error; try a different call"
-            return OperationResult.failure(self.operation, FailureReason.INTERNAL, message)
-
-    def _response(self, result: OperationResult) -> ToolResponse:
-        text = result_text(result, self.ops_config.output_style)
-        if result.images:
-            return ToolResponse(image=list(result.images), text=text)
-        return ToolResponse(text=text)
+            result = await answer_call(agent_data, self.ops_config, ToolCall(self.operation, parameters))
+        return tool_response(result, self.ops_config.output_style), TOOL_REWARD, result.to_event()
 
 
 class CropImageTool(PixelOperationTool):

@@ -9,6 +9,9 @@ Regenerate the shipped file after changing a default or a description::
 
 This is the only writer of tool YAML: the recipes, the CPU runners and the test harness all call
 :func:`write_tools_yaml`, so ``config`` and ``tool_schema`` always come from the same :class:`VisualOpsConfig`.
+It is also the only reader outside verl's tool loader: :func:`read_ops_config` gives the endpoint evaluation the
+same operation config (budgets included) that a training run's tools load, and :func:`agreed_ops_config` is the
+check that the pixel tools of one YAML share one config, used by that reader and by the ``pixel_agent`` loop.
 
 Each tool entry carries the full operation config so that both tools agree on budgets and numbering.
 This module imports no verl code, so the YAML can be generated without verl installed.
@@ -25,11 +28,12 @@ from typing import Any
 
 import yaml
 
+from verl_pixel.configs import PIXEL_TOOLS_YAML
 from verl_pixel.ops import CROP_TOOL_NAME, SELECT_FRAMES_TOOL_NAME, VisualOpsConfig, tool_schemas
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_YAML_PATH = Path(__file__).resolve().parent.parent / "configs" / "tools" / "pixel_tools.yaml"
+DEFAULT_YAML_PATH = PIXEL_TOOLS_YAML  # the packaged file
 TOOL_CLASSES = {
     CROP_TOOL_NAME: "verl_pixel.tools.pixel_tools.CropImageTool",
     SELECT_FRAMES_TOOL_NAME: "verl_pixel.tools.pixel_tools.SelectFramesTool",
@@ -70,6 +74,55 @@ def write_tools_yaml(path: str | Path, config: VisualOpsConfig) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(render_tools_yaml(config))
     return out
+
+
+def agreed_ops_config(configs: Mapping[str, VisualOpsConfig], source: str) -> VisualOpsConfig:
+    """The one operation config the pixel tools of a run share.
+
+    Args:
+        configs: tool name -> its config.
+        source: where the tools come from, for the error message (a file, a config key).
+
+    Raises:
+        ValueError: if there is no pixel tool, or two tools differ (naming the tools and the keys that differ).
+    """
+    if not configs:
+        raise ValueError(f"{source}: no pixel tools ({', '.join(TOOL_CLASSES.values())})")
+    (first_name, first), *others = configs.items()
+    for name, config in others:
+        if config != first:
+            mine, theirs = first.to_mapping(), config.to_mapping()
+            keys = ", ".join(f"{key}: {mine[key]!r} vs {theirs[key]!r}" for key in mine if mine[key] != theirs[key])
+            raise ValueError(
+                f"{source}: tools {first_name} and {name} have different config ({keys}); the pixel tools of a run "
+                "share one config (numbering and budgets are per trajectory): regenerate the YAML with "
+                "`python -m verl_pixel.tools.schema_yaml`"
+            )
+    return first
+
+
+def read_ops_config(path: str | Path = PIXEL_TOOLS_YAML) -> VisualOpsConfig:
+    """The :class:`VisualOpsConfig` of a tool YAML: the config its pixel tools share (other tools are skipped).
+
+    Raises:
+        FileNotFoundError: if ``path`` is not a file.
+        ValueError: naming the file and the entry, for an invalid ``config``, no pixel tool, or tools that differ.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no tool YAML {path}")
+    tools = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("tools") or []
+    configs: dict[str, VisualOpsConfig] = {}
+    for index, entry in enumerate(tools):
+        if not isinstance(entry, Mapping) or entry.get("class_name") not in TOOL_CLASSES.values():
+            continue  # a tool of the user's own, loaded by verl next to ours
+        function = (entry.get("tool_schema") or {}).get("function") or {}
+        name = str(function.get("name") or f"tools[{index}]")
+        try:
+            configs[name] = VisualOpsConfig.from_mapping(entry.get("config") or {})
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"{path}: tools[{index}].config: {err}") from err
+    return agreed_ops_config(configs, str(path))
 
 
 def ops_config(preset: str = "qwen2_5_vl", overrides: Mapping[str, Any] | None = None) -> VisualOpsConfig:

@@ -1,0 +1,26 @@
+"""The pixel tools of a run share one operation config: ``pixel_agent`` refuses a tool YAML where they differ."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+from hydra.errors import InstantiationException
+
+from verl_pixel.ops import VisualOpsConfig
+from verl_pixel.testing.agent_harness import Rollouts, call
+from verl_pixel.tools.schema_yaml import write_tools_yaml
+
+
+def test_tools_with_different_budgets_are_refused_naming_the_keys(tiny_model_dir, tiny_tokenizer, tmp_path):
+    path = write_tools_yaml(tmp_path / "tools.yaml", VisualOpsConfig())
+    document = yaml.safe_load(path.read_text())
+    document["tools"][1]["config"]["max_operations"] = 2  # select_frames alone: the budget would depend on the tool
+    path.write_text(yaml.safe_dump(document))
+    override = f"actor_rollout_ref.rollout.multi_turn.tool_config_path={path}"
+    rollouts = Rollouts(tiny_model_dir, tiny_tokenizer, [override])
+    with pytest.raises(InstantiationException) as err:  # verl builds the loop with hydra.utils.instantiate
+        rollouts.one([call(bbox_2d=[0.1, 0.1, 0.5, 0.5]), "\\boxed{A}"])
+    assert isinstance(err.value.__cause__, ValueError)
+    assert str(err.value.__cause__).startswith(
+        "multi_turn.tool_config_path: tools crop_image and select_frames have different config (max_operations: 4 vs 2)"
+    )
