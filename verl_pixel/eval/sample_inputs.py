@@ -16,6 +16,7 @@ from typing import Any
 
 from PIL import Image
 
+from verl_pixel.constants import NUM_VIDEO_FRAMES_FIELD
 from verl_pixel.data.images import load_image
 from verl_pixel.data.message_content import expand_placeholders
 from verl_pixel.ops import VisualOpsConfig, fit_to_budget, resize_to_budget
@@ -118,6 +119,6 @@ def prepare_sample(row: Mapping[str, Any], config: VisualOpsConfig) -> PreparedS
         messages=messages,
         originals=originals,
         views=views,
-        num_video_frames=int(extra.get("num_video_frames") or 0),
+        num_video_frames=int(extra.get(NUM_VIDEO_FRAMES_FIELD) or 0),
         input_visual_tokens=tokens,
     )

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from verl_pixel.constants import OPTION_LETTERS, PIXEL_AGENT_NAME
+from verl_pixel.constants import NUM_VIDEO_FRAMES_FIELD, OPTION_LETTERS, PIXEL_AGENT_NAME
 from verl_pixel.ops.config import FRAME_MAX_TOKENS, QWEN2_5_VL_FACTOR
 from verl_pixel.prompts import DEFAULT_GUIDELINES, format_question
 from verl_pixel.reward.scoring.ground_truth import GroundTruth
@@ -179,7 +179,7 @@ def eval_row(sample: EvalSample, index: int, config: EvalRowConfig | None = None
             "answer": sample.answers[0],
             "answer_type": sample.answer_type,
             "category": sample.category,
-            "num_video_frames": sample.num_video_frames,
+            NUM_VIDEO_FRAMES_FIELD: sample.num_video_frames,
         },
     }
 

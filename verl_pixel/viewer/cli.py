@@ -14,8 +14,6 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from verl_pixel.ops import CoordinateConvention, VisualOpsConfig
 
 DEFAULT_LIMIT = 20
@@ -46,14 +44,10 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def ops_config(tool_config: str | None, coordinates: str | None, padding: float | None) -> VisualOpsConfig:
-    """The visual-operation config: the first tool's ``config`` block of a tool YAML, then the overrides."""
-    config = VisualOpsConfig()
-    if tool_config is not None:
-        tools = yaml.safe_load(Path(tool_config).read_text(encoding="utf-8")).get("tools") or []
-        blocks = [tool["config"] for tool in tools if isinstance(tool, dict) and tool.get("config")]
-        if not blocks:
-            raise ValueError(f"{tool_config}: no tool with a config block")
-        config = VisualOpsConfig.from_mapping(blocks[0])
+    """The visual-operation config: a tool YAML's (the one reader, ``schema_yaml.read_ops_config``), then overrides."""
+    from verl_pixel.tools.schema_yaml import read_ops_config
+
+    config = VisualOpsConfig() if tool_config is None else read_ops_config(tool_config)
     overrides = {"coordinates": coordinates, "padding": padding}
     return dataclasses.replace(config, **{key: value for key, value in overrides.items() if value is not None})
 
