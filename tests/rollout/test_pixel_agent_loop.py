@@ -190,7 +190,7 @@ def test_default_agent_loop_selects_pixel_agent_without_agent_name_column(rollou
 
 
 def test_two_calls_in_one_turn_are_both_answered(rollouts, tiny_tokenizer):
-    # verl runs only max_parallel_calls (default 1) calls of a turn; pixel_agent raises it to the operation budget.
+    # verl runs only max_parallel_calls (default 1) calls of a turn; pixel_agent answers every call of a turn.
     two = CROP + call(bbox_2d=[0.5, 0.5, 0.9, 0.9])
     out, server = rollouts.one([two, FINAL])
     rec = record(out)

@@ -34,8 +34,9 @@ from verl_pixel.eval.episode import EpisodeConfig, run_episode
 from verl_pixel.eval.sample_inputs import PreparedSample, prepare_sample
 from verl_pixel.eval.samples import EvalSample, ImageInput, eval_rows
 from verl_pixel.record import RolloutMode, StopReason, TrajectoryRecord
-from verl_pixel.testing.agent_harness import Rollouts, call, scene
-from verl_pixel.tools.schema_yaml import ops_config, write_tools_yaml
+from verl_pixel.testing.agent_harness import call, compose_ppo_config, make_worker, prompt_batch, scene
+from verl_pixel.testing.fake_server import ScriptedLLMServer
+from verl_pixel.tools.schema_yaml import ops_config, read_ops_config, write_tools_yaml
 
 FINAL = "It is \\boxed{A}."
 CROP = "Let me look." + call(bbox_2d=[0.1, 0.1, 0.5, 0.5])
@@ -250,6 +251,7 @@ _TRAINING_TOOL_TEXT = re.compile(r"<tool_response>\n" + _VISION + r"(.*?)\n</too
 
 
 def training_tool_texts(out, tokenizer, i: int) -> tuple[str, ...]:
+    """Each call's output text, from the tool tokens (mask 0) of rollout ``i`` as the chat template rendered them."""
     resp, mask = out.batch["responses"][i].tolist(), out.batch["response_mask"][i].tolist()
     n = int(out.batch["attention_mask"][i, -len(resp) :].sum())
     tool_tokens = [token if m == 0 else tokenizer.eos_token_id for token, m in zip(resp[:n], mask[:n], strict=True)]
@@ -269,25 +271,17 @@ def run_training(tiny_model_dir, tokenizer, tool_yaml, max_turns, cases, rows, p
         name = next(name for name in scripts if f"[{name}]" in prompt)
         return scripts[name][min(generate_call.turn, len(scripts[name]) - 1)]
 
-    rollouts = Rollouts(tiny_model_dir, tokenizer, overrides)
     prompts = [raw_prompt(row, sample) for row, sample in zip(rows, prepared, strict=True)]
     sessions = [SESSION_OF_MODE[case.mode] for case in cases]
-    extra_info = [row["extra_info"] for row in rows]
-    from verl_pixel.testing.agent_harness import make_worker, prompt_batch
-
-    batch = prompt_batch(prompts, session_ids=sessions, extra_info=extra_info)
-    server_out = asyncio.run(make_worker(rollouts.config, _server(tokenizer, script)).generate_sequences(batch))
+    # extra_info carries num_video_frames, as verl hands the row's columns to the agent loop
+    batch = prompt_batch(prompts, session_ids=sessions, extra_info=[row["extra_info"] for row in rows])
+    worker = make_worker(compose_ppo_config(tiny_model_dir, overrides), ScriptedLLMServer(tokenizer, script))
+    out = asyncio.run(worker.generate_sequences(batch))
     results = {}
     for i, case in enumerate(cases):
-        record = TrajectoryRecord.from_mapping({k: v[i] for k, v in server_out.non_tensor_batch.items()})
-        results[case.name] = (record, training_tool_texts(server_out, tokenizer, i))
+        record = TrajectoryRecord.from_mapping({key: values[i] for key, values in out.non_tensor_batch.items()})
+        results[case.name] = (record, training_tool_texts(out, tokenizer, i))
     return results
-
-
-def _server(tokenizer, script):
-    from verl_pixel.testing.fake_server import ScriptedLLMServer
-
-    return ScriptedLLMServer(tokenizer, script)
 
 
 # ---- evaluation: the endpoint episode ----------------------------------------------------------------------------
@@ -308,10 +302,10 @@ class ScriptedEndpoint:
         return ChatReply(content=self.script[min(turn, len(self.script) - 1)])
 
     def tool_texts(self) -> tuple[str, ...]:
-        if not any(message["role"] == "assistant" for message in self.last_messages):
-            return ()
+        """Each call's output text, from the tool-output user turns after the first assistant turn."""
+        roles = [message["role"] for message in self.last_messages]
+        first_answer = roles.index("assistant") if "assistant" in roles else len(roles)
         texts = []
-        first_answer = next(i for i, message in enumerate(self.last_messages) if message["role"] == "assistant")
         for message in self.last_messages[first_answer:]:
             if message["role"] != "user":
                 continue
@@ -320,9 +314,10 @@ class ScriptedEndpoint:
         return tuple(texts)
 
 
-def run_eval_episode(case: Case, sample: PreparedSample, ops, max_turns: int):
+def run_eval_episode(case: Case, sample: PreparedSample, tool_yaml, max_turns: int):
     endpoint = ScriptedEndpoint(case.script)
-    config = EpisodeConfig(ops=ops, mode=case.mode, max_turns=max_turns)
+    # as `verl-pixel eval run --tool-config <the run's YAML> --max-turns N` builds it
+    config = EpisodeConfig(ops=read_ops_config(tool_yaml), mode=case.mode, max_turns=max_turns)
     outcome = asyncio.run(run_episode(endpoint, sample, config))
     return outcome.record, endpoint.tool_texts()
 
@@ -341,7 +336,7 @@ def test_training_and_evaluation_follow_one_rule_book(tiny_model_dir, tiny_token
     mismatches = {}
     for case, sample in zip(cases, prepared, strict=True):
         expected = (case.record, case.tool_texts)
-        evaluation = run_eval_episode(case, sample, ops, max_turns)
+        evaluation = run_eval_episode(case, sample, tool_yaml, max_turns)
         got = {"training": training[case.name], "evaluation": evaluation}
         wrong = {path: value for path, value in got.items() if value != expected}
         if wrong:
