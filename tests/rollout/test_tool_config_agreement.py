@@ -22,5 +22,5 @@ def test_tools_with_different_budgets_are_refused_naming_the_keys(tiny_model_dir
         rollouts.one([call(bbox_2d=[0.1, 0.1, 0.5, 0.5]), "\\boxed{A}"])
     assert isinstance(err.value.__cause__, ValueError)
     assert str(err.value.__cause__).startswith(
-        "multi_turn.tool_config_path: tools crop_image and select_frames have different config (max_operations: 4 vs 2)"
+        "multi_turn.tool_config_path: crop_image and select_frames differ (max_operations: 4 vs 2)"
     )

@@ -33,7 +33,7 @@ def test_tools_that_disagree_are_an_error_naming_them_and_the_keys(tmp_path):
     with pytest.raises(ValueError) as err:
         read_ops_config(path)
     assert str(err.value).startswith(
-        f"{path}: tools crop_image and select_frames have different config (padding: 0.1 vs 0.0, max_images: 16 vs 8)"
+        f"{path}: tools[0].config and tools[1].config differ (padding: 0.1 vs 0.0, max_images: 16 vs 8)"
     )
 
 
@@ -67,3 +67,15 @@ def test_bad_config_and_missing_file_name_the_place(tmp_path):
 
 def test_agreed_config_of_one_tool_is_that_tools():
     assert agreed_ops_config({"crop_image": VisualOpsConfig(max_images=5)}, "x") == VisualOpsConfig(max_images=5)
+
+
+def test_a_document_without_a_tools_list_is_named(tmp_path):
+    path = tmp_path / "tools.yaml"
+    for text, message in (
+        ("tools: {crop: 1}\n", "expected a mapping with a `tools` list"),
+        ("tools: [\n", "cannot read the tool YAML"),
+    ):
+        path.write_text(text)
+        with pytest.raises(ValueError) as err:
+            read_ops_config(path)
+        assert str(err.value).startswith(f"{path}: {message}")

@@ -80,11 +80,11 @@ def agreed_ops_config(configs: Mapping[str, VisualOpsConfig], source: str) -> Vi
     """The one operation config the pixel tools of a run share.
 
     Args:
-        configs: tool name -> its config.
+        configs: where each tool's config comes from (a tool name, ``tools[i].config``) -> the config.
         source: where the tools come from, for the error message (a file, a config key).
 
     Raises:
-        ValueError: if there is no pixel tool, or two tools differ (naming the tools and the keys that differ).
+        ValueError: if there is no pixel tool, or two tools differ (naming both and the keys that differ).
     """
     if not configs:
         raise ValueError(f"{source}: no pixel tools ({', '.join(TOOL_CLASSES.values())})")
@@ -94,35 +94,52 @@ def agreed_ops_config(configs: Mapping[str, VisualOpsConfig], source: str) -> Vi
             mine, theirs = first.to_mapping(), config.to_mapping()
             keys = ", ".join(f"{key}: {mine[key]!r} vs {theirs[key]!r}" for key in mine if mine[key] != theirs[key])
             raise ValueError(
-                f"{source}: tools {first_name} and {name} have different config ({keys}); the pixel tools of a run "
-                "share one config (numbering and budgets are per trajectory): regenerate the YAML with "
+                f"{source}: {first_name} and {name} differ ({keys}); the pixel tools of a run share one config "
+                "(numbering and budgets are per trajectory): regenerate the YAML with "
                 "`python -m verl_pixel.tools.schema_yaml`"
             )
     return first
 
 
-def read_ops_config(path: str | Path = PIXEL_TOOLS_YAML) -> VisualOpsConfig:
-    """The :class:`VisualOpsConfig` of a tool YAML: the config its pixel tools share (other tools are skipped).
+def read_ops_configs(path: str | Path) -> dict[str, VisualOpsConfig]:
+    """The ``config`` of every pixel tool in a tool YAML, validated; other tools' entries are skipped.
+
+    Returns:
+        ``tools[i].config`` -> its config.
 
     Raises:
         FileNotFoundError: if ``path`` is not a file.
-        ValueError: naming the file and the entry, for an invalid ``config``, no pixel tool, or tools that differ.
+        ValueError: naming the file and the entry, for an unreadable document or an invalid ``config``.
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no tool YAML {path}")
-    tools = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("tools") or []
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as err:
+        raise ValueError(f"{path}: cannot read the tool YAML ({err})") from None
+    entries = document.get("tools") if isinstance(document, Mapping) else None
+    if not isinstance(entries, list):
+        raise ValueError(f"{path}: expected a mapping with a `tools` list")
     configs: dict[str, VisualOpsConfig] = {}
-    for index, entry in enumerate(tools):
-        if not isinstance(entry, Mapping) or entry.get("class_name") not in TOOL_CLASSES.values():
-            continue  # a tool of the user's own, loaded by verl next to ours
-        function = (entry.get("tool_schema") or {}).get("function") or {}
-        name = str(function.get("name") or f"tools[{index}]")
-        try:
-            configs[name] = VisualOpsConfig.from_mapping(entry.get("config") or {})
-        except (TypeError, ValueError) as err:
-            raise ValueError(f"{path}: tools[{index}].config: {err}") from err
-    return agreed_ops_config(configs, str(path))
+    for index, entry in enumerate(entries):
+        if isinstance(entry, Mapping) and entry.get("class_name") in TOOL_CLASSES.values():
+            where = f"tools[{index}].config"
+            try:
+                configs[where] = VisualOpsConfig.from_mapping(entry.get("config") or {})
+            except (TypeError, ValueError) as err:
+                raise ValueError(f"{path}: {where}: {err}") from err
+    return configs
+
+
+def read_ops_config(path: str | Path = PIXEL_TOOLS_YAML) -> VisualOpsConfig:
+    """The :class:`VisualOpsConfig` of a tool YAML: the one config its pixel tools share.
+
+    Raises:
+        FileNotFoundError: if ``path`` is not a file.
+        ValueError: naming the file, for an invalid ``config``, no pixel tool, or tools that differ.
+    """
+    return agreed_ops_config(read_ops_configs(path), str(path))
 
 
 def ops_config(preset: str = "qwen2_5_vl", overrides: Mapping[str, Any] | None = None) -> VisualOpsConfig:
