@@ -36,7 +36,7 @@ from hydra.experimental.callback import Callback
 
 from verl_pixel.backends.hf_options import HFServerOptions
 from verl_pixel.pixel_config import PixelConfig, RunSettings, check_against_run, pixel_config, select
-from verl_pixel.tools.schema_yaml import read_ops_configs
+from verl_pixel.tools.schema_yaml import agreed_ops_config, read_ops_configs
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +58,9 @@ def check_trainer_config(config: Mapping[str, Any]) -> PixelConfig:
     if tool_config:
         if not Path(tool_config).is_file():
             raise ValueError(f"{TOOL_CONFIG_KEY}={tool_config}: no such file")
-        read_ops_configs(tool_config)
+        configs = read_ops_configs(tool_config)
+        if configs:  # the pixel tools of a run share one config (budgets and numbering are per trajectory)
+            agreed_ops_config(configs, f"{TOOL_CONFIG_KEY}={tool_config}")
     return pixel
 
 

@@ -101,47 +101,6 @@ def agreed_ops_config(configs: Mapping[str, VisualOpsConfig], source: str) -> Vi
     return first
 
 
-def read_ops_configs(path: str | Path) -> dict[str, VisualOpsConfig]:
-    """The ``config`` of every pixel tool in a tool YAML, validated; other tools' entries are skipped.
-
-    Returns:
-        ``tools[i].config`` -> its config.
-
-    Raises:
-        FileNotFoundError: if ``path`` is not a file.
-        ValueError: naming the file and the entry, for an unreadable document or an invalid ``config``.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no tool YAML {path}")
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as err:
-        raise ValueError(f"{path}: cannot read the tool YAML ({err})") from None
-    entries = document.get("tools") if isinstance(document, Mapping) else None
-    if not isinstance(entries, list):
-        raise ValueError(f"{path}: expected a mapping with a `tools` list")
-    configs: dict[str, VisualOpsConfig] = {}
-    for index, entry in enumerate(entries):
-        if isinstance(entry, Mapping) and entry.get("class_name") in TOOL_CLASSES.values():
-            where = f"tools[{index}].config"
-            try:
-                configs[where] = VisualOpsConfig.from_mapping(entry.get("config") or {})
-            except (TypeError, ValueError) as err:
-                raise ValueError(f"{path}: {where}: {err}") from err
-    return configs
-
-
-def read_ops_config(path: str | Path = PIXEL_TOOLS_YAML) -> VisualOpsConfig:
-    """The :class:`VisualOpsConfig` of a tool YAML: the one config its pixel tools share.
-
-    Raises:
-        FileNotFoundError: if ``path`` is not a file.
-        ValueError: naming the file, for an invalid ``config``, no pixel tool, or tools that differ.
-    """
-    return agreed_ops_config(read_ops_configs(path), str(path))
-
-
 def ops_config(preset: str = "qwen2_5_vl", overrides: Mapping[str, Any] | None = None) -> VisualOpsConfig:
     """A preset's :class:`VisualOpsConfig` with ``overrides`` applied (validated like the tool YAML's ``config``).
 
@@ -178,6 +137,16 @@ def read_ops_configs(path: str | Path) -> dict[str, VisualOpsConfig]:
                 raise ValueError(f"{path}: {where}: expected a mapping, got {block!r}")
             configs[where] = VisualOpsConfig.from_mapping(block, path=f"{path}: {where}.")
     return configs
+
+
+def read_ops_config(path: str | Path = PIXEL_TOOLS_YAML) -> VisualOpsConfig:
+    """The :class:`VisualOpsConfig` of a tool YAML: the one config its pixel tools share.
+
+    Raises:
+        ValueError: naming the file, for an unreadable file, an invalid ``config``, no pixel tool, or tools that
+            differ.
+    """
+    return agreed_ops_config(read_ops_configs(path), str(path))
 
 
 def _parse_setting(text: str) -> tuple[str, Any]:
