@@ -65,3 +65,7 @@ CPU_PLATFORM_NAME = "cpu"
 # The eval rows' ``extra_info`` field saying how many of the row's images are a video's sampled frames (0 or all of
 # them); ``pixel_agent`` and the endpoint evaluation then treat those images as the video (``ops/budgets.py``).
 NUM_VIDEO_FRAMES_FIELD = "num_video_frames"
+
+# Largest image decoded (pixels): PIL's own decompression-bomb warning limit, Image.MAX_IMAGE_PIXELS
+# (1024 * 1024 * 1024 // 4 // 3). Larger images are refused from their header, before decoding.
+MAX_IMAGE_PIXELS = 89_478_485

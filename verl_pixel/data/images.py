@@ -1,57 +1,126 @@
-"""Decode the image references found in verl parquet rows, without qwen_vl_utils (which needs torchvision).
+"""The one decoder of image references: datasets, tools' originals, evaluation and the viewer all use it.
 
-A reference is what verl datasets store per image: a PIL image, ``{"bytes": ...}`` (the HF ``datasets`` Image
-feature), ``{"path": ...}`` / ``{"image": ...}``, or a plain path string (``file://`` allowed). Resizing is left to
-the model's processor, which applies the same ``smart_resize`` rule qwen_vl_utils would.
+A reference is what verl rows and prompts hold per image: a PIL image; raw bytes; a mapping with ``bytes`` (the HF
+``datasets`` Image feature), ``image``, ``image_url`` (OpenAI form, itself ``{"url": ...}``), ``path`` or ``url``;
+or a string: a path, a ``file://`` URL or a base64 ``data:image/...`` URL. http(s) URLs are not fetched (an error
+says so). Resizing is left to the caller (the processor's ``smart_resize`` rule, :mod:`verl_pixel.ops.resize`).
+
+Two guards:
+
+* **decompression bombs**: an image over ``max_pixels`` (default PIL's own warning limit) is refused from its
+  header, before any pixel is decoded;
+* **concurrency**: verl hands every rollout of a group the *same* lazily opened PIL image (``RLHFDataset`` puts
+  ``Image.open(BytesIO(row_bytes))`` in ``raw_prompt``) and decodes model views in a thread pool, while the tools
+  decode originals in worker threads. PIL's lazy loader is not thread-safe (concurrent first decodes gave
+  ``image file is truncated`` or wrong pixels), so the first decode of a PIL image runs under a lock striped by
+  the object; once loaded, the object is shared, not copied.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import io
 import os
+import threading
 from collections.abc import Mapping
 from typing import Any
 
 from PIL import Image, UnidentifiedImageError
+
+from verl_pixel.constants import MAX_IMAGE_PIXELS
+from verl_pixel.ops.resize import to_rgb
+
+# Mapping keys holding a reference, in order of preference (bytes first: a ``path`` next to them may be relative).
+REFERENCE_KEYS = ("bytes", "image", "image_url", "path", "url")
+_DATA_URL_PREFIX = "data:image"
+# Striped rather than per object: no bookkeeping, bounded memory, and distinct images rarely share a stripe.
+_LOCK_STRIPES = tuple(threading.Lock() for _ in range(64))
 
 
 class ImageDecodeError(ValueError):
     """An image reference could not be decoded; the message says which reference and why."""
 
 
-def load_image(ref: Any) -> Image.Image:
-    """Decode one image reference to an RGB PIL image.
+def load_image(ref: Any, max_pixels: int = MAX_IMAGE_PIXELS) -> Image.Image:
+    """Decode one image reference to an RGB PIL image whose pixels are loaded.
 
     Args:
-        ref: a PIL image, a mapping with ``bytes``/``path``/``image``, or a path string.
+        ref: any reference form of the module docstring.
+        max_pixels: refuse images with more pixels than this (decompression-bomb guard).
 
     Returns:
-        The image converted to RGB (the pixels are read eagerly, so the file may be closed afterwards).
+        The image in RGB (transparent pixels on white, as qwen_vl_utils' ``to_rgb``). A PIL image that already is
+        RGB comes back as the same object, decoded once.
 
     Raises:
-        ImageDecodeError: missing file, corrupt bytes, or an unsupported reference type.
+        ImageDecodeError: missing file, remote URL, corrupt or oversized image, or an unsupported reference.
     """
     if isinstance(ref, Image.Image):
-        return ref.convert("RGB")
+        _check_size(ref.size, max_pixels, "image")
+        _decode_once(ref)
+        return to_rgb(ref)
+    if isinstance(ref, (bytes, bytearray)):
+        return _open(io.BytesIO(ref), "image bytes", max_pixels)
     if isinstance(ref, Mapping):
-        if ref.get("bytes") is not None:
-            return _open(io.BytesIO(ref["bytes"]), "image bytes")
-        for key in ("path", "image"):
+        for key in REFERENCE_KEYS:
             if ref.get(key) is not None:
-                return load_image(ref[key])
-        raise ImageDecodeError(f"image reference has none of 'bytes', 'path', 'image' (keys: {sorted(ref)})")
+                return load_image(ref[key], max_pixels)
+        raise ImageDecodeError(f"image reference has none of {list(REFERENCE_KEYS)} (keys: {sorted(ref)})")
     if isinstance(ref, (str, os.PathLike)):
-        path = os.fspath(ref)
-        path = path.removeprefix("file://")
-        if not os.path.isfile(path):
-            raise ImageDecodeError(f"image file not found: {path}")
-        return _open(path, path)
+        return _load_string(os.fspath(ref), max_pixels)
     raise ImageDecodeError(f"unsupported image reference of type {type(ref).__name__}")
 
 
-def _open(source: Any, label: str) -> Image.Image:
+def describe_ref(ref: Any) -> str:
+    """A short printable form of a reference, for messages (bytes are not dumped)."""
+    if isinstance(ref, (bytes, bytearray)):
+        return f"<{len(ref)} image bytes>"
+    text = repr(ref)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _load_string(ref: str, max_pixels: int) -> Image.Image:
+    if ref.startswith(("http://", "https://")):
+        raise ImageDecodeError(f"remote image {describe_ref(ref)} is not fetched; store it locally or as bytes")
+    if ref.startswith(_DATA_URL_PREFIX):
+        _, _, payload = ref.partition("base64,")
+        try:
+            data = base64.b64decode(payload, validate=True)
+        except (binascii.Error, ValueError) as err:
+            raise ImageDecodeError(f"data URL is not valid base64: {err}") from err
+        return _open(io.BytesIO(data), "data URL", max_pixels)
+    path = ref.removeprefix("file://")
+    if not os.path.isfile(path):
+        raise ImageDecodeError(f"image file not found: {path}")
+    return _open(path, path, max_pixels)
+
+
+def _open(source: Any, label: str, max_pixels: int) -> Image.Image:
     try:
-        with Image.open(source) as img:
-            return img.convert("RGB")
-    except (UnidentifiedImageError, OSError) as err:
+        with Image.open(source) as image:
+            _check_size(image.size, max_pixels, label)
+            image.load()
+            return to_rgb(image)
+    except Image.DecompressionBombError as err:  # PIL's own hard limit, raised at open
+        raise ImageDecodeError(f"{label}: {err}") from err
+    except (UnidentifiedImageError, OSError, SyntaxError) as err:  # SyntaxError: PIL's "not a PNG file" and kin
         raise ImageDecodeError(f"cannot decode {label}: {err}") from err
+
+
+def _check_size(size: tuple[int, int], max_pixels: int, label: str) -> None:
+    width, height = size
+    if width * height > max_pixels:
+        raise ImageDecodeError(
+            f"{label} is {width}x{height} = {width * height} pixels, over the {max_pixels}-pixel limit "
+            "(decompression-bomb guard)"
+        )
+
+
+def _decode_once(image: Image.Image) -> None:
+    """Load a (possibly lazy) PIL image's pixels; concurrent callers on one object wait for the first decode."""
+    with _LOCK_STRIPES[(id(image) >> 4) % len(_LOCK_STRIPES)]:
+        try:
+            image.load()
+        except (OSError, SyntaxError) as err:
+            raise ImageDecodeError(f"cannot decode image: {err}") from err

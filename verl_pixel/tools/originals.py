@@ -9,22 +9,20 @@ The stored originals are still reachable, in this order of precedence:
    ``raw_prompt``): verl's ``RLHFDataset`` puts the row's images there as ``{"type": "image", "image": ...}``
    (a PIL image, a path, a ``file://`` URL or a base64 data URL) or with ``"bytes"``.
 
-Image references here come from the dataset, never from a model's arguments (those can only name indices).
-http(s) URLs are not fetched from inside a tool; such an image falls back to the model's copy.
+Image references here come from the dataset, never from a model's arguments (those can only name indices). They
+are decoded by the project's one decoder (:func:`verl_pixel.data.images.load_image`); a reference it cannot read
+(an http(s) URL is not fetched from inside a tool, a missing file, corrupt bytes) falls back to the model's copy.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import logging
-import os
 from collections.abc import Mapping, Sequence
-from io import BytesIO
 from typing import Any
 
 from PIL import Image
 
+from verl_pixel.data.images import ImageDecodeError, describe_ref, load_image
 from verl_pixel.ops.frames import frames_from_array
 
 logger = logging.getLogger(__name__)
@@ -66,11 +64,14 @@ def _is_image_item(item: Any) -> bool:
 
 
 def load_image_ref(ref: Any) -> Image.Image | None:
-    """Open one dataset image reference; ``None`` (with a warning) when it cannot be read locally."""
+    """Decode one dataset image reference with the one decoder; ``None`` (with a warning) when it cannot be read.
+
+    A shared PIL image (a GRPO group's ``raw_prompt``) is decoded once and shared, not copied per trajectory.
+    """
     try:
-        return _load(ref)
-    except (OSError, ValueError, binascii.Error) as err:
-        logger.warning("cannot open original image %s: %s", _describe(ref), err)
+        return load_image(ref)
+    except ImageDecodeError as err:
+        logger.warning("cannot open original image %s: %s", describe_ref(ref), err)
         return None
 
 
@@ -97,34 +98,3 @@ def first_video_frames(agent_data: Any) -> list[Image.Image]:
     except (TypeError, ValueError) as err:
         logger.warning("cannot read video frames: %s", err)
         return []
-
-
-def _load(ref: Any) -> Image.Image | None:
-    if isinstance(ref, Image.Image):
-        return ref
-    if isinstance(ref, bytes | bytearray):
-        return Image.open(BytesIO(ref))
-    if isinstance(ref, Mapping):
-        for key in ("image", "image_url", "bytes", "path", "url"):
-            if ref.get(key) is not None:
-                return _load(ref[key])
-        return None
-    if isinstance(ref, str | os.PathLike):
-        return _load_string(os.fspath(ref))
-    return None
-
-
-def _load_string(ref: str) -> Image.Image | None:
-    if ref.startswith(("http://", "https://")):
-        logger.warning("original image %s is remote; cropping the model's copy", _describe(ref))
-        return None
-    if ref.startswith("data:image"):
-        _, _, payload = ref.partition("base64,")
-        return Image.open(BytesIO(base64.b64decode(payload)))
-    path = ref[len("file://") :] if ref.startswith("file://") else ref
-    return Image.open(path)
-
-
-def _describe(ref: Any) -> str:
-    text = repr(ref)
-    return text if len(text) <= 80 else text[:77] + "..."
