@@ -59,6 +59,42 @@ def test_multiple_choice_vstar(response: str, score: float) -> None:
     assert score_response(response, VSTAR)[0] == score
 
 
+# Hedges that name several options score 0 whichever of them is right (reliability probe §7: each of these was
+# credited before the several-letters rule).
+VSTAR_A = GroundTruth.from_mapping(
+    {"answer": "A", "answer_type": "multiple_choice", "options": ["red", "blue", "green", "white"]}
+)
+
+
+@pytest.mark.parametrize(
+    ("truth", "response"),
+    [
+        (VSTAR_A, r"\boxed{(A) or (B)}"),
+        (VSTAR_A, r"\boxed{(A)(B)(C)(D)}"),
+        (VSTAR_A, r"\boxed{A. red or B. blue}"),
+        (VSTAR_A, "(A) red or (B) blue"),
+        (VSTAR_A, r"\boxed{A) or B)}"),
+        (VSTAR_A, "the answer is (A), but maybe (B)"),
+        (VSTAR_A, r"\boxed{A: red, B: blue}"),
+        (VSTAR, r"\boxed{A or B}"),
+        (VSTAR, "either A or B"),
+        (VSTAR, "the answer is A or B"),
+        (VSTAR, "Not sure between A and B"),
+        (VSTAR, r"\boxed{A and/or B}"),
+    ],
+)
+def test_multiple_choice_hedges_score_zero(truth: GroundTruth, response: str) -> None:
+    assert score_response(response, truth)[0] == 0.0
+
+
+@pytest.mark.parametrize(
+    ("response", "score"),
+    [(r"\boxed{A}", 1.0), (r"\boxed{(A) red}", 1.0), (r"\boxed{A. red}", 1.0), ("A cat? No: \\boxed{A}", 1.0)],
+)
+def test_multiple_choice_single_letter_still_scores(response: str, score: float) -> None:
+    assert score_response(response, VSTAR_A)[0] == score
+
+
 @pytest.mark.parametrize(
     ("response", "score"),
     [(r"\boxed{C}", 1.0), (r"\boxed{(C) 4}", 1.0), (r"\boxed{4}", 1.0), (r"\boxed{(C)}", 1.0), (r"\boxed{3}", 0.0)],
@@ -92,6 +128,16 @@ TALLY_ZERO = GroundTruth.from_mapping({"answer": "0", "answer_type": "number"})
         (r"\boxed{}", 0.0),
         (r"\boxed{many}", 0.0),
         ("9" * 5000, 0.0),  # overflows to inf: no crash
+        # a bound or an estimate is not a count (reliability probe §7: each was credited before)
+        (r"\boxed{3 or more}", 0.0),
+        (r"\boxed{at least 3}", 0.0),
+        (r"\boxed{about 3}", 0.0),
+        (r"\boxed{3+}", 0.0),
+        (r"\boxed{~3}", 0.0),
+        (r"\boxed{roughly three}", 0.0),
+        (r"\boxed{3 or so}", 0.0),
+        ("There are 3 cars over the bridge", 1.0),  # "over" after the number is a preposition
+        ("3 people about to cross: \\boxed{3}", 1.0),
     ],
 )
 def test_number_tallyqa(response: str, score: float) -> None:
@@ -264,3 +310,10 @@ def test_huge_answers_score_quickly(no_math_verify: None, truth: GroundTruth, an
     start = time.perf_counter()
     assert score_answer(answer, truth) == 0.0
     assert time.perf_counter() - start < 2.0
+
+
+@pytest.mark.parametrize("truth", [VSTAR, TALLY, SHORT, SPANS, INFOVQA])
+@pytest.mark.parametrize("response", [None, 3, b"\\boxed{B}"])
+def test_non_text_responses_score_zero(truth: GroundTruth, response: object) -> None:
+    acc, extracted = score_response(response, truth)  # type: ignore[arg-type]
+    assert (acc, extracted.text, extracted.source.value) == (0.0, "", "none")

@@ -9,13 +9,16 @@ a letter or the option text and give no credit to an answer that names more than
 Rules, tried in order on the cleaned answer (the first that decides wins):
 
 1. the whole answer is a letter: ``B``, ``(B)``, ``B.``, ``b``;
-2. it starts with a letter label: ``B. text``, ``B) text``, ``(B) text``, ``B: text`` (if the text after the
+2. an answer naming two or more different option letters is a hedge and selects nothing: ``(A) or (B)``,
+   ``(A)(B)(C)(D)``, ``A. red or B. blue``, ``A or B``, ``the answer is A or B`` (the hedge would otherwise be
+   credited through whichever letter a later rule reads first);
+3. it starts with a letter label: ``B. text``, ``B) text``, ``(B) text``, ``B: text`` (if the text after the
    label is exactly *another* option's text the answer contradicts itself and reads as no choice);
-3. a keyword names a letter: ``the answer is (B)``, ``option B``, ``choice: B``;
-4. the answer equals one option's text (VQA-normalized);
-5. it contains exactly one standalone capital letter in the option range (``I think B``), not counting ``A``/``I``
-   used as a word (followed by a lower-case word);
-6. it contains exactly one option's text as whole words (an option contained in a longer matched option, as
+4. a keyword names a letter: ``the answer is (B)``, ``option B``, ``choice: B``;
+5. the answer equals one option's text (VQA-normalized);
+6. it contains exactly one standalone capital letter in the option range (``I think B``), not counting ``A``/``I``
+   used as a word (followed by a lower-case word other than a connective: ``A or B`` names two letters);
+7. it contains exactly one option's text as whole words (an option contained in a longer matched option, as
    ``red`` in ``dark red``, does not count separately).
 
 A letter beyond the number of options reads as no choice.
@@ -36,8 +39,9 @@ _KEYWORD_LETTER = re.compile(
     r"\b(?i:answer|option|choice)\s*(?i:is|:|=)?\s*(?i:option\s+)?(?:\(([A-Za-z])\)|([A-Z])(?![\w'-]))"
 )
 _STANDALONE_LETTER = re.compile(r"(?<![\w'-])(?:\(([A-Z])\)|([A-Z]))(?![\w'-])")
-# "A" and "I" followed by a lower-case word are the article and the pronoun, not option letters.
-_WORD_AFTER = re.compile(r"\s+[a-z]")
+# "A" and "I" followed by a lower-case word are the article and the pronoun, not option letters; but a connective
+# after them ("A or B", "A and B", "A vs B") makes them letters again.
+_WORD_AFTER = re.compile(r"\s+(?!(?:or|and|nor|vs|versus)\b)[a-z]")
 
 
 def letter_index(letter: str, num_options: int) -> int | None:
@@ -56,11 +60,20 @@ def read_choice(answer: str, options: Sequence[str]) -> int | None:
     whole = _WHOLE_LETTER.match(answer)
     if whole:
         return letter_index(whole.group(1), len(options))
+    if _names_several_letters(answer, options):
+        return None
     for rule in (_by_leading_label, _by_keyword, _by_option_text, _by_standalone_letter, _by_contained_text):
         found, index = rule(answer, options)
         if found:
             return index
     return None
+
+
+def _names_several_letters(answer: str, options: Sequence[str]) -> bool:
+    """Whether the answer names two or more different option letters (labels or standalone capitals)."""
+    named = {letter_index(letter, len(options)) for letter in _letters(_STANDALONE_LETTER, answer)}
+    named.discard(None)
+    return len(named) > 1
 
 
 def _by_leading_label(answer: str, options: Sequence[str]) -> tuple[bool, int | None]:

@@ -11,6 +11,8 @@ Reading rules (decided here, documented for the data and eval owners):
 - if the answer holds explicit numbers that all have the same value, that value is the answer (``3 apples``,
   ``3. I counted 3``); if it holds **different** values (``2 or 3``, ``3 apples and 2 pears``) it is ambiguous
   and reads as no number, so hedging never earns credit;
+- a number stated as a bound or an estimate is not a count: ``3 or more``, ``3+``, ``at least 3``, ``over 3``,
+  ``about 3``, ``~3``, ``roughly three`` read as no number (credit for them would reward hedging upwards);
 - only when no explicit number is present, the words ``none``, ``no`` and ``nothing`` read as 0 (``No.``,
   ``There are no dogs``), because for a counting question that is what they mean; in ``No, there are 3`` the
   explicit 3 wins.
@@ -49,6 +51,17 @@ _TENS = {
 }
 _ZERO_WORDS = frozenset({"none", "no", "nothing"})
 
+_NUMBER_START = r"(?<![\w.])(?:-?\d|(?:" + "|".join((*_UNIT_WORDS, *_TENS)) + r")\b)"
+_BEFORE_NUMBER = (
+    "at least", "at most", "no more than", "no less than", "more than", "less than", "fewer than", "greater than",
+    "over", "under", "up to", "about", "around", "approximately", "approx", "roughly", "nearly", "almost",
+)  # fmt: skip
+# A qualifier right before a number ("at least 3", "~3", ">= 3") or a bound right after it ("3 or more", "3+").
+_QUALIFIED = re.compile(
+    r"(?:\b(?:" + "|".join(_BEFORE_NUMBER) + r")\.?\s+|[~≈<>≤≥]=?\s*)" + _NUMBER_START
+    + r"|" + _NUMBER_START + r"[\w.,-]*\s*(?:\+|\bor\s+(?:more|less|fewer|so|above|below)\b)"
+)  # fmt: skip
+
 # One token stream so that word compounds can look at their neighbour: a number in digits, or a word.
 _TOKEN = re.compile(r"(?<![\w.])-?\d+(?:,\d{3})*(?:\.\d+)?(?![\d])|\d+(?:\.\d+)?|[a-z]+")
 
@@ -60,9 +73,12 @@ def read_number(text: str) -> float | None:
         text: an answer span, e.g. ``"3 apples"`` or ``"three"``.
 
     Returns:
-        The value, or None when the text states no number or several different ones.
+        The value, or None when the text states no number, several different ones, or a bound / estimate.
     """
-    tokens = _TOKEN.findall(text.lower())
+    lowered = text.lower()
+    if _QUALIFIED.search(lowered):
+        return None
+    tokens = _TOKEN.findall(lowered)
     values = _explicit_values(tokens)
     if len(values) == 1:
         return values.pop()

@@ -83,13 +83,17 @@ def score_answer(answer: str, ground_truth: GroundTruth) -> float:
     return score_short_text(cleaned, ground_truth.answers)
 
 
-def score_response(response: str, ground_truth: GroundTruth) -> tuple[float, ExtractedAnswer]:
-    """Extract the final answer of a response and score it; never raises on any response text.
+def score_response(response: str | None, ground_truth: GroundTruth) -> tuple[float, ExtractedAnswer]:
+    """Extract the final answer of a response and score it; never raises on any response.
+
+    Args:
+        response: the final assistant text; ``None`` or any non-text value is no answer (scores 0).
+        ground_truth: the row's parsed ground truth.
 
     Returns:
         ``(r_acc, extracted answer)``.
     """
-    extracted = extract_final_answer(response)
+    extracted = extract_final_answer(response if isinstance(response, str) else "")
     try:
         return score_answer(extracted.text, ground_truth), extracted
     except Exception:  # a scorer bug must cost one rollout's reward, not the training step; tests hunt such bugs
