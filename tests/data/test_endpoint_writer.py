@@ -9,7 +9,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from verl_pixel.data.endpoint_writer import EndpointError, EndpointWriter, EndpointWriterConfig
+from verl_pixel.chat_endpoint import EndpointError
+from verl_pixel.data.endpoint_writer import EndpointWriter, EndpointWriterConfig
 from verl_pixel.data.synthesize import synthesize
 from verl_pixel.data.writers import TextKind, TextRequest
 
@@ -95,7 +96,10 @@ def test_retries_transient_failures():
 
 
 def test_gives_up_after_retries_and_on_client_errors():
-    with FakeChatServer(fail_first=100) as server, pytest.raises(EndpointError, match="HTTP 503 after 3 attempts"):
+    with (
+        FakeChatServer(fail_first=100) as server,
+        pytest.raises(EndpointError, match="gave up after 3 tries; last: HTTP 503"),
+    ):
         _writer(server.url, max_retries=2).write_many(_requests(1))
     with FakeChatServer(fail_first=100, fail_status=400) as server, pytest.raises(EndpointError, match="HTTP 400"):
         _writer(server.url, max_retries=5).write_many(_requests(1))

@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import io
-import json
 
-import httpx
 import pytest
 from PIL import Image
 
+from verl_pixel.chat_endpoint import data_url_encoder
 from verl_pixel.eval.chat_messages import (
-    data_url_encoder,
     hermes_system_prompt,
     structured_calls,
     text_tool_outputs,
     with_tools_in_system,
 )
-from verl_pixel.eval.endpoint import ChatEndpoint, EndpointConfig, EndpointError, backoff_delay, parse_reply
 from verl_pixel.ops import (
     FailureReason,
     ImageRegistry,
@@ -86,50 +82,3 @@ def test_structured_calls_and_data_urls():
     assert decoded.size == (8, 8) and decoded.format == "JPEG"
     with pytest.raises(ValueError, match="png or jpeg"):
         data_url_encoder("gif")
-
-
-def test_parse_reply_and_backoff():
-    reply = parse_reply(
-        {"choices": [{"message": {"content": None, "tool_calls": [{"id": "x"}]}, "finish_reason": "tool_calls"}]}
-    )
-    assert (reply.content, reply.finish_reason, reply.prompt_tokens, len(reply.tool_calls)) == (
-        "",
-        "tool_calls",
-        None,
-        1,
-    )
-    with pytest.raises(EndpointError, match="malformed chat-completions response"):
-        parse_reply({"choices": []})
-    config = EndpointConfig(base_url="http://127.0.0.1:1/v1", model="m", backoff_s=1.0, backoff_max_s=5.0)
-    assert backoff_delay(0, config, "3") == 3.0 and backoff_delay(0, config, "100") == 5.0
-    assert 2.0 <= backoff_delay(2, config) <= 4.0 and 2.5 <= backoff_delay(9, config) <= 5.0
-    with pytest.raises(ValueError, match="http"):
-        EndpointConfig(base_url="127.0.0.1:8000", model="m")
-
-
-def test_client_retries_only_what_can_succeed_later():
-    statuses = iter([429, 503, 200, 400])
-    seen = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(json.loads(request.content))
-        status = next(statuses)
-        body = {"choices": [{"message": {"content": "ok"}}]} if status == 200 else {"error": "no"}
-        return httpx.Response(status, json=body, headers={"retry-after": "0"} if status == 429 else {})
-
-    config = EndpointConfig(
-        base_url="http://127.0.0.1:9/v1", model="m", api_key="k", backoff_s=0.001, extra_body=(("seed", 3),)
-    )
-
-    async def go():
-        endpoint = ChatEndpoint(config, transport=httpx.MockTransport(handler))
-        try:
-            first = await endpoint.complete([{"role": "user", "content": "hi"}])
-            with pytest.raises(EndpointError, match="HTTP 400"):
-                await endpoint.complete([{"role": "user", "content": "hi"}])
-            return first
-        finally:
-            await endpoint.aclose()
-
-    assert asyncio.run(go()).content == "ok"
-    assert len(seen) == 4 and seen[0]["seed"] == 3 and seen[0]["max_tokens"] == 2048

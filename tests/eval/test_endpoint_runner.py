@@ -17,8 +17,8 @@ import pytest
 from aiohttp import web
 from PIL import Image
 
+from verl_pixel.chat_endpoint import EndpointConfig
 from verl_pixel.data.parquet_io import write_rl_parquet
-from verl_pixel.eval.endpoint import EndpointConfig
 from verl_pixel.eval.episode import EpisodeConfig
 from verl_pixel.eval.report import markdown_report, summarize_results
 from verl_pixel.eval.results import read_results

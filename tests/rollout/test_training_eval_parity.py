@@ -29,7 +29,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from verl_pixel.eval.endpoint import ChatReply
+from verl_pixel.chat_endpoint import ChatReply
 from verl_pixel.eval.episode import EpisodeConfig, run_episode
 from verl_pixel.eval.sample_inputs import PreparedSample, prepare_sample
 from verl_pixel.eval.samples import EvalSample, ImageInput, eval_rows

@@ -1,32 +1,25 @@
 """An analysis writer backed by any OpenAI-compatible chat endpoint (``POST {base_url}/chat/completions``).
 
-Standard library only (urllib): requests run concurrently in threads, failed ones are retried with exponential
-backoff (connection errors, timeouts, HTTP 408/409/429/5xx, empty answers), and a tqdm bar shows progress. The
-answer is sanitized like every writer's (:func:`~verl_pixel.data.writers.sanitize_text`).
+Requests go through the project's one client (:mod:`verl_pixel.chat_endpoint`: its retry policy, per-request
+deadline, ``Retry-After`` handling and :class:`~verl_pixel.chat_endpoint.EndpointError`), ``max_concurrency`` at a
+time, with a tqdm bar. An answer that is empty after sanitizing (:func:`~verl_pixel.data.writers.sanitize_text`)
+is retried like a transient failure. A request that still fails stops the synthesis with ``EndpointError``.
 """
 
 from __future__ import annotations
 
-import base64
 import dataclasses
-import io
-import json
 import logging
 import os
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from tqdm import tqdm
 
+from verl_pixel.chat_endpoint import ChatReply, EndpointConfig, complete_all, data_url_encoder
 from verl_pixel.data.writers import TextKind, TextRequest, sanitize_text
 
 logger = logging.getLogger(__name__)
-
-_RETRY_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
 
 _SYSTEM_PROMPT = (
     "You write one short step (1-3 sentences) of a model's visual reasoning trace. Write in the first person, as "
@@ -52,13 +45,9 @@ _INSTRUCTIONS: dict[TextKind, str] = {
 }
 
 
-class EndpointError(RuntimeError):
-    """The endpoint did not produce a usable answer within the retries."""
-
-
 @dataclasses.dataclass(frozen=True)
 class EndpointWriterConfig:
-    """Where and how to call the chat endpoint.
+    """Where and how to call the chat endpoint (the writer's defaults; the client is the shared one).
 
     Attributes:
         base_url: e.g. ``http://127.0.0.1:8000/v1`` (``/chat/completions`` is appended).
@@ -67,7 +56,7 @@ class EndpointWriterConfig:
         max_concurrency: requests in flight at once.
         max_retries: retries per request after the first attempt.
         backoff_s: first retry delay; doubled each retry.
-        timeout_s: per-request timeout.
+        timeout_s: deadline of one request (sending to the reply's last byte).
         temperature: sampling temperature.
         max_tokens: answer length limit.
         seed: sent as the request's ``seed`` (servers that honour it make runs repeatable).
@@ -92,6 +81,20 @@ class EndpointWriterConfig:
         if self.max_concurrency < 1 or self.max_retries < 0 or self.backoff_s < 0:
             raise ValueError("max_concurrency must be >= 1, max_retries and backoff_s >= 0")
 
+    def endpoint(self) -> EndpointConfig:
+        """The shared client's config for these settings (the API key read from ``api_key_env`` now)."""
+        return EndpointConfig(
+            base_url=self.base_url,
+            model=self.model,
+            api_key=os.environ.get(self.api_key_env) or None,
+            temperature=self.temperature,
+            max_tokens=self.max_tokens,
+            timeout_s=self.timeout_s,
+            max_retries=self.max_retries,
+            backoff_s=self.backoff_s,
+            extra_body=(("seed", self.seed),),
+        )
+
 
 class EndpointWriter:
     """Writes each step's text with one chat-completion request."""
@@ -99,89 +102,34 @@ class EndpointWriter:
     def __init__(self, config: EndpointWriterConfig) -> None:
         self.config = config
         self.wants_images = config.send_images
-        self._url = config.base_url.rstrip("/") + "/chat/completions"
+        self._encode = data_url_encoder("png")
 
     def write_many(self, requests: Sequence[TextRequest]) -> list[str]:
-        """Texts of all requests, in order.
+        """Texts of all requests, in order (call from synchronous code: it runs its own event loop).
 
         Raises:
             EndpointError: if a request still fails after its retries.
         """
         bar = tqdm(total=len(requests), desc="writing", unit="text", disable=not self.config.show_progress)
-        with bar, ThreadPoolExecutor(max_workers=self.config.max_concurrency) as pool:
+        with bar:
+            replies = complete_all(
+                self.config.endpoint(),
+                [self.messages(request) for request in requests],
+                self.config.max_concurrency,
+                usable=_has_text,
+                on_done=lambda: bar.update(1),
+            )
+        return [sanitize_text(reply.content) for reply in replies]
 
-            def run(request: TextRequest) -> str:
-                text = self.write(request)
-                bar.update(1)
-                return text
-
-            return list(pool.map(run, requests))
-
-    def write(self, request: TextRequest) -> str:
-        """The text of one request (with retries).
-
-        Raises:
-            EndpointError: if every attempt failed.
-        """
-        payload = json.dumps(self.payload(request)).encode()
-        delay = self.config.backoff_s
-        last_error = "no attempt"
-        for attempt in range(self.config.max_retries + 1):
-            if attempt:
-                time.sleep(delay)
-                delay *= 2
-            try:
-                text = sanitize_text(self._post(payload))
-            except _RetryableError as err:
-                last_error = str(err)
-                logger.info("request %s attempt %d failed: %s", request.request_id, attempt + 1, err)
-                continue
-            if text:
-                return text
-            last_error = "empty answer"
-        raise EndpointError(f"request {request.request_id}: {last_error} after {self.config.max_retries + 1} attempts")
-
-    def payload(self, request: TextRequest) -> dict[str, Any]:
-        """The chat-completion request body for ``request``."""
+    def messages(self, request: TextRequest) -> list[dict[str, Any]]:
+        """The chat messages of ``request``: the system prompt, then the task (and the step's images)."""
         instruction = _INSTRUCTIONS[request.kind].format(target=request.target, answer=request.answer)
         text = f"Question: {request.question}\n\nTask: {instruction}"
         content: list[dict[str, Any]] = [{"type": "text", "text": text}]
         if self.config.send_images:
-            content += [{"type": "image_url", "image_url": {"url": _data_url(image)}} for image in request.images]
-        return {
-            "model": self.config.model,
-            "messages": [{"role": "system", "content": _SYSTEM_PROMPT}, {"role": "user", "content": content}],
-            "temperature": self.config.temperature,
-            "max_tokens": self.config.max_tokens,
-            "seed": self.config.seed,
-        }
-
-    def _post(self, payload: bytes) -> str:
-        headers = {"Content-Type": "application/json"}
-        key = os.environ.get(self.config.api_key_env)
-        if key:
-            headers["Authorization"] = f"Bearer {key}"
-        request = urllib.request.Request(self._url, data=payload, headers=headers, method="POST")
-        try:
-            with urllib.request.urlopen(request, timeout=self.config.timeout_s) as response:
-                body = json.loads(response.read())
-        except urllib.error.HTTPError as err:
-            if err.code in _RETRY_STATUS:
-                raise _RetryableError(f"HTTP {err.code}") from err
-            raise EndpointError(f"HTTP {err.code} from {self._url}: {err.read()[:200]!r}") from err
-        except (urllib.error.URLError, TimeoutError, ConnectionError, json.JSONDecodeError) as err:
-            raise _RetryableError(f"{type(err).__name__}: {err}") from err
-        try:
-            return str(body["choices"][0]["message"]["content"] or "")
-        except (KeyError, IndexError, TypeError) as err:
-            raise _RetryableError(f"unexpected response shape: {str(body)[:200]}") from err
+            content += [{"type": "image_url", "image_url": {"url": self._encode(image)}} for image in request.images]
+        return [{"role": "system", "content": _SYSTEM_PROMPT}, {"role": "user", "content": content}]
 
 
-class _RetryableError(Exception):
-    """A failure worth another attempt."""
-
-
-def _data_url(image: Any) -> str:
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+def _has_text(reply: ChatReply) -> bool:
+    return bool(sanitize_text(reply.content))

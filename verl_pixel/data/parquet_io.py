@@ -1,5 +1,12 @@
-"""Writing SFT and RL rows to parquet with the uniform schemas parquet needs.
+"""Parquet I/O: the one reader of parquet rows, and the writers of SFT and RL rows.
 
+**Reading** (:func:`iter_rows`, :func:`read_rows`, :func:`read_rows_at`): rows come back as plain Python values
+(lists, dicts, bytes; no numpy arrays), streamed in batches so unneeded image bytes are never held at once. A
+missing file is a one-line ``FileNotFoundError``; a row that cannot be decoded (text that is not valid UTF-8) is a
+:class:`~verl_pixel.data.sft_schema.RowError` naming the file, the row and the column, instead of pyarrow's
+error for the whole file.
+
+**Writing**:
 Parquet stores one struct type per column, infers it from the values, and cannot store an empty struct. So:
 
 * every message carries the same keys (:data:`~verl_pixel.data.sft_schema.MESSAGE_KEYS`; absent ones are null);
@@ -15,13 +22,124 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
-from verl_pixel.data.sft_schema import MESSAGE_KEYS
+from verl_pixel.data.sft_schema import MESSAGE_KEYS, RowError
+
+_BATCH_ROWS = 256
+
+
+def open_parquet(path: str | os.PathLike) -> pq.ParquetFile:
+    """The parquet file at ``path``.
+
+    Raises:
+        FileNotFoundError: one line naming the missing file.
+        ValueError: the file is not parquet.
+    """
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"no such parquet file: {path}")
+    try:
+        return pq.ParquetFile(path)
+    except pa.ArrowInvalid as err:
+        raise ValueError(f"{path} is not a parquet file: {err}") from err
+
+
+def num_rows(path: str | os.PathLike) -> int:
+    """Rows in the file (from its footer, nothing decoded)."""
+    return open_parquet(path).metadata.num_rows
+
+
+def column_names(path: str | os.PathLike) -> list[str]:
+    """The file's column names."""
+    return list(open_parquet(path).schema_arrow.names)
+
+
+def iter_rows(
+    path: str | os.PathLike,
+    columns: Sequence[str] | None = None,
+    start: int = 0,
+    limit: int | None = None,
+    on_undecodable: Callable[[RowError], None] | None = None,
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    """``(row number in the file, row)`` for rows ``start .. start + limit`` (all after ``start`` if no limit).
+
+    Args:
+        path: the parquet file.
+        columns: columns to read (all when None).
+        start: first row number.
+        limit: most rows.
+        on_undecodable: receives the :class:`RowError` of a row that cannot be decoded, which is then skipped;
+            without it the error is raised.
+    """
+    stop = None if limit is None else start + limit
+    position = 0
+    for batch in open_parquet(path).iter_batches(batch_size=_BATCH_ROWS, columns=columns):
+        if stop is not None and position >= stop:
+            return
+        first = max(start - position, 0)
+        last = batch.num_rows if stop is None else min(batch.num_rows, stop - position)
+        if first < last:
+            yield from _plain_rows(batch.slice(first, last - first), str(path), position + first, on_undecodable)
+        position += batch.num_rows
+
+
+def read_rows(
+    path: str | os.PathLike, start: int = 0, limit: int | None = None, columns: Sequence[str] | None = None
+) -> list[dict[str, Any]]:
+    """Rows ``start .. start + limit`` as plain values (see :func:`iter_rows`)."""
+    return [row for _, row in iter_rows(path, columns=columns, start=start, limit=limit)]
+
+
+def read_rows_at(
+    path: str | os.PathLike, positions: Collection[int], columns: Sequence[str] | None = None
+) -> dict[int, dict[str, Any]]:
+    """The rows at ``positions`` (row numbers in the file), keyed by position; batches without one are skipped."""
+    wanted = set(positions)
+    out: dict[int, dict[str, Any]] = {}
+    position = 0
+    for batch in open_parquet(path).iter_batches(batch_size=_BATCH_ROWS, columns=columns):
+        for hit in sorted(p for p in wanted if position <= p < position + batch.num_rows):
+            out.update(_plain_rows(batch.slice(hit - position, 1), str(path), hit, None))
+        position += batch.num_rows
+        if len(out) == len(wanted):
+            break
+    return out
+
+
+def _plain_rows(
+    batch: pa.RecordBatch, path: str, first: int, on_undecodable: Callable[[RowError], None] | None
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    try:
+        rows = batch.to_pylist()
+    except (UnicodeDecodeError, pa.ArrowException):
+        rows = None  # find the row (and the column) that fails, only on this rare path
+    if rows is not None:
+        yield from enumerate(rows, start=first)
+        return
+    for offset in range(batch.num_rows):
+        row = batch.slice(offset, 1)
+        try:
+            yield first + offset, row.to_pylist()[0]
+        except (UnicodeDecodeError, pa.ArrowException) as err:
+            error = RowError(first + offset, _failing_column(row), f"cannot be decoded ({err})", file=path)
+            if on_undecodable is None:
+                raise error from err
+            on_undecodable(error)
+
+
+def _failing_column(row: pa.RecordBatch) -> str:
+    for name, column in zip(row.schema.names, row.columns, strict=True):
+        try:
+            column.to_pylist()
+        except (UnicodeDecodeError, pa.ArrowException):
+            return name
+    return "?"
 
 
 def normalize_message(message: Mapping[str, Any]) -> dict[str, Any]:

@@ -52,13 +52,25 @@ class RowProblem:
 
 
 class RowError(ValueError):
-    """A row violates the SFT schema; the message names the row index and the field."""
+    """A bad data row (SFT or RL); the message names the file (when known), the row and the field.
 
-    def __init__(self, row_index: int | None, field: str, message: str) -> None:
+    Attributes:
+        row_index: the row's number in its file (0-based; in the dataset when the file is unknown).
+        field: the offending field (``messages[3].role``, ``images[1]``).
+        detail: why.
+        file: the parquet file, when known.
+    """
+
+    def __init__(self, row_index: int | None, field: str, message: str, file: str | None = None) -> None:
         self.row_index = row_index
         self.field = field
         self.detail = message
-        super().__init__(f"row {row_index}: field '{field}': {message}")
+        self.file = file
+        where = f"{file}: row {row_index}" if file else f"row {row_index}"
+        super().__init__(f"{where}: field '{field}': {message}")
+
+    def __reduce__(self) -> tuple[Any, ...]:  # picklable across DataLoader worker processes
+        return (RowError, (self.row_index, self.field, self.detail, self.file))
 
 
 def is_tool_output(message: Mapping[str, Any]) -> bool:

@@ -1,4 +1,4 @@
-"""OpenAI chat-completions messages for the endpoint runner (pure apart from image encoding).
+"""OpenAI chat-completions messages for the endpoint runner (images are encoded by the client's encoder).
 
 Two tool protocols (:class:`ToolProtocol`):
 
@@ -16,15 +16,14 @@ Whichever protocol is configured, a reply's ``tool_calls`` field is honoured if 
 
 from __future__ import annotations
 
-import base64
-import io
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from enum import Enum
 from typing import Any
 
 from PIL import Image
 
+from verl_pixel.chat_endpoint import ImageEncoder
 from verl_pixel.ops import MalformedToolCall, OperationResult, OutputStyle, ToolCall, result_text
 from verl_pixel.ops.tool_call import parse_call_body
 
@@ -40,28 +39,12 @@ TOOLS_FOOTER = (
 )
 TOOL_IMAGES_TEXT = "Images returned by the tools:"
 
-ImageEncoder = Callable[[Image.Image], str]
-
 
 class ToolProtocol(str, Enum):
     """How tools are offered to the endpoint (module docstring)."""
 
     PROMPT = "prompt"
     API = "api"
-
-
-def data_url_encoder(image_format: str = "png") -> ImageEncoder:
-    """An encoder of PIL images to ``data:`` URLs (PNG is lossless; JPEG is smaller)."""
-    fmt = image_format.lower()
-    if fmt not in ("png", "jpeg"):
-        raise ValueError(f"image_format must be png or jpeg, got {image_format!r}")
-
-    def encode(image: Image.Image) -> str:
-        buffer = io.BytesIO()
-        image.convert("RGB").save(buffer, format=fmt.upper(), **({"quality": 95} if fmt == "jpeg" else {}))
-        return f"data:image/{fmt};base64,{base64.b64encode(buffer.getvalue()).decode('ascii')}"
-
-    return encode
 
 
 def image_part(image: Image.Image, encode: ImageEncoder) -> dict[str, Any]:

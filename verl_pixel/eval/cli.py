@@ -47,7 +47,7 @@ def _preprocess(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from verl_pixel.eval.endpoint import EndpointConfig
+    from verl_pixel.chat_endpoint import EndpointConfig
     from verl_pixel.eval.episode import DEFAULT_MAX_TURNS, EpisodeConfig
     from verl_pixel.eval.runner import RunnerConfig, run_eval
     from verl_pixel.tools.schema_yaml import read_ops_config
@@ -182,7 +182,9 @@ def _add_run(sub: Any) -> None:
     parser.add_argument("--limit", type=int, help="first N rows of each file")
     parser.add_argument("--tokenizer", help="count response tokens with this tokenizer when the server sends no usage")
     parser.add_argument("--retries", type=int, default=5)
-    parser.add_argument("--timeout", type=float, default=600.0, help="seconds per request")
+    parser.add_argument(
+        "--timeout", type=float, default=600.0, help="deadline of one request, seconds (to the reply's last byte)"
+    )
     parser.add_argument("--no-progress", action="store_true")
     parser.set_defaults(func=_run)
 

@@ -23,17 +23,15 @@ import json
 from collections.abc import Sequence
 from typing import Any, Literal
 
+from verl_pixel.chat_endpoint import ChatEndpoint, ChatReply, ImageEncoder, data_url_encoder
 from verl_pixel.eval.chat_messages import (
-    ImageEncoder,
     ToolProtocol,
     api_tool_outputs,
-    data_url_encoder,
     openai_messages,
     structured_calls,
     text_tool_outputs,
     with_tools_in_system,
 )
-from verl_pixel.eval.endpoint import ChatEndpoint, ChatReply
 from verl_pixel.eval.sample_inputs import PreparedSample, visual_tokens
 from verl_pixel.ops import (
     CROP_TOOL_NAME,

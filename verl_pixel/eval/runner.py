@@ -26,7 +26,8 @@ from typing import Any
 
 from tqdm import tqdm
 
-from verl_pixel.eval.endpoint import ChatEndpoint, EndpointConfig, EndpointError
+from verl_pixel.chat_endpoint import ChatEndpoint, EndpointConfig, EndpointError
+from verl_pixel.data.parquet_io import read_rows as read_parquet_rows
 from verl_pixel.eval.episode import EpisodeConfig, EpisodeOutcome, run_episode
 from verl_pixel.eval.results import ResultWriter, SampleResult, completed_keys, read_results
 from verl_pixel.eval.sample_inputs import PreparedSample, RowError, prepare_sample, row_key
@@ -88,19 +89,15 @@ class ResponseTokenCounter:
 
 
 def read_rows(paths: Sequence[str | os.PathLike], limit: int | None = None) -> list[dict[str, Any]]:
-    """Rows of the parquet files, in order (the first ``limit`` of each).
+    """Rows of the parquet files as plain values, in order (the first ``limit`` of each).
 
     Raises:
-        FileNotFoundError: naming a missing file.
+        FileNotFoundError: one line naming a missing file.
+        RowError: naming the file, row and column of a row that cannot be decoded.
     """
-    import pandas as pd
-
     rows: list[dict[str, Any]] = []
     for path in paths:
-        if not Path(path).is_file():
-            raise FileNotFoundError(f"no parquet file {path} (make one with `verl-pixel eval preprocess`)")
-        frame = pd.read_parquet(path)
-        rows += frame.iloc[:limit].to_dict(orient="records") if limit else frame.to_dict(orient="records")
+        rows += read_parquet_rows(path, limit=limit)
     return rows
 
 
@@ -149,7 +146,12 @@ async def evaluate_row(
     run: RunnerConfig,
     counter: ResponseTokenCounter,
 ) -> SampleResult:
-    """Prepare, run and score one row; endpoint failures and bad rows become failed results, never exceptions."""
+    """Prepare, run and score one row; any failure becomes a failed result (retried on resume), never an exception.
+
+    Endpoint failures (malformed replies included) and bad rows are expected and logged as warnings; anything
+    else is a bug, logged with its traceback, and still costs only this sample: one poisoned sample must not end
+    a run of hours and lose the samples in flight.
+    """
     model = endpoint.config.model
     try:
         sample = await asyncio.to_thread(prepare_sample, row, episode.ops)
@@ -157,7 +159,11 @@ async def evaluate_row(
         return await asyncio.to_thread(scored_result, sample, outcome, run, model, counter)
     except (EndpointError, RowError, ValueError) as err:
         logger.warning("%s failed: %s", row_key(row), err)
-        return failed_result(row, run, model, f"{type(err).__name__}: {err}")
+        error = err
+    except Exception as err:  # see the docstring
+        logger.exception("%s failed with an unexpected error", row_key(row))
+        error = err
+    return failed_result(row, run, model, f"{type(error).__name__}: {error}")
 
 
 async def run_eval_async(

@@ -15,8 +15,8 @@ module                 role
 ``rollout_dump.py``    verl's rollout dump format, joining records to their RL rows -> views
 ``drawing.py``         boxes and labels on PIL images, placeholders
 ``html_page.py``       the page (escaped, self-contained; PNGs referenced as sibling files)
-``parquet_rows.py``    parquet rows as plain Python values
-``load.py``            files -> views; ``output.py``: views -> folder; ``cli.py``: the command
+``load.py``            files -> views (rows read by :mod:`verl_pixel.data.parquet_io`); ``output.py``: views ->
+                       folder; ``cli.py``: the command
 =====================  =============================================================================
 """
 

@@ -6,9 +6,9 @@ import logging
 import os
 from pathlib import Path
 
+from verl_pixel.data.parquet_io import read_rows
 from verl_pixel.ops import VisualOpsConfig
 from verl_pixel.viewer.model import TrajectoryView
-from verl_pixel.viewer.parquet_rows import read_rows
 from verl_pixel.viewer.rollout_dump import RowJoin, find_dump_file, read_dump, rollout_view
 from verl_pixel.viewer.sft_rows import sft_row_view
 

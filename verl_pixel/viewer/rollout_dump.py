@@ -31,6 +31,7 @@ from typing import Any
 from PIL import Image
 
 from verl_pixel.data.images import ImageDecodeError, load_image
+from verl_pixel.data.parquet_io import column_names, read_rows, read_rows_at
 from verl_pixel.data.sft_schema import PLACEHOLDER_PATTERN
 from verl_pixel.ops import OPERATIONS, ImageRegistry, VisualOpsConfig, parse_tool_calls
 from verl_pixel.record import EXTRA_FIELD_PREFIX, RolloutMode
@@ -38,7 +39,6 @@ from verl_pixel.viewer.drawing import placeholder_image
 from verl_pixel.viewer.fields import field_rows
 from verl_pixel.viewer.geometry import CallReplay
 from verl_pixel.viewer.model import ImageRef, SpanKind, TextSpan, TrajectoryView, Turn
-from verl_pixel.viewer.parquet_rows import column_names, read_rows, read_rows_at
 from verl_pixel.viewer.spans import split_response
 
 logger = logging.getLogger(__name__)
