@@ -6,6 +6,7 @@ Subcommands:
     quickstart  synthesize SFT data, verl's SFT trainer, then GRPO — on CPU with the tiny model, offline
     synthesize  operation-aware SFT trajectories from seed annotations
     prepare     seed sample, RL parquet, Pixel Reasoner SFT import
+    data        ``data check``: every bad row of SFT / RL parquet files (file, row, field, reason)
     view        render rollouts or SFT rows to HTML + PNGs with crop boxes and masked spans
     eval        benchmark preprocessing, endpoint runs and accuracy-vs-tool-use reports
 """
@@ -54,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     from verl_pixel.eval.cli import add_parser as add_eval_parser
     from verl_pixel.viewer.cli import add_parser as add_view_parser
 
-    add_data_parsers(sub)  # synthesize, prepare
+    add_data_parsers(sub)  # synthesize, prepare, data check
     add_view_parser(sub)  # view
     add_eval_parser(sub)  # eval preprocess / run / report / verl-overrides
     quick = sub.add_parser(
@@ -68,10 +69,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI and return its exit code."""
+    """Run the CLI and return its exit code (2, with a message on stderr and no traceback, for bad input)."""
+    from verl_pixel.data.row_checks import BadRowsError
+    from verl_pixel.data.seeds import SeedError
+    from verl_pixel.data.sft_schema import RowError
+
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     args = build_parser().parse_args(argv)
-    return int(args.func(args))
+    try:
+        return int(args.func(args))
+    except (FileNotFoundError, BadRowsError, RowError, SeedError) as err:  # the input is wrong, not the program
+        print(f"verl-pixel: error: {err}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

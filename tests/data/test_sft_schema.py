@@ -1,4 +1,4 @@
-"""Schema violations raise RowError naming the row index and the field: pure validation and PixelSFTDataset."""
+"""Schema violations raise RowError naming the row and the field (and the file): pure validation and PixelSFTDataset."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import pytest
 from omegaconf import OmegaConf
 
 from verl_pixel.data.parquet_io import write_sft_parquet
+from verl_pixel.data.row_checks import BadRowsError
 from verl_pixel.data.sft_dataset import PixelSFTDataset
 from verl_pixel.data.sft_schema import RowError, check_row, validate_row
 
@@ -68,6 +69,7 @@ VIOLATIONS = {
         "user or tool message",
     ),
     "image in assistant": (_set(("messages", 3, "content"), "<image>"), "messages[3].content", "cannot hold"),
+    "empty assistant": (_set(("messages", 3, "content"), " "), "messages[3].content", "empty assistant message"),
     "unknown role": (_set(("messages", 0, "role"), "human"), "messages[0].role", "'human' is not one of"),
     "bad arguments": (
         _set(("messages", 1, "tool_calls"), [{"function": {"name": "crop_image", "arguments": "{oops"}}]),
@@ -112,29 +114,33 @@ PARQUET_VIOLATIONS = [
     "loss_mask 2",
     "loss_mask on user",
     "image in assistant",
+    "empty assistant",
 ]
 
 
 @pytest.mark.parametrize("name", PARQUET_VIOLATIONS)
-def test_dataset_refuses_bad_row_on_load_naming_index_and_field(name, good_row, tiny_processor, tmp_path):
+def test_dataset_refuses_bad_row_on_load_naming_file_row_and_field(name, good_row, tiny_processor, tmp_path):
     mutate, field, _ = VIOLATIONS[name]
     path = write_sft_parquet([good_row, good_row, _mutated(good_row, mutate)], tmp_path / "rows.parquet")
-    with pytest.raises(RowError) as info:
+    with pytest.raises(BadRowsError) as info:
         _dataset(path, tiny_processor)
-    assert str(info.value).startswith(f"row 2: field '{field}'")
+    assert f"\n  {path}: row 2: field '{field}'" in str(info.value)
+    assert str(info.value).startswith("1 bad rows (set data.bad_rows=skip")
 
 
-def test_dataset_names_corrupt_image_when_building_the_row(good_row, tiny_processor, tmp_path):
+def test_corrupt_image_found_when_building_if_decoding_on_load_is_off(good_row, tiny_processor, tmp_path):
     corrupt = _mutated(good_row, _set(("images", 1), {"bytes": b"not an image at all", "path": None}))
     good = _mutated(good_row, _set(("images", 1), {"bytes": None, "path": good_row["images"][1]["path"]}))
-    dataset = _dataset(write_sft_parquet([good, corrupt], tmp_path / "rows.parquet"), tiny_processor)
+    path = write_sft_parquet([good, corrupt], tmp_path / "rows.parquet")
+    dataset = _dataset(path, tiny_processor, decode_images_on_load=False)
     assert len(dataset[0]["input_ids"]) > 0
-    with pytest.raises(RowError, match=r"^row 1: field 'images\[1\]': cannot decode image bytes"):
+    with pytest.raises(RowError, match=rf"^{path}: row 1: field 'images\[1\]': cannot decode image bytes"):
         dataset[1]
 
 
 def test_missing_file_found_when_building_if_load_checks_are_off(good_row, tiny_processor, tmp_path):
     bad = _mutated(good_row, _set(("images", 0), {"path": "/nonexistent/y.png"}))
-    dataset = _dataset(write_sft_parquet([bad], tmp_path / "rows.parquet"), tiny_processor, check_image_files=False)
-    with pytest.raises(RowError, match=r"^row 0: field 'images\[0\]': image file not found"):
+    path = write_sft_parquet([bad], tmp_path / "rows.parquet")
+    dataset = _dataset(path, tiny_processor, check_image_files=False)
+    with pytest.raises(RowError, match=rf"^{path}: row 0: field 'images\[0\]': image file not found"):
         dataset[0]

@@ -1,4 +1,4 @@
-"""``verl-pixel synthesize`` and ``verl-pixel prepare``: the data subcommands (wired in by :mod:`verl_pixel.cli`).
+"""``verl-pixel synthesize``, ``prepare`` and ``data check``: the data subcommands (wired in by :mod:`verl_pixel.cli`).
 
 Usage::
 
@@ -9,6 +9,7 @@ Usage::
     verl-pixel prepare sample DIR                      # draw the bundled seed sample into DIR
     verl-pixel prepare rl --seeds sample --out data/rl.parquet
     verl-pixel prepare pixel-reasoner --json sft.json --image-root unzipped/ --out data/pr_sft.parquet
+    verl-pixel data check data/sft.parquet data/rl.parquet   # every bad row: file, row, field, reason
 
 ``--seeds sample`` draws the bundled procedural sample into ``--sample-dir`` (default: next to ``--out``).
 """
@@ -34,7 +35,7 @@ _SHARE_FLAGS = (
 
 
 def add_parser(subparsers: Any) -> None:
-    """Register ``synthesize`` and ``prepare`` on an ``argparse`` subparsers object."""
+    """Register ``synthesize``, ``prepare`` and ``data`` on an ``argparse`` subparsers object."""
     synth = subparsers.add_parser("synthesize", help="synthesize SFT trajectories from seed annotations")
     _seed_arguments(synth)
     synth.add_argument("--out", required=True, help="SFT parquet to write")
@@ -69,6 +70,7 @@ def add_parser(subparsers: Any) -> None:
     rl.add_argument("--video-layout", choices=("video", "frames"), default="video")
     rl.add_argument("--no-embed-images", action="store_true", help="store absolute paths instead of bytes")
     rl.add_argument("--split", default="train")
+    rl.add_argument("--skip-bad", action="store_true", help="drop seeds whose images are missing or do not decode")
     rl.set_defaults(func=_prepare_rl)
     pr = targets.add_parser("pixel-reasoner", help="Pixel Reasoner SFT JSON to the SFT schema")
     pr.add_argument("--json", required=True, help="Pixel Reasoner SFT JSON (list) or JSON lines")
@@ -76,6 +78,21 @@ def add_parser(subparsers: Any) -> None:
     pr.add_argument("--mask-policy", choices=("last_two", "all"), default="last_two")
     pr.add_argument("--out", required=True, help="SFT parquet to write")
     pr.set_defaults(func=_prepare_pixel_reasoner)
+    _add_check(subparsers)
+
+
+def _add_check(subparsers: Any) -> None:
+    data = subparsers.add_parser("data", help="check SFT / RL parquet files")
+    commands = data.add_subparsers(dest="data_command", required=True)
+    check = commands.add_parser(
+        "check",
+        help="list every bad row (file, row, field, reason) with the checks the datasets run at load; no training",
+    )
+    check.add_argument("files", nargs="+", help="SFT or RL parquet files")
+    check.add_argument("--kind", choices=("auto", "sft", "rl"), default="auto", help="auto: by the files' columns")
+    check.add_argument("--no-decode", action="store_true", help="do not decode images (only check that files exist)")
+    check.add_argument("--no-file-check", action="store_true", help="do not open image paths (nodes-only paths)")
+    check.set_defaults(func=_check)
 
 
 def _seed_arguments(parser: argparse.ArgumentParser) -> None:
@@ -157,7 +174,7 @@ def _prepare_rl(args: argparse.Namespace) -> int:
     from verl_pixel.data.rl_prepare import RLPrepareConfig, seeds_to_rl_rows
 
     config = RLPrepareConfig(video_layout=args.video_layout, embed_images=not args.no_embed_images, split=args.split)
-    rows = seeds_to_rl_rows(_load_seeds(args), config)
+    rows = seeds_to_rl_rows(_load_seeds(args), config, skip_bad=args.skip_bad)
     print(f"wrote {write_rl_parquet(rows, args.out)} ({len(rows)} rows)")
     return 0
 
@@ -175,3 +192,19 @@ def _prepare_pixel_reasoner(args: argparse.Namespace) -> int:
     rows = import_pixel_reasoner(read_pixel_reasoner_items(args.json), config)
     print(f"wrote {write_sft_parquet(rows, args.out)} ({len(rows)} rows)")
     return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    from verl_pixel.data.row_checks import RowCheckConfig, check_file, kind_of_file
+
+    bad_total = 0
+    for path in args.files:
+        kind = kind_of_file(path) if args.kind == "auto" else args.kind
+        config = RowCheckConfig(kind, decode_images=not args.no_decode, check_files=not args.no_file_check)
+        result = check_file(path, config)
+        errors = sorted((*result.unreadable, *result.bad), key=lambda error: error.row_index or 0)
+        for error in errors:
+            print(error)
+        print(f"{path}: {config.kind.value} rows: {result.rows}, bad: {len(errors)}")
+        bad_total += len(errors)
+    return 1 if bad_total else 0

@@ -7,11 +7,20 @@ to CPU torch). This class decodes with PIL and resizes with the processor's own 
 budget qwen_vl_utils applies (per-item ``max_pixels``/``min_pixels`` win over the config's), so the images the
 tools receive are the model's view either way. Rows without images keep verl's behaviour; rows with videos use
 verl's own path where torchvision is installed (GPU machines) and fail with advice where it is not.
+
+Bad rows are found before training starts, by the checks ``verl-pixel data check`` runs
+(:mod:`verl_pixel.data.row_checks`): prompts whose placeholders do not match the images, images that are missing,
+corrupt or too large, unreadable ground truths. Each is named by file, row and field, and stops the load
+(``data.bad_rows=error``, the default) or is dropped with a logged list (``data.bad_rows=skip``), instead of
+verl's length filter dropping it silently with an unnamed traceback, or a rollout batch failing on it. Config
+keys of ours: ``validate_on_load``, ``decode_images_on_load``, ``check_image_files``, ``bad_rows`` (as in
+:class:`~verl_pixel.data.sft_dataset.PixelSFTDataset`). JSON data files are not checked.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import logging
 from typing import Any
 
 from omegaconf import DictConfig
@@ -19,9 +28,21 @@ from PIL import Image
 from verl.utils.dataset.rl_dataset import RLHFDataset
 
 from verl_pixel.data.images import load_image
+from verl_pixel.data.row_checks import (
+    BadRowPolicy,
+    RowCheckConfig,
+    RowKind,
+    bad_row_policy,
+    check_files,
+    row_origins,
+    rows_to_skip,
+    select_samples,
+)
 from verl_pixel.ops import VisualOpsConfig, resize_to_budget
 
+logger = logging.getLogger(__name__)
 _DEFAULTS = VisualOpsConfig()
+_SETTING = "data.bad_rows=skip"
 
 
 def model_view(item: dict[str, Any], factor: int, config: DictConfig | dict | None) -> Image.Image:
@@ -42,6 +63,44 @@ def model_view(item: dict[str, Any], factor: int, config: DictConfig | dict | No
 
 class PixelRLDataset(RLHFDataset):
     """RL dataset whose multimodal extraction decodes images with PIL (videos: use frames as images)."""
+
+    def _read_files_and_tokenize(self) -> None:
+        """Check the files, then verl's reading; bad rows and ``max_samples`` are applied before its length filter."""
+        files = [str(path) for path in self.data_files]
+        self._skip: set[tuple[str, int]] = set()
+        self._origins: list[tuple[str, int]] | None = None
+        if all(path.endswith(".parquet") for path in files):
+            self._origins = row_origins(files)
+            if self.config.get("validate_on_load", True):
+                policy = bad_row_policy(self.config.get("bad_rows", BadRowPolicy.ERROR.value))
+                self._skip = rows_to_skip(check_files(files, self._check_config()), policy, _SETTING)
+        else:
+            logger.warning("PixelRLDataset checks parquet rows only; %s not checked", files)
+        self._wanted, self.max_samples = self.max_samples, -1  # drawn in maybe_filter_out_long_prompts
+        try:
+            super()._read_files_and_tokenize()
+        finally:
+            self.max_samples = self._wanted
+
+    def maybe_filter_out_long_prompts(self, dataframe: Any = None) -> Any:
+        """Drop the skipped bad rows, draw ``max_samples`` from the rest (verl's rule), then verl's length filter."""
+        positions = list(range(len(dataframe)))
+        if self._origins is not None and len(self._origins) == len(dataframe):
+            positions = [p for p in positions if self._origins[p] not in self._skip]
+        positions = select_samples(positions, self._wanted, self.shuffle, self.seed)
+        if len(positions) != len(dataframe):
+            dataframe = dataframe.select(positions)
+        return super().maybe_filter_out_long_prompts(dataframe)
+
+    def _check_config(self) -> RowCheckConfig:
+        return RowCheckConfig(
+            RowKind.RL,
+            decode_images=bool(self.config.get("decode_images_on_load", True)),
+            check_files=bool(self.config.get("check_image_files", True)),
+            prompt_key=self.prompt_key,
+            image_key=self.image_key,
+            video_key=self.video_key,
+        )
 
     @classmethod
     def _process_multi_modal_info(

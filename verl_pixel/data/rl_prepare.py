@@ -15,18 +15,26 @@ Uniform types per column (parquet): the answer is always text, options always a 
 choice), the cue fields always lists. With ``video_layout="frames"`` a video seed's frames become ``<image>``
 placeholders and ``images`` entries instead (what :class:`~verl_pixel.data.rl_dataset.PixelRLDataset` accepts
 today, since verl's video path needs torchvision).
+
+Every image and frame is decoded (:func:`verl_pixel.data.images.load_image`) before a row is made, so no missing
+path or corrupt image is written: a seed whose media fail is named with its field, and stops the preparation
+(default) or is dropped with a logged count (``skip_bad``).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
 from verl_pixel.constants import PIXEL_AGENT_NAME
-from verl_pixel.data.seeds import SeedAnnotation
+from verl_pixel.data.images import ImageDecodeError, load_image
+from verl_pixel.data.seeds import SeedAnnotation, SeedError
 from verl_pixel.prompts import DEFAULT_GUIDELINES
+
+logger = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -82,9 +90,41 @@ def seed_to_rl_row(seed: SeedAnnotation, index: int, config: RLPrepareConfig | N
     }
 
 
-def seeds_to_rl_rows(seeds: Sequence[SeedAnnotation], config: RLPrepareConfig | None = None) -> list[dict[str, Any]]:
-    """RL rows of all seeds, indexed in order."""
-    return [seed_to_rl_row(seed, index, config) for index, seed in enumerate(seeds)]
+def seeds_to_rl_rows(
+    seeds: Sequence[SeedAnnotation], config: RLPrepareConfig | None = None, skip_bad: bool = False
+) -> list[dict[str, Any]]:
+    """RL rows of the seeds, indexed in order, after decoding every seed's image or frames.
+
+    Args:
+        seeds: the annotations.
+        config: how rows are made.
+        skip_bad: drop seeds whose media cannot be decoded (logged with a count) instead of stopping.
+
+    Raises:
+        SeedError: listing every seed whose image or frames are missing or do not decode (unless ``skip_bad``).
+    """
+    problems = {seed.seed_id: seed_media_problems(seed) for seed in seeds}
+    bad = [problem for found in problems.values() for problem in found]
+    listing = "\n  ".join(bad)
+    bad_seeds = sum(bool(found) for found in problems.values())
+    if bad and not skip_bad:
+        raise SeedError(f"{bad_seeds} of {len(seeds)} seeds have unusable images (--skip-bad drops them):\n  {listing}")
+    if bad:
+        logger.warning("skipped %d of %d seeds with unusable images:\n  %s", bad_seeds, len(seeds), listing)
+    good = [seed for seed in seeds if not problems[seed.seed_id]]
+    return [seed_to_rl_row(seed, index, config) for index, seed in enumerate(good)]
+
+
+def seed_media_problems(seed: SeedAnnotation) -> list[str]:
+    """Why the seed's image or frames cannot be used: one line per missing or undecodable file."""
+    refs = [("image", seed.image)] if seed.image else [(f"video[{i}]", frame) for i, frame in enumerate(seed.video)]
+    problems = []
+    for field, path in refs:
+        try:
+            load_image(path)
+        except ImageDecodeError as err:
+            problems.append(f"seed {seed.seed_id!r}: field '{field}': {err}")
+    return problems
 
 
 def _image_ref(path: str, embed: bool) -> dict[str, Any]:

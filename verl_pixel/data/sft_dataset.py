@@ -6,10 +6,13 @@ The row schema is documented in :mod:`verl_pixel.data.sft_schema`. What this cla
 * **message-level ``loss_mask``**: an assistant message with ``loss_mask: 0`` contributes no loss (the key verl's
   maintainers asked for in PR #5472; verl 0.9.1 trains every assistant message). Non-assistant messages, tool
   outputs included, are never trained whatever their style (``tool`` role or ``user`` with ``tool_output: true``).
-* **validation**: every row is checked when the files are read (``data.validate_on_load``, default true; image
-  files must exist unless ``data.check_image_files=false``) and again, without file checks, when it is built;
-  an image that fails to decode raises too. Errors are :class:`~verl_pixel.data.sft_schema.RowError` naming the
-  row index and the field.
+* **validation before training starts** (:mod:`verl_pixel.data.row_checks`, the checks ``verl-pixel data
+  check`` runs): when the files are read, every row's schema is checked and every image decoded
+  (``data.validate_on_load``, default true; ``data.decode_images_on_load``, default true; image paths must exist
+  unless ``data.check_image_files=false``). Bad rows stop the load (``data.bad_rows=error``, the default) or are
+  dropped with a logged list (``data.bad_rows=skip``). Errors are
+  :class:`~verl_pixel.data.sft_schema.RowError` naming the file, the row in that file and the field; a row is
+  checked again, without file checks, when it is built.
 * **decoding without torchvision**: images are decoded with PIL; the processor does the resize (the same
   ``smart_resize`` rule qwen_vl_utils applies). ``<video>`` expands to its frames as images
   (:mod:`verl_pixel.data.message_content`).
@@ -30,6 +33,16 @@ from verl.utils.py_functional import convert_nested_value_to_list_recursive
 
 from verl_pixel.data.images import ImageDecodeError, load_image
 from verl_pixel.data.message_content import expand_placeholders
+from verl_pixel.data.row_checks import (
+    BadRowPolicy,
+    RowCheckConfig,
+    RowKind,
+    bad_row_policy,
+    check_files,
+    row_origins,
+    rows_to_skip,
+    select_samples,
+)
 from verl_pixel.data.sft_schema import RowError, check_row, is_trained, parse_tools
 
 
@@ -39,10 +52,12 @@ class PixelSFTDataset(MultiTurnSFTDataset):
     def __init__(
         self, parquet_files: str | list[str], tokenizer: Any, config: Any, processor: Any = None, max_samples: int = -1
     ) -> None:
-        """Same arguments as verl's class; extra config keys: ``validate_on_load``, ``check_image_files``."""
+        """Same arguments as verl's class; the config keys of ours are in the module docstring."""
         config = config or {}
         self.validate_on_load = bool(config.get("validate_on_load", True))
         self.check_image_files = bool(config.get("check_image_files", True))
+        self.decode_images_on_load = bool(config.get("decode_images_on_load", True))
+        self.bad_rows = bad_row_policy(config.get("bad_rows", BadRowPolicy.ERROR.value))
         self._row_index: int | None = None
         super().__init__(parquet_files, tokenizer, config, processor=processor, max_samples=max_samples)
 
@@ -56,12 +71,43 @@ class PixelSFTDataset(MultiTurnSFTDataset):
         }
 
     def _read_files_and_process(self) -> None:
-        super()._read_files_and_process()
+        """verl's reading of all rows, then bad rows dropped (or refused) and ``max_samples`` drawn from the rest."""
+        files = [str(path) for path in self.parquet_files]
+        skip = rows_to_skip(self._check(files), self.bad_rows, "data.bad_rows=skip") if self.validate_on_load else set()
+        wanted, self.max_samples = self.max_samples, -1  # drawn below, from the good rows
+        try:
+            super()._read_files_and_process()
+        finally:
+            self.max_samples = wanted
+        origins = row_origins(files)
+        keep = [position for position, origin in enumerate(origins) if origin not in skip]
+        self._keep_rows(select_samples(keep, wanted, self.shuffle, self.seed), origins)
         if self.tools is not None:
             self.tools = [self._parsed_tools(index, value) for index, value in enumerate(self.tools)]
-        if self.validate_on_load:
-            for index in range(len(self)):
-                check_row(self._plain_row(index), index, check_files=self.check_image_files, **self._keys)
+
+    def _check(self, files: list[str]) -> list[Any]:
+        config = RowCheckConfig(
+            RowKind.SFT, decode_images=self.decode_images_on_load, check_files=self.check_image_files, **self._keys
+        )
+        return check_files(files, config)
+
+    def _keep_rows(self, positions: list[int], origins: list[tuple[str, int]]) -> None:
+        """Keep the rows at ``positions`` of the concatenated files, in every per-row list verl keeps."""
+        if len(positions) != len(origins):
+            self.dataframe = self.dataframe.iloc[positions]
+            self.messages = [self.messages[i] for i in positions]
+            for name in ("tools", "enable_thinking"):
+                values = getattr(self, name)
+                if values is not None:
+                    setattr(self, name, [values[i] for i in positions])
+        self._origins = [origins[i] for i in positions]
+
+    def _where(self, index: int | None) -> tuple[int | None, str | None]:
+        """The row number in its file and the file of dataset position ``index``."""
+        if index is None or not 0 <= index < len(self._origins):
+            return index, None
+        file, row = self._origins[index]
+        return row, file
 
     def _parsed_tools(self, index: int, value: Any) -> list[dict[str, Any]] | None:
         if not isinstance(value, (str, list)) and pd.isna(value):
@@ -69,15 +115,8 @@ class PixelSFTDataset(MultiTurnSFTDataset):
         try:
             return parse_tools(value)
         except (ValueError, TypeError) as err:
-            raise RowError(index, self.tools_key, str(err)) from err
-
-    def _plain_row(self, index: int) -> dict[str, Any]:
-        """The columns validation reads, as plain Python values."""
-        row: dict[str, Any] = {self.messages_key: self.messages[index]}
-        for key in (self.image_key, self.video_key):
-            if key in self.dataframe.columns:
-                row[key] = convert_nested_value_to_list_recursive(self.dataframe[key].iloc[index])
-        return row
+            row_number, file = self._where(index)
+            raise RowError(row_number, self.tools_key, str(err), file=file) from err
 
     def __getitem__(self, item: int) -> dict[str, Any]:
         """verl's sample, with ``item`` remembered so that errors can name the row."""
@@ -94,12 +133,13 @@ class PixelSFTDataset(MultiTurnSFTDataset):
             self.image_key: convert_nested_value_to_list_recursive(example.get(self.image_key)) or [],
             self.video_key: convert_nested_value_to_list_recursive(example.get(self.video_key)) or [],
         }
-        check_row(row, self._row_index, check_files=False, **self._keys)
+        row_number, file = self._where(self._row_index)
+        check_row(row, row_number, check_files=False, file=file, **self._keys)
         messages = row[self.messages_key]
         if self.processor is None and not row[self.image_key] and not row[self.video_key]:
             return messages  # text-only model: verl keeps string contents
         if self.processor is None:
-            raise RowError(self._row_index, self.image_key, "the row has images but the model has no processor")
+            raise RowError(row_number, self.image_key, "the row has images but the model has no processor", file=file)
         return expand_placeholders(
             messages, row[self.image_key], row[self.video_key], self._decode, self.image_key, self.video_key
         )
@@ -108,7 +148,8 @@ class PixelSFTDataset(MultiTurnSFTDataset):
         try:
             return load_image(ref)
         except ImageDecodeError as err:
-            raise RowError(self._row_index, field, str(err)) from err
+            row_number, file = self._where(self._row_index)
+            raise RowError(row_number, field, str(err), file=file) from err
 
     def _process_single_message(
         self,

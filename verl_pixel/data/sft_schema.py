@@ -21,7 +21,8 @@ Rules (a violation is a :class:`RowProblem` naming the field):
   verl's per-message rendering would no longer equal the whole conversation);
 * the first non-system message is a user question, no two assistant messages are adjacent, and the
   conversation ends with an assistant message;
-* placeholders appear only in user and tool messages, and their count equals the number of images / videos.
+* placeholders appear only in user and tool messages, and their count equals the number of images / videos;
+* an assistant message has text or a tool call (an empty one would train only the turn's end token).
 """
 
 from __future__ import annotations
@@ -150,16 +151,23 @@ def validate_row(
     return problems
 
 
-def check_row(row: Mapping[str, Any], row_index: int | None, check_files: bool = True, **keys: str) -> None:
+def check_row(
+    row: Mapping[str, Any], row_index: int | None, check_files: bool = True, file: str | None = None, **keys: str
+) -> None:
     """Raise :class:`RowError` for the first problem :func:`validate_row` finds.
 
     Raises:
-        RowError: naming ``row_index`` and the field.
+        RowError: naming ``file``, ``row_index`` and the field.
     """
     problems = validate_row(row, check_files=check_files, **keys)
     if problems:
-        extra = f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""
-        raise RowError(row_index, problems[0].field, problems[0].message + extra)
+        raise row_error(problems, row_index, file)
+
+
+def row_error(problems: Sequence[RowProblem], row_index: int | None, file: str | None = None) -> RowError:
+    """The error of a bad row: its first problem, and how many more there are."""
+    extra = f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""
+    return RowError(row_index, problems[0].field, problems[0].message + extra, file=file)
 
 
 def _message_problems(index: int, message: Any, key: str) -> list[RowProblem]:
@@ -175,6 +183,8 @@ def _message_problems(index: int, message: Any, key: str) -> list[RowProblem]:
         problems.append(RowProblem(f"{where}.content", "expected text with <image>/<video> placeholders"))
     elif content is None and not (role == "assistant" and message.get("tool_calls")):
         problems.append(RowProblem(f"{where}.content", "missing (only an assistant tool call may have no content)"))
+    elif role == "assistant" and not (content or "").strip() and not message.get("tool_calls"):
+        problems.append(RowProblem(f"{where}.content", "empty assistant message (nothing to train but the turn end)"))
     elif role in ("assistant", "system") and PLACEHOLDER_PATTERN.search(content or ""):
         problems.append(RowProblem(f"{where}.content", f"{role} messages cannot hold <image>/<video> placeholders"))
     mask = message.get(LOSS_MASK_KEY)

@@ -65,7 +65,7 @@ from verl.experimental.reward_loop.reward_manager.base import RewardManagerBase
 from verl_pixel.pixel_config import pixel_config
 from verl_pixel.plain_values import to_plain
 from verl_pixel.record import EXTRA_FIELD_PREFIX, TrajectoryRecord
-from verl_pixel.reward.scoring.ground_truth import GroundTruth, parse_ground_truth
+from verl_pixel.reward.scoring.ground_truth import row_ground_truth
 from verl_pixel.reward.scoring.trajectory_score import TrajectoryScore, score_trajectory
 from verl_pixel.reward.shaping.group import shape_group
 from verl_pixel.reward.shaping.shaped_reward import ScoredRollout
@@ -154,21 +154,6 @@ def trajectory_fields(non_tensor: Mapping[str, Any]) -> dict[str, Any]:
 
 def _is_pixel_key(key: Any) -> bool:
     return isinstance(key, str) and key.startswith(EXTRA_FIELD_PREFIX)
-
-
-def row_ground_truth(reward_model: Any) -> GroundTruth:
-    """Parse ``reward_model.ground_truth``: the ground-truth mapping / JSON object, or a plain answer (short text).
-
-    Raises:
-        ValueError: if the row has no ground truth or it is malformed.
-    """
-    reward_model = to_plain(reward_model)
-    if not isinstance(reward_model, Mapping) or reward_model.get("ground_truth") is None:
-        raise ValueError(f"pixel reward: the row's reward_model has no ground_truth: {reward_model!r:.200}")
-    truth = reward_model["ground_truth"]
-    if isinstance(truth, Mapping) or (isinstance(truth, str) and truth.lstrip().startswith("{")):
-        return parse_ground_truth(truth)
-    return GroundTruth.from_mapping({"answer": truth, "answer_type": "short_text"})
 
 
 def final_turn_token_ids(

@@ -38,6 +38,7 @@ from enum import Enum
 from typing import Any
 
 from verl_pixel.constants import OPTION_LETTERS
+from verl_pixel.plain_values import to_plain
 from verl_pixel.reward.scoring.choice import letter_index
 from verl_pixel.reward.scoring.number import read_number
 from verl_pixel.reward.scoring.text_normalization import normalize_vqa
@@ -126,6 +127,21 @@ def parse_ground_truth(value: GroundTruth | Mapping[str, Any] | str) -> GroundTr
     if not isinstance(value, Mapping):
         raise ValueError(f"ground truth: expected a mapping with 'answer_type', got {type(value).__name__}")
     return GroundTruth.from_mapping(value)
+
+
+def row_ground_truth(reward_model: Any) -> GroundTruth:
+    """Parse ``reward_model.ground_truth``: the ground-truth mapping / JSON object, or a plain answer (short text).
+
+    Raises:
+        ValueError: if the row has no ground truth or it is malformed.
+    """
+    reward_model = to_plain(reward_model)
+    if not isinstance(reward_model, Mapping) or reward_model.get("ground_truth") is None:
+        raise ValueError(f"pixel reward: the row's reward_model has no ground_truth: {reward_model!r:.200}")
+    truth = reward_model["ground_truth"]
+    if isinstance(truth, Mapping) or (isinstance(truth, str) and truth.lstrip().startswith("{")):
+        return parse_ground_truth(truth)
+    return GroundTruth.from_mapping({"answer": truth, "answer_type": "short_text"})
 
 
 def _parse_answer_type(value: Any) -> AnswerType:

@@ -1,0 +1,309 @@
+"""The one home of data-row checks: SFT and RL parquet rows, checked when a dataset loads and by ``data check``.
+
+:class:`~verl_pixel.data.sft_dataset.PixelSFTDataset`, :class:`~verl_pixel.data.rl_dataset.PixelRLDataset` and
+``verl-pixel data check FILE...`` run the same checks, so a file the command passes loads, and a row it lists is
+the row a dataset refuses. Each bad row is a :class:`~verl_pixel.data.sft_schema.RowError` naming the file, the
+row (its number in that file, 0-based) and the field:
+
+* **SFT rows**: the schema of :mod:`verl_pixel.data.sft_schema` (roles, order, masks, placeholders, tool calls,
+  no empty assistant message), then every image and video frame decoded;
+* **RL rows**: a non-empty ``prompt`` of messages whose ``<image>`` / ``<video>`` placeholders match ``images``
+  / ``videos``, every image and frame decoded, and ``reward_model.ground_truth`` readable by the pixel reward;
+* **both**: text that is not valid UTF-8 (the row cannot even be read) and, through the one decoder
+  (:func:`verl_pixel.data.images.load_image`), missing files, corrupt bytes and decompression bombs.
+
+Policy when a dataset loads (``data.bad_rows``): ``error`` (default) stops before training starts, listing the
+bad rows; ``skip`` drops them with a logged count and list. An unreadable (non-UTF-8) row always stops: verl's
+own reader cannot read its file at all.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from enum import Enum
+from typing import Any
+
+import numpy as np
+
+from verl_pixel.constants import MAX_IMAGE_PIXELS
+from verl_pixel.data.images import REFERENCE_KEYS, ImageDecodeError, load_image
+from verl_pixel.data.parquet_io import column_names, iter_rows, num_rows
+from verl_pixel.data.sft_schema import (
+    IMAGE_PLACEHOLDER,
+    VIDEO_PLACEHOLDER,
+    RowError,
+    RowProblem,
+    image_ref_problem,
+    row_error,
+    validate_row,
+    video_frames,
+)
+from verl_pixel.reward.scoring.ground_truth import row_ground_truth
+
+logger = logging.getLogger(__name__)
+
+LISTED_BAD_ROWS = 20  # how many bad rows an error or warning spells out
+_PLACEHOLDERS = re.compile(f"({IMAGE_PLACEHOLDER}|{VIDEO_PLACEHOLDER})")
+
+
+class RowKind(str, Enum):
+    """Which schema a file's rows follow."""
+
+    SFT = "sft"
+    RL = "rl"
+
+
+class BadRowPolicy(str, Enum):
+    """What a dataset does with bad rows when it loads (module docstring)."""
+
+    ERROR = "error"
+    SKIP = "skip"
+
+
+def bad_row_policy(value: Any, setting: str = "data.bad_rows") -> BadRowPolicy:
+    """The policy named by a config value.
+
+    Raises:
+        ValueError: naming ``setting`` and the allowed values.
+    """
+    try:
+        return BadRowPolicy(str(value))
+    except ValueError:
+        allowed = ", ".join(policy.value for policy in BadRowPolicy)
+        raise ValueError(f"{setting}: {value!r} is not one of {allowed}") from None
+
+
+class BadRowsError(ValueError):
+    """Bad rows stop the load (or the command); the message lists them and says how to go on."""
+
+
+@dataclasses.dataclass(frozen=True)
+class RowCheckConfig:
+    """What the checks look at.
+
+    Attributes:
+        kind: the rows' schema.
+        decode_images: decode every image and frame (else only check that files exist).
+        check_files: check that image paths exist (off for data whose paths only exist on the training nodes).
+        max_image_pixels: images above this are refused (decompression-bomb guard).
+        messages_key: SFT column of the messages.
+        prompt_key: RL column of the prompt.
+        image_key: column of the images.
+        video_key: column of the videos.
+        tools_key: SFT column of the tool schemas.
+    """
+
+    kind: RowKind
+    decode_images: bool = True
+    check_files: bool = True
+    max_image_pixels: int = MAX_IMAGE_PIXELS
+    messages_key: str = "messages"
+    prompt_key: str = "prompt"
+    image_key: str = "images"
+    video_key: str = "videos"
+    tools_key: str = "tools"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "kind", RowKind(self.kind))
+
+
+@dataclasses.dataclass(frozen=True)
+class FileCheck:
+    """The outcome of checking one file: its row count and its bad rows (undecodable ones flagged)."""
+
+    path: str
+    rows: int
+    bad: tuple[RowError, ...]
+    unreadable: tuple[RowError, ...]
+
+
+def detect_kind(columns: Sequence[str], config: RowCheckConfig | None = None) -> RowKind:
+    """SFT if the file has a messages column, RL if it has a prompt column.
+
+    Raises:
+        ValueError: if it has neither.
+    """
+    config = config or RowCheckConfig(RowKind.SFT)
+    if config.messages_key in columns:
+        return RowKind.SFT
+    if config.prompt_key in columns:
+        return RowKind.RL
+    raise ValueError(f"neither a '{config.messages_key}' (SFT) nor a '{config.prompt_key}' (RL) column: {columns}")
+
+
+def row_problems(row: Mapping[str, Any], config: RowCheckConfig) -> list[RowProblem]:
+    """Every problem of one row (empty when it is good); images decoded when ``config.decode_images``."""
+    if config.kind is RowKind.SFT:
+        keys = {k: getattr(config, k) for k in ("messages_key", "image_key", "video_key", "tools_key")}
+        problems = validate_row(row, check_files=config.check_files, **keys)
+    else:
+        problems = _rl_problems(row, config)
+    if problems or not config.decode_images:
+        return problems
+    return _decode_problems(row.get(config.image_key), row.get(config.video_key), config)
+
+
+def check_file(path: str | os.PathLike, config: RowCheckConfig) -> FileCheck:
+    """Check every row of one parquet file.
+
+    Raises:
+        FileNotFoundError: the file is missing (one line).
+    """
+    unreadable: list[RowError] = []
+    bad: list[RowError] = []
+    for index, row in iter_rows(path, on_undecodable=unreadable.append):
+        problems = row_problems(row, config)
+        if problems:
+            bad.append(row_error(problems, index, str(path)))
+    return FileCheck(str(path), num_rows(path), tuple(bad), tuple(unreadable))
+
+
+def check_files(paths: Iterable[str | os.PathLike], config: RowCheckConfig) -> list[FileCheck]:
+    """Check every row of several files (see :func:`check_file`)."""
+    return [check_file(path, config) for path in paths]
+
+
+def kind_of_file(path: str | os.PathLike) -> RowKind:
+    """The schema of a parquet file, from its columns."""
+    try:
+        return detect_kind(column_names(path))
+    except ValueError as err:
+        raise ValueError(f"{path}: {err}") from err
+
+
+def rows_to_skip(checks: Sequence[FileCheck], policy: BadRowPolicy, setting: str) -> set[tuple[str, int]]:
+    """Apply the bad-row policy: the ``(file, row)`` pairs to drop, after logging them.
+
+    Args:
+        checks: the files' checks.
+        policy: error or skip.
+        setting: how the user changes the policy (``data.bad_rows=skip``), for the message.
+
+    Raises:
+        BadRowsError: on any unreadable row, or on any bad row under ``error``.
+    """
+    unreadable = [error for check in checks for error in check.unreadable]
+    bad = [error for check in checks for error in check.bad]
+    total = sum(check.rows for check in checks)
+    if unreadable:
+        raise BadRowsError(_listing(unreadable, total, "unreadable rows (verl cannot read these files; rewrite them)"))
+    if bad and BadRowPolicy(policy) is BadRowPolicy.ERROR:
+        hint = f"set {setting} to train without them; `verl-pixel data check FILE...` lists every one"
+        raise BadRowsError(_listing(bad, total, f"bad rows ({hint})"))
+    if bad:
+        logger.warning("%s", _listing(bad, total, "bad rows skipped"))
+    return {(error.file or "", error.row_index or 0) for error in bad}
+
+
+def _listing(errors: Sequence[RowError], total: int, what: str) -> str:
+    files = len({error.file for error in errors})
+    shown = "\n".join(f"  {error}" for error in errors[:LISTED_BAD_ROWS])
+    more = f"\n  ... and {len(errors) - LISTED_BAD_ROWS} more" if len(errors) > LISTED_BAD_ROWS else ""
+    return f"{len(errors)} {what}, in {files} file(s) of {total} rows:\n{shown}{more}"
+
+
+def row_origins(paths: Sequence[str | os.PathLike]) -> list[tuple[str, int]]:
+    """``(file, row in file)`` of each position of the files concatenated in order (verl's reading order)."""
+    return [(str(path), row) for path in paths for row in range(num_rows(path))]
+
+
+def select_samples(positions: Sequence[int], max_samples: int, shuffle: bool, seed: int | None) -> list[int]:
+    """The first ``max_samples`` positions, or a seeded random subset when ``shuffle``; all when ``max_samples <= 0``.
+
+    verl's rule (``RLHFDataset._read_files_and_tokenize``, ``MultiTurnSFTDataset._read_files_and_process``, verl
+    0.9.1), applied after bad rows are dropped so that ``max_samples`` counts good rows; with no bad rows it picks
+    exactly verl's rows.
+    """
+    if not 0 < max_samples < len(positions):
+        return list(positions)
+    if shuffle:
+        rng = np.random.default_rng(*((seed,) if seed is not None else ()))
+        chosen = rng.choice(len(positions), size=max_samples, replace=False)
+    else:
+        chosen = np.arange(max_samples)
+    return [positions[int(i)] for i in chosen]
+
+
+def _rl_problems(row: Mapping[str, Any], config: RowCheckConfig) -> list[RowProblem]:
+    prompt = row.get(config.prompt_key)
+    if not isinstance(prompt, Sequence) or isinstance(prompt, str) or not prompt:
+        return [RowProblem(config.prompt_key, "expected a non-empty list of messages")]
+    problems: list[RowProblem] = []
+    text = ""
+    for index, message in enumerate(prompt):
+        where = f"{config.prompt_key}[{index}]"
+        if not isinstance(message, Mapping) or not isinstance(message.get("role"), str):
+            problems.append(RowProblem(where, "expected a message with a 'role' and a 'content'"))
+        elif isinstance(message.get("content"), str):
+            text += message["content"]
+        elif not isinstance(message.get("content"), list):
+            problems.append(RowProblem(f"{where}.content", "expected text (with <image>/<video>) or a list"))
+    counts = {placeholder: 0 for placeholder in (IMAGE_PLACEHOLDER, VIDEO_PLACEHOLDER)}
+    for placeholder in _PLACEHOLDERS.findall(text):
+        counts[placeholder] += 1
+    for placeholder, key in ((IMAGE_PLACEHOLDER, config.image_key), (VIDEO_PLACEHOLDER, config.video_key)):
+        refs = row.get(key) or []
+        if not isinstance(refs, Sequence) or isinstance(refs, (str, bytes)):
+            problems.append(RowProblem(key, f"expected a list, got {type(refs).__name__}"))
+        elif counts[placeholder] != len(refs):
+            problems.append(RowProblem(key, f"{counts[placeholder]} {placeholder} placeholders but {len(refs)} {key}"))
+    if "reward_model" in row:
+        try:
+            row_ground_truth(row["reward_model"])
+        except ValueError as err:
+            problems.append(RowProblem("reward_model.ground_truth", str(err)))
+    if problems or config.decode_images:
+        return problems
+    return _file_problems(row.get(config.image_key), row.get(config.video_key), config)
+
+
+def _media(images: Any, videos: Any, config: RowCheckConfig) -> Iterable[tuple[str, Any]]:
+    """``(field, reference)`` of every image and video frame of a row (a bad videos entry as its own field)."""
+    for k, ref in enumerate(images or []):
+        yield f"{config.image_key}[{k}]", ref
+    for k, video in enumerate(videos or []):
+        try:
+            frames = video_frames(video)
+        except ValueError as err:
+            yield f"{config.video_key}[{k}]", err
+            continue
+        for j, frame in enumerate(frames):
+            yield f"{config.video_key}[{k}].video[{j}]", frame
+
+
+def _decode_problems(images: Any, videos: Any, config: RowCheckConfig) -> list[RowProblem]:
+    problems = []
+    for field, ref in _media(images, videos, config):
+        if isinstance(ref, ValueError):
+            problems.append(RowProblem(field, str(ref)))
+            continue
+        if not config.check_files and not _carries_pixels(ref):
+            continue  # a path that may only exist on the training nodes
+        try:
+            load_image(ref, config.max_image_pixels)
+        except ImageDecodeError as err:
+            problems.append(RowProblem(field, str(err)))
+    return problems
+
+
+def _carries_pixels(ref: Any) -> bool:
+    """Whether a reference holds the image itself (bytes, a PIL image, a data URL) rather than a path."""
+    if isinstance(ref, Mapping):
+        inner = next((ref[key] for key in REFERENCE_KEYS if ref.get(key) is not None), None)
+        return inner is not None and _carries_pixels(inner)
+    if isinstance(ref, str):
+        return ref.startswith("data:")
+    return not isinstance(ref, os.PathLike)
+
+
+def _file_problems(images: Any, videos: Any, config: RowCheckConfig) -> list[RowProblem]:
+    problems = []
+    for field, ref in _media(images, videos, config):
+        problem = str(ref) if isinstance(ref, ValueError) else image_ref_problem(ref, config.check_files)
+        if problem:
+            problems.append(RowProblem(field, problem))
+    return problems
