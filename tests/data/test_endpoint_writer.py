@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from verl_pixel.chat_endpoint import EndpointError
-from verl_pixel.data.endpoint_writer import EndpointWriter, EndpointWriterConfig
+from verl_pixel.data.endpoint_writer import EndpointWriter, EndpointWriterConfig, writer_endpoint
 from verl_pixel.data.synthesize import synthesize
 from verl_pixel.data.writers import TextKind, TextRequest
 
@@ -67,9 +67,9 @@ class FakeChatServer:
         self.httpd.server_close()
 
 
-def _writer(url: str, **overrides) -> EndpointWriter:
-    options = {"base_url": url, "model": "fake-vlm", "backoff_s": 0.01, "show_progress": False, **overrides}
-    return EndpointWriter(EndpointWriterConfig(**options))
+def _writer(url: str, max_concurrency: int = 8, send_images: bool = False, **endpoint) -> EndpointWriter:
+    config = writer_endpoint(url, "fake-vlm", backoff_s=0.01, **endpoint)
+    return EndpointWriter(EndpointWriterConfig(config, max_concurrency, send_images=send_images, show_progress=False))
 
 
 def _requests(n: int) -> list[TextRequest]:
@@ -77,9 +77,9 @@ def _requests(n: int) -> list[TextRequest]:
 
 
 def test_texts_come_back_in_order_sanitized_and_concurrently(monkeypatch):
-    monkeypatch.setenv("FAKE_KEY", "secret-token")
+    monkeypatch.setenv("OPENAI_API_KEY", "secret-token")
     with FakeChatServer(delay_s=0.05) as server:
-        texts = _writer(server.url, max_concurrency=4, api_key_env="FAKE_KEY").write_many(_requests(8))
+        texts = _writer(server.url, max_concurrency=4).write_many(_requests(8))
     assert len(texts) == 8 and all(t.startswith("Written: The last crop shows the tag") for t in texts)
     assert all("<image>" not in t and "\\boxed" not in t and t.endswith("9") for t in texts)
     assert server.max_in_flight > 1

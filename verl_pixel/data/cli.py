@@ -131,14 +131,12 @@ def _writer(args: argparse.Namespace, seed: int) -> Any:
 
     if args.writer == "template":
         return TemplateWriter(seed=seed)
-    from verl_pixel.data.endpoint_writer import EndpointWriter, EndpointWriterConfig
+    from verl_pixel.data.endpoint_writer import EndpointWriter, EndpointWriterConfig, writer_endpoint
 
     if not args.endpoint_url or not args.endpoint_model:
         raise SystemExit("--writer endpoint needs --endpoint-url and --endpoint-model")
     config = EndpointWriterConfig(
-        base_url=args.endpoint_url,
-        model=args.endpoint_model,
-        seed=seed,
+        writer_endpoint(args.endpoint_url, args.endpoint_model, seed=seed),
         max_concurrency=args.concurrency,
         send_images=args.send_images,
     )

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -45,55 +44,36 @@ _INSTRUCTIONS: dict[TextKind, str] = {
 }
 
 
+def writer_endpoint(base_url: str, model: str, seed: int = 0, **overrides: Any) -> EndpointConfig:
+    """The shared client's config with the writer's defaults, each overridable by ``overrides``.
+
+    Defaults: sampling at temperature 0.7, answers of at most 256 tokens, a 60 s deadline per request, 4 retries;
+    ``seed`` is sent with every request (servers that honour it make runs repeatable); the API key is
+    ``$OPENAI_API_KEY`` unless ``api_key`` is given.
+    """
+    options: dict[str, Any] = {"temperature": 0.7, "max_tokens": 256, "timeout_s": 60.0, "max_retries": 4}
+    return EndpointConfig(base_url=base_url, model=model, extra_body=(("seed", seed),), **{**options, **overrides})
+
+
 @dataclasses.dataclass(frozen=True)
 class EndpointWriterConfig:
-    """Where and how to call the chat endpoint (the writer's defaults; the client is the shared one).
+    """How the writer calls the chat endpoint.
 
     Attributes:
-        base_url: e.g. ``http://127.0.0.1:8000/v1`` (``/chat/completions`` is appended).
-        model: the model name sent in each request.
-        api_key_env: environment variable holding the bearer token (unset: no Authorization header).
+        endpoint: the client's config (:func:`writer_endpoint` gives the writer's defaults).
         max_concurrency: requests in flight at once.
-        max_retries: retries per request after the first attempt.
-        backoff_s: first retry delay; doubled each retry.
-        timeout_s: deadline of one request (sending to the reply's last byte).
-        temperature: sampling temperature.
-        max_tokens: answer length limit.
-        seed: sent as the request's ``seed`` (servers that honour it make runs repeatable).
         send_images: attach the step's images as PNG data URLs (for VLM endpoints).
         show_progress: draw a tqdm progress bar.
     """
 
-    base_url: str
-    model: str
-    api_key_env: str = "OPENAI_API_KEY"
+    endpoint: EndpointConfig
     max_concurrency: int = 8
-    max_retries: int = 4
-    backoff_s: float = 1.0
-    timeout_s: float = 60.0
-    temperature: float = 0.7
-    max_tokens: int = 256
-    seed: int = 0
     send_images: bool = False
     show_progress: bool = True
 
     def __post_init__(self) -> None:
-        if self.max_concurrency < 1 or self.max_retries < 0 or self.backoff_s < 0:
-            raise ValueError("max_concurrency must be >= 1, max_retries and backoff_s >= 0")
-
-    def endpoint(self) -> EndpointConfig:
-        """The shared client's config for these settings (the API key read from ``api_key_env`` now)."""
-        return EndpointConfig(
-            base_url=self.base_url,
-            model=self.model,
-            api_key=os.environ.get(self.api_key_env) or None,
-            temperature=self.temperature,
-            max_tokens=self.max_tokens,
-            timeout_s=self.timeout_s,
-            max_retries=self.max_retries,
-            backoff_s=self.backoff_s,
-            extra_body=(("seed", self.seed),),
-        )
+        if self.max_concurrency < 1:
+            raise ValueError(f"max_concurrency must be >= 1, got {self.max_concurrency}")
 
 
 class EndpointWriter:
@@ -113,7 +93,7 @@ class EndpointWriter:
         bar = tqdm(total=len(requests), desc="writing", unit="text", disable=not self.config.show_progress)
         with bar:
             replies = complete_all(
-                self.config.endpoint(),
+                self.config.endpoint,
                 [self.messages(request) for request in requests],
                 self.config.max_concurrency,
                 usable=_has_text,

@@ -28,21 +28,11 @@ from PIL import Image
 from verl.utils.dataset.rl_dataset import RLHFDataset
 
 from verl_pixel.data.images import load_image
-from verl_pixel.data.row_checks import (
-    BadRowPolicy,
-    RowCheckConfig,
-    RowKind,
-    bad_row_policy,
-    check_files,
-    row_origins,
-    rows_to_skip,
-    select_samples,
-)
+from verl_pixel.data.row_checks import RowCheckConfig, RowKind, RowPlan, plan_rows
 from verl_pixel.ops import VisualOpsConfig, resize_to_budget
 
 logger = logging.getLogger(__name__)
 _DEFAULTS = VisualOpsConfig()
-_SETTING = "data.bad_rows=skip"
 
 
 def model_view(item: dict[str, Any], factor: int, config: DictConfig | dict | None) -> Image.Image:
@@ -65,42 +55,29 @@ class PixelRLDataset(RLHFDataset):
     """RL dataset whose multimodal extraction decodes images with PIL (videos: use frames as images)."""
 
     def _read_files_and_tokenize(self) -> None:
-        """Check the files, then verl's reading; bad rows and ``max_samples`` are applied before its length filter."""
+        """Check the files, then verl's reading; the planned rows are kept before verl's length filter."""
         files = [str(path) for path in self.data_files]
-        self._skip: set[tuple[str, int]] = set()
-        self._origins: list[tuple[str, int]] | None = None
-        if all(path.endswith(".parquet") for path in files):
-            self._origins = row_origins(files)
-            if self.config.get("validate_on_load", True):
-                policy = bad_row_policy(self.config.get("bad_rows", BadRowPolicy.ERROR.value))
-                self._skip = rows_to_skip(check_files(files, self._check_config()), policy, _SETTING)
-        else:
+        self._plan: RowPlan | None = None
+        if not all(path.endswith(".parquet") for path in files):
             logger.warning("PixelRLDataset checks parquet rows only; %s not checked", files)
-        self._wanted, self.max_samples = self.max_samples, -1  # drawn in maybe_filter_out_long_prompts
+            super()._read_files_and_tokenize()
+            return
+        check = RowCheckConfig(
+            RowKind.RL, prompt_key=self.prompt_key, image_key=self.image_key, video_key=self.video_key
+        )
+        self._plan = plan_rows(files, self.config, check, self.max_samples, self.shuffle, self.seed)
+        wanted, self.max_samples = self.max_samples, -1  # drawn by the plan, from the good rows
         try:
             super()._read_files_and_tokenize()
         finally:
-            self.max_samples = self._wanted
+            self.max_samples = wanted
 
     def maybe_filter_out_long_prompts(self, dataframe: Any = None) -> Any:
-        """Drop the skipped bad rows, draw ``max_samples`` from the rest (verl's rule), then verl's length filter."""
-        positions = list(range(len(dataframe)))
-        if self._origins is not None and len(self._origins) == len(dataframe):
-            positions = [p for p in positions if self._origins[p] not in self._skip]
-        positions = select_samples(positions, self._wanted, self.shuffle, self.seed)
-        if len(positions) != len(dataframe):
-            dataframe = dataframe.select(positions)
+        """Keep the planned rows (good ones, ``max_samples`` of them), then verl's length filter."""
+        plan = getattr(self, "_plan", None)
+        if plan is not None and len(plan.origins) == len(dataframe) and len(plan.keep) != len(dataframe):
+            dataframe = dataframe.select(plan.keep)
         return super().maybe_filter_out_long_prompts(dataframe)
-
-    def _check_config(self) -> RowCheckConfig:
-        return RowCheckConfig(
-            RowKind.RL,
-            decode_images=bool(self.config.get("decode_images_on_load", True)),
-            check_files=bool(self.config.get("check_image_files", True)),
-            prompt_key=self.prompt_key,
-            image_key=self.image_key,
-            video_key=self.video_key,
-        )
 
     @classmethod
     def _process_multi_modal_info(

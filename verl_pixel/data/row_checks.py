@@ -12,9 +12,9 @@ row (its number in that file, 0-based) and the field:
 * **both**: text that is not valid UTF-8 (the row cannot even be read) and, through the one decoder
   (:func:`verl_pixel.data.images.load_image`), missing files, corrupt bytes and decompression bombs.
 
-Policy when a dataset loads (``data.bad_rows``): ``error`` (default) stops before training starts, listing the
-bad rows; ``skip`` drops them with a logged count and list. An unreadable (non-UTF-8) row always stops: verl's
-own reader cannot read its file at all.
+Policy when a dataset loads (``data.bad_rows``, :func:`plan_rows`): ``error`` (default) stops before training
+starts, listing the bad rows; ``skip`` drops them with a logged count and list. An unreadable (non-UTF-8) row
+always stops: verl's own reader cannot read its file at all. ``max_samples`` is then drawn from the good rows.
 """
 
 from __future__ import annotations
@@ -206,6 +206,56 @@ def _listing(errors: Sequence[RowError], total: int, what: str) -> str:
     return f"{len(errors)} {what}, in {files} file(s) of {total} rows:\n{shown}{more}"
 
 
+@dataclasses.dataclass(frozen=True)
+class RowPlan:
+    """Which rows of a dataset's files it keeps.
+
+    Attributes:
+        origins: ``(file, row in file)`` of each position of the files concatenated in order (verl's order).
+        keep: the positions kept, in order: good rows (or all, unchecked), then ``max_samples`` of them.
+    """
+
+    origins: list[tuple[str, int]]
+    keep: list[int]
+
+
+def plan_rows(
+    files: Sequence[str],
+    data_config: Mapping[str, Any],
+    check: RowCheckConfig,
+    max_samples: int,
+    shuffle: bool,
+    seed: int | None,
+) -> RowPlan:
+    """Check a dataset's files before verl reads them and decide which rows it keeps (the datasets' one entry).
+
+    Args:
+        files: the parquet files, in verl's order.
+        data_config: verl's ``data`` config; our keys: ``validate_on_load`` (default true), ``decode_images_on_load``
+            (default true), ``check_image_files`` (default true), ``bad_rows`` (``error`` | ``skip``).
+        check: the schema and column names (its ``decode_images`` / ``check_files`` come from ``data_config``).
+        max_samples: verl's ``max_samples`` (<= 0: all rows).
+        shuffle: verl's ``data.shuffle``, for drawing ``max_samples``.
+        seed: verl's ``data.seed``.
+
+    Raises:
+        BadRowsError: unreadable rows, or bad rows under ``bad_rows=error`` (listing them).
+        ValueError: an unknown ``bad_rows`` value.
+    """
+    policy = bad_row_policy(data_config.get("bad_rows", BadRowPolicy.ERROR.value))
+    skip: set[tuple[str, int]] = set()
+    if data_config.get("validate_on_load", True):
+        check = dataclasses.replace(
+            check,
+            decode_images=bool(data_config.get("decode_images_on_load", True)),
+            check_files=bool(data_config.get("check_image_files", True)),
+        )
+        skip = rows_to_skip(check_files(files, check), policy, "data.bad_rows=skip")
+    origins = row_origins(files)
+    good = [position for position, origin in enumerate(origins) if origin not in skip]
+    return RowPlan(origins, select_samples(good, max_samples, shuffle, seed))
+
+
 def row_origins(paths: Sequence[str | os.PathLike]) -> list[tuple[str, int]]:
     """``(file, row in file)`` of each position of the files concatenated in order (verl's reading order)."""
     return [(str(path), row) for path in paths for row in range(num_rows(path))]
@@ -218,7 +268,7 @@ def select_samples(positions: Sequence[int], max_samples: int, shuffle: bool, se
     0.9.1), applied after bad rows are dropped so that ``max_samples`` counts good rows; with no bad rows it picks
     exactly verl's rows.
     """
-    if not 0 < max_samples < len(positions):
+    if not 0 < (max_samples or 0) < len(positions):
         return list(positions)
     if shuffle:
         rng = np.random.default_rng(*((seed,) if seed is not None else ()))

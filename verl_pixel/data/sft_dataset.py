@@ -33,16 +33,7 @@ from verl.utils.py_functional import convert_nested_value_to_list_recursive
 
 from verl_pixel.data.images import ImageDecodeError, load_image
 from verl_pixel.data.message_content import expand_placeholders
-from verl_pixel.data.row_checks import (
-    BadRowPolicy,
-    RowCheckConfig,
-    RowKind,
-    bad_row_policy,
-    check_files,
-    row_origins,
-    rows_to_skip,
-    select_samples,
-)
+from verl_pixel.data.row_checks import RowCheckConfig, RowKind, RowPlan, plan_rows
 from verl_pixel.data.sft_schema import RowError, check_row, is_trained, parse_tools
 
 
@@ -54,10 +45,8 @@ class PixelSFTDataset(MultiTurnSFTDataset):
     ) -> None:
         """Same arguments as verl's class; the config keys of ours are in the module docstring."""
         config = config or {}
-        self.validate_on_load = bool(config.get("validate_on_load", True))
-        self.check_image_files = bool(config.get("check_image_files", True))
-        self.decode_images_on_load = bool(config.get("decode_images_on_load", True))
-        self.bad_rows = bad_row_policy(config.get("bad_rows", BadRowPolicy.ERROR.value))
+        self._data_config = config
+        self._origins: list[tuple[str, int]] = []
         self._row_index: int | None = None
         super().__init__(parquet_files, tokenizer, config, processor=processor, max_samples=max_samples)
 
@@ -71,36 +60,29 @@ class PixelSFTDataset(MultiTurnSFTDataset):
         }
 
     def _read_files_and_process(self) -> None:
-        """verl's reading of all rows, then bad rows dropped (or refused) and ``max_samples`` drawn from the rest."""
+        """Check the files, verl's reading of all rows, then keep the good rows and draw ``max_samples`` of them."""
         files = [str(path) for path in self.parquet_files]
-        skip = rows_to_skip(self._check(files), self.bad_rows, "data.bad_rows=skip") if self.validate_on_load else set()
-        wanted, self.max_samples = self.max_samples, -1  # drawn below, from the good rows
+        check = RowCheckConfig(RowKind.SFT, **self._keys)
+        plan = plan_rows(files, self._data_config, check, self.max_samples, self.shuffle, self.seed)
+        wanted, self.max_samples = self.max_samples, -1  # drawn by the plan, from the good rows
         try:
             super()._read_files_and_process()
         finally:
             self.max_samples = wanted
-        origins = row_origins(files)
-        keep = [position for position, origin in enumerate(origins) if origin not in skip]
-        self._keep_rows(select_samples(keep, wanted, self.shuffle, self.seed), origins)
+        self._keep_rows(plan)
         if self.tools is not None:
             self.tools = [self._parsed_tools(index, value) for index, value in enumerate(self.tools)]
 
-    def _check(self, files: list[str]) -> list[Any]:
-        config = RowCheckConfig(
-            RowKind.SFT, decode_images=self.decode_images_on_load, check_files=self.check_image_files, **self._keys
-        )
-        return check_files(files, config)
-
-    def _keep_rows(self, positions: list[int], origins: list[tuple[str, int]]) -> None:
-        """Keep the rows at ``positions`` of the concatenated files, in every per-row list verl keeps."""
-        if len(positions) != len(origins):
-            self.dataframe = self.dataframe.iloc[positions]
-            self.messages = [self.messages[i] for i in positions]
+    def _keep_rows(self, plan: RowPlan) -> None:
+        """Keep the planned rows in every per-row list verl keeps."""
+        if len(plan.keep) != len(plan.origins):
+            self.dataframe = self.dataframe.iloc[plan.keep]
+            self.messages = [self.messages[i] for i in plan.keep]
             for name in ("tools", "enable_thinking"):
                 values = getattr(self, name)
                 if values is not None:
-                    setattr(self, name, [values[i] for i in positions])
-        self._origins = [origins[i] for i in positions]
+                    setattr(self, name, [values[i] for i in plan.keep])
+        self._origins = [plan.origins[i] for i in plan.keep]
 
     def _where(self, index: int | None) -> tuple[int | None, str | None]:
         """The row number in its file and the file of dataset position ``index``."""
