@@ -9,7 +9,8 @@ Three steps, one CLI (``verl-pixel eval preprocess|run|report``):
    (a) inside verl: ``main_ppo`` with ``trainer.val_only=True`` (:mod:`~verl_pixel.eval.verl_native` builds the
    overrides); accuracy and TUR come out of verl's validation metrics; or
    (b) against any OpenAI-compatible endpoint (:mod:`~verl_pixel.eval.runner`): the same operations, prompts, modes
-   and scorers, concurrent, retried, resumable (JSON lines keyed by sample).
+   and scorers, concurrent, retried, resumable (JSON lines keyed by sample), through the project's one client
+   (:mod:`verl_pixel.chat_endpoint`); any failure of one sample is recorded for that sample, never ends the run.
 3. **report** (:mod:`~verl_pixel.eval.report`, :mod:`~verl_pixel.eval.tradeoff_plot`): per-benchmark tables
    (accuracy / ANLS, TUR, operations per response, failed-operation rate, visual tokens, response tokens) as Markdown
    and JSON, and the accuracy-vs-TUR plot as SVG.
