@@ -23,7 +23,8 @@ import dataclasses
 import logging
 import os
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from enum import Enum
 from typing import Any
 
@@ -95,6 +96,7 @@ class RowCheckConfig:
         image_key: column of the images.
         video_key: column of the videos.
         tools_key: SFT column of the tool schemas.
+        workers: threads checking rows at once (PIL decodes outside the GIL, so decoding scales with cores).
     """
 
     kind: RowKind
@@ -106,9 +108,12 @@ class RowCheckConfig:
     image_key: str = "images"
     video_key: str = "videos"
     tools_key: str = "tools"
+    workers: int = dataclasses.field(default_factory=lambda: min(8, os.cpu_count() or 1))
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "kind", RowKind(self.kind))
+        if self.workers < 1:
+            raise ValueError(f"workers must be >= 1, got {self.workers}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -155,11 +160,24 @@ def check_file(path: str | os.PathLike, config: RowCheckConfig) -> FileCheck:
     """
     unreadable: list[RowError] = []
     bad: list[RowError] = []
-    for index, row in iter_rows(path, on_undecodable=unreadable.append):
-        problems = row_problems(row, config)
-        if problems:
-            bad.append(row_error(problems, index, str(path)))
+    rows = iter_rows(path, on_undecodable=unreadable.append)
+    with ThreadPoolExecutor(max_workers=config.workers) as pool:
+        # map keeps row order; chunks bound the rows (and image bytes) held at once
+        for chunk in _chunks(rows, 64 * config.workers):
+            found = pool.map(lambda item: (item[0], row_problems(item[1], config)), chunk)
+            bad += [row_error(problems, index, str(path)) for index, problems in found if problems]
     return FileCheck(str(path), num_rows(path), tuple(bad), tuple(unreadable))
+
+
+def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    chunk: list[Any] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 def check_files(paths: Iterable[str | os.PathLike], config: RowCheckConfig) -> list[FileCheck]:
