@@ -110,6 +110,65 @@ def test_concurrent_requests_share_a_batch_and_keep_their_budgets(server, tiny_p
     assert [len(o.token_ids) for o in outs] == [3, 4, 5, 6]
 
 
+SAMPLED = {"temperature": 1.0, "top_p": 1.0, "top_k": -1, "max_tokens": 12}
+
+
+def _sample_all(server, prompts, order, concurrent):
+    """Send ``prompts[i]`` for i in ``order`` (all at once, or one after the other); outputs by prompt index."""
+
+    async def one(index):
+        ids, image = prompts[index]
+        out = await server.generate(ids, SAMPLED, f"s{index}", image_data=[image])
+        return index, tuple(out.token_ids), out.log_probs
+
+    async def go():
+        if concurrent:
+            return await asyncio.gather(*[one(i) for i in order])
+        return [await one(i) for i in order]
+
+    by_prompt: dict[int, list] = {}
+    for index, tokens, log_probs in asyncio.run(go()):
+        by_prompt.setdefault(index, []).append((tokens, log_probs))
+    return by_prompt
+
+
+def test_sampling_is_reproducible_from_the_rollout_seed_whatever_the_arrival_order(tiny_model_dir, tiny_processor):
+    """Same seed -> same samples, whether requests arrive batched or one by one, in any order (issue 14 item 7)."""
+    encs = [encode(tiny_processor, (112, 112), "Q" + "?" * i) for i in range(3)]
+    prompts = [(e["input_ids"][0].tolist(), image) for e, image in encs]
+    order = [0, 1, 2, 0, 1, 2]  # each prompt twice, like two rollouts of one GRPO group
+    seeded = "actor_rollout_ref.rollout.seed=1234"
+    first = _sample_all(make_server(tiny_model_dir, seeded), prompts, order, concurrent=True)
+    # A fresh server with the same seed, requests in reverse order and unbatched.
+    second = _sample_all(make_server(tiny_model_dir, seeded), prompts, order[::-1], concurrent=False)
+    other = _sample_all(make_server(tiny_model_dir, "actor_rollout_ref.rollout.seed=99"), prompts, order, True)
+    for index in range(3):
+        # Equal requests are interchangeable, so compare each prompt's samples as a set.
+        assert sorted(t for t, _ in first[index]) == sorted(t for t, _ in second[index]), index
+        # The two rollouts of one prompt differ (the occurrence index enters the seed): it is sampling, not greedy.
+        assert first[index][0][0] != first[index][1][0]
+        # Log-probs agree up to the float rounding of batched vs unbatched forward passes.
+        for tokens, log_probs in first[index]:
+            (match,) = [lp for t, lp in second[index] if t == tokens]
+            assert torch.allclose(torch.tensor(log_probs), torch.tensor(match), atol=1e-4)
+    assert {t for i in range(3) for t, _ in first[i]}.isdisjoint({t for i in range(3) for t, _ in other[i]})
+
+
+def test_seeded_sampling_draws_from_the_warped_distribution():
+    """Top-k 1 leaves one token: the seeded sampler must pick it at every step (the warpers run before the draw)."""
+    from verl_pixel.backends.hf_generation import SeededSampling
+
+    scores = torch.tensor([[0.0, 3.0, 1.0, 2.0], [5.0, 0.0, 0.0, 0.0]])
+    spec = SamplingSpec.from_params({"temperature": 1.0, "top_k": 1})
+    picked = SeededSampling([1, 2], spec)(torch.zeros(2, 1, dtype=torch.long), scores)
+    assert picked.tolist() == [[float("-inf"), 0.0, float("-inf"), float("-inf")], [0.0] + [float("-inf")] * 3]
+    # Same seeds, same draws; the input scores are untouched (transformers keeps them as the raw logits).
+    flat = torch.zeros(2, 50)
+    draws = [SeededSampling([7, 8], SamplingSpec())(torch.zeros(2, 1, dtype=torch.long), flat).argmax(-1).tolist()
+             for _ in range(2)]  # fmt: skip
+    assert draws[0] == draws[1] and torch.equal(flat, torch.zeros(2, 50))
+
+
 def test_nudge_forces_first_turn_prefix_with_model_log_probs(tiny_model_dir, tiny_processor):
     nudge = '<tool_call>\n{"name": "crop_image"'
     server = make_server(

@@ -4,15 +4,21 @@ The agent loop sends token ids whose ``<|image_pad|>`` runs are already expanded
 plus the images; the model needs only ``pixel_values``/``image_grid_thw`` from the image processor. Requests that
 share sampling settings are left-padded into one ``generate`` call; each row is then cut at its first stop token
 (kept, as vLLM returns it) or at its own token budget.
+
+Seeded sampling: a request with a ``seed`` draws its tokens from its own ``torch.Generator`` (:class:`SeededSampling`),
+so what it samples depends on its seed and its logits only, not on which requests share its batch or in which
+order they arrived (transformers' own sampling draws from the process-wide RNG, row after row of the whole batch).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
+from transformers.generation.logits_process import TemperatureLogitsWarper, TopKLogitsWarper, TopPLogitsWarper
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,14 +48,18 @@ class SamplingSpec:
             ignore_eos=bool(params.get("ignore_eos", False)),
         )
 
-    def generate_kwargs(self, eos_token_ids: Sequence[int]) -> dict[str, Any]:
-        """Keyword arguments for ``model.generate`` (greedy when temperature is 0)."""
+    def generate_kwargs(self, eos_token_ids: Sequence[int], seeded: bool = False) -> dict[str, Any]:
+        """Keyword arguments for ``model.generate`` (greedy when temperature is 0).
+
+        With ``seeded``, ``generate`` runs greedy too: :class:`SeededSampling`, the last logits processor, has
+        already drawn the token and left it the only finite score.
+        """
         stops = list(self.stop_token_ids) + ([] if self.ignore_eos else list(eos_token_ids))
         kwargs: dict[str, Any] = {
             "eos_token_id": sorted(set(stops)) or None,
             "repetition_penalty": self.repetition_penalty,
         }
-        if self.temperature <= 0:
+        if self.temperature <= 0 or seeded:
             return {**kwargs, "do_sample": False, "temperature": None, "top_p": None, "top_k": None}
         return {**kwargs, "do_sample": True, "temperature": self.temperature, "top_p": self.top_p, "top_k": self.top_k}
 
@@ -66,6 +76,72 @@ class GenerationRequest:
     images: tuple[Any, ...]
     max_new_tokens: int
     forced_prefix: tuple[int, ...] = ()  # tokens the row must start with (a test-only nudge, see hf_server)
+    seed: int | None = None  # seed of the row's own sampling generator (None: transformers' global-RNG sampling)
+
+
+def request_key(prompt_ids: Sequence[int], images: Sequence[Any]) -> bytes:
+    """A digest of what a request asks: its token ids and its images' content."""
+    digest = hashlib.sha256(",".join(str(int(token)) for token in prompt_ids).encode())
+    for image in images:
+        digest.update(image_fingerprint(image))
+    return digest.digest()
+
+
+def image_fingerprint(image: Any) -> bytes:
+    """A digest of an image's content (mode, size and pixels for PIL images; ``repr`` otherwise)."""
+    if hasattr(image, "tobytes") and hasattr(image, "size"):
+        header = f"{getattr(image, 'mode', '')}|{image.size}|".encode()
+        return hashlib.sha256(header + image.tobytes()).digest()
+    return hashlib.sha256(repr(image).encode()).digest()
+
+
+def request_seed(base_seed: int, stream: str, key: bytes, occurrence: int) -> int:
+    """A sampling seed from the run's seed and what the request is, not from when it arrived.
+
+    Args:
+        base_seed: the run's rollout seed.
+        stream: separates otherwise equal requests that must not sample alike (the server uses its replica rank
+            and weight version: another replica, or a new policy, samples afresh).
+        key: :func:`request_key` of the request.
+        occurrence: how many equal requests (same key) the stream has served before, so the n rollouts of one
+            prompt get different seeds. Equal requests are interchangeable, so their arrival order does not matter.
+
+    Returns:
+        A 63-bit seed.
+    """
+    digest = hashlib.sha256(f"{int(base_seed)}|{stream}|{int(occurrence)}|".encode() + key)
+    return int.from_bytes(digest.digest()[:8], "little") >> 1
+
+
+class SeededSampling:
+    """Logits processor that samples each row's next token from the row's own ``torch.Generator``.
+
+    Placed last, with ``generate`` in greedy mode: it applies the sampling warpers (temperature, top-k, top-p, as
+    transformers' sampling would), draws one token per row and returns scores where only that token is finite, so
+    the greedy step takes it. The draw of a row depends only on its seed and its own scores.
+    """
+
+    def __init__(self, seeds: Sequence[int], spec: SamplingSpec) -> None:
+        self.seeds = list(seeds)
+        self.generators: list[torch.Generator] | None = None  # made on the scores' device at the first step
+        self.warpers: list[Any] = [TemperatureLogitsWarper(spec.temperature)]
+        if spec.top_k > 0:
+            self.warpers.append(TopKLogitsWarper(spec.top_k))
+        if spec.top_p < 1.0:
+            self.warpers.append(TopPLogitsWarper(spec.top_p))
+
+    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+        """Draw each row's token; return scores that are 0 there and -inf elsewhere (a copy)."""
+        if self.generators is None:
+            self.generators = [torch.Generator(device=scores.device).manual_seed(seed) for seed in self.seeds]
+        warped = scores
+        for warper in self.warpers:
+            warped = warper(input_ids, warped)
+        probs = torch.softmax(warped.float(), dim=-1)
+        chosen = [torch.multinomial(probs[row], 1, generator=gen) for row, gen in enumerate(self.generators)]
+        picked = torch.full_like(scores, float("-inf"))
+        picked[torch.arange(scores.shape[0], device=scores.device), torch.cat(chosen)] = 0.0
+        return picked
 
 
 class SuppressTokens:
@@ -181,14 +257,20 @@ def generate_batch(
 
     Returns:
         One result per request, in order.
+
+    Sampling is seeded per row (:class:`SeededSampling`) when every request carries a ``seed``; otherwise it
+    uses transformers' sampling and the global RNG.
     """
     device = next(model.parameters()).device
     ids, mask = _left_pad(requests, pad_token_id)
     inputs = {key: value.to(device) for key, value in _vision_inputs(image_processor, requests).items()}
     prefixes = [request.forced_prefix for request in requests]
-    processors = [SuppressTokens(suppress_token_ids)] if suppress_token_ids else []
-    # Forcing comes last so a forced token is never suppressed.
+    processors: list[Any] = [SuppressTokens(suppress_token_ids)] if suppress_token_ids else []
+    # Forcing comes after suppression so a forced token is never suppressed.
     processors += [ForcedPrefix(prefixes, ids.shape[1])] if any(prefixes) else []
+    seeded = spec.temperature > 0 and all(request.seed is not None for request in requests)
+    if seeded:  # last: it draws from what the others left
+        processors.append(SeededSampling([int(request.seed) for request in requests], spec))  # type: ignore[arg-type]
     if inputs:
         inputs["mm_token_type_ids"] = mm_token_type_ids(ids, *vision_token_ids).to(device)
     out = model.generate(
@@ -200,7 +282,7 @@ def generate_batch(
         output_logits=True,
         return_dict_in_generate=True,
         logits_processor=processors,
-        **spec.generate_kwargs(eos_token_ids),
+        **spec.generate_kwargs(eos_token_ids, seeded=seeded),
     )
     new_tokens = out.sequences[:, ids.shape[1] :].cpu()
     log_probs = _token_log_probs(out.logits, new_tokens, spec.temperature)

@@ -26,8 +26,8 @@ class HFServerOptions:
     Attributes:
         max_batch_size: most requests generated together (same sampling settings, left-padded).
         nudge_text: test hook for random-weight models that never call a tool: the text a nudged first turn is
-            forced to start with (followed by the end-of-turn token). Off in every shipped default but the CPU
-            quick start's config, which says so.
+            forced to start with (followed by the end-of-turn token). Off in every shipped config; tests turn it on
+            explicitly (``verl_pixel.testing.forced_tool_calls``).
         nudge_every: every ``nudge_every``-th first-turn request is nudged; 0: never.
         suppress_vision_tokens: never sample vision placeholders (``<|vision_start|>``, ``<|image_pad|>``, ...):
             emitted by the policy they would claim image features that do not exist and break M-RoPE position ids;

@@ -11,17 +11,30 @@ process for training, which breaks ``generate`` there; a separate actor keeps a 
 Concurrent requests are micro-batched: requests queued while a batch runs are grouped by sampling settings and
 generated together (left-padded), up to ``max_batch_size`` rows.
 
+Sampling is reproducible given ``actor_rollout_ref.rollout.seed`` (verl's rollout seed, 42 by default): each request
+samples from its own ``torch.Generator`` whose seed is derived from that seed, the replica rank, the weight version
+(one per training step), the request's token ids and image pixels, and how many equal requests came before it in
+this weight version (:func:`~verl_pixel.backends.hf_generation.request_seed`). Arrival order and batching therefore
+do not change what a request samples (only float rounding of batched logits can, far below a sampling decision),
+and the n rollouts of a prompt still differ. A ``seed`` in the request's sampling parameters (vLLM's per-request
+seed) is used as given. With several replicas, which replica serves a request is verl's load balancer's choice
+(least loaded, unless ``rollout.full_determinism``), so reproducibility holds per replica.
+
 Server options come from ``actor_rollout_ref.rollout.engine_kwargs.hf``
 (:class:`~verl_pixel.backends.hf_options.HFServerOptions`, validated there), e.g.
-``+actor_rollout_ref.rollout.engine_kwargs.hf.max_batch_size=8``. ``nudge_text`` / ``nudge_every`` are a test hook
-for random-weight models that never call a tool: every ``nudge_every``-th first-turn request is forced to start with
+``+actor_rollout_ref.rollout.engine_kwargs.hf.max_batch_size=8``.
+
+Test hook, off by default and in every shipped config: ``nudge_text`` / ``nudge_every`` force tool calls out of
+random-weight models, which never call a tool. Every ``nudge_every``-th first-turn request is forced to start with
 ``nudge_text`` followed by the end-of-turn token; the tokens are still produced by ``model.generate`` and carry the
-model's own log-probs.
+model's own log-probs. Metrics of a nudged run (RaPR, TUR, compliance) measure the hook, not the model: a test that
+turns it on says so.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import dataclasses
 import logging
 from collections.abc import Sequence
@@ -38,6 +51,8 @@ from verl_pixel.backends.hf_generation import (
     SamplingSpec,
     generate_batch,
     max_new_tokens,
+    request_key,
+    request_seed,
 )
 from verl_pixel.backends.hf_options import HFServerOptions
 
@@ -89,6 +104,8 @@ class HFRolloutServer:
         self.pad_token_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else self.eos_token_ids[0]
         self.global_steps: int | None = None
         self.weight_version = 0
+        # Equal requests seen in this weight version, by request key: their occurrence index enters the seed.
+        self._occurrences: collections.Counter[bytes] = collections.Counter()
         self._queue: list[_Pending] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wakeup: asyncio.Event | None = None
@@ -137,7 +154,8 @@ class HFRolloutServer:
             sampling_params, len(prompt_ids), self.config.prompt_length, self.config.response_length
         )
         ids = tuple(int(t) for t in prompt_ids)
-        request = GenerationRequest(ids, tuple(image_data or ()), budget, self._nudge(ids))
+        images = tuple(image_data or ())
+        request = GenerationRequest(ids, images, budget, self._nudge(ids), self._seed(ids, images, sampling_params))
         result: GenerationResult = await self._submit(request, SamplingSpec.from_params(sampling_params))
         return TokenOutput(
             token_ids=result.token_ids,
@@ -154,6 +172,15 @@ class HFRolloutServer:
             return ()
         self._first_turns += 1
         return self._nudge_ids if self._first_turns % self.options.nudge_every == 1 % self.options.nudge_every else ()
+
+    def _seed(self, prompt_ids: tuple[int, ...], images: tuple[Any, ...], sampling_params: dict[str, Any]) -> int:
+        """The request's sampling seed: vLLM's per-request ``seed`` if given, else derived (module docstring)."""
+        if sampling_params.get("seed") is not None:
+            return int(sampling_params["seed"])
+        key = request_key(prompt_ids, images)
+        occurrence = self._occurrences[key]
+        self._occurrences[key] += 1
+        return request_seed(self.config.seed, f"{self.replica_rank}/{self.weight_version}", key, occurrence)
 
     def _bind_loop(self) -> None:
         """Create the batching task and its primitives on the running loop (once per loop: Ray uses one loop)."""
@@ -231,6 +258,7 @@ class HFRolloutServer:
                 state[name].copy_(tensor.to(dtype=state[name].dtype, device=state[name].device))
             self.global_steps = global_steps
             self.weight_version += 1
+            self._occurrences.clear()
         return len(named_tensors)
 
     async def get_weight_version(self) -> int:
