@@ -69,15 +69,22 @@ def test_frames_layout_gives_images_the_pixel_rl_dataset_decodes(seeds, tiny_tok
     assert len(images) == 16 and videos is None
 
 
-def test_pixel_rl_dataset_refuses_videos_without_torchvision_with_advice():
+def test_pixel_rl_dataset_refuses_videos_without_torchvision_with_advice(monkeypatch):
     import importlib.util
 
     import pytest
 
     from verl_pixel.data.rl_dataset import PixelRLDataset
 
-    if importlib.util.find_spec("torchvision") is not None:
-        pytest.skip("torchvision installed: verl's own video path is used")
+    # Both branches run on every machine: torchvision is made absent, then present (the CPU stack lacks it, the GPU
+    # stack has it), instead of skipping whichever branch the machine cannot show.
+    real_find_spec = importlib.util.find_spec
     messages = [{"role": "user", "content": [{"type": "video", "video": ["f1.png"]}, {"type": "text", "text": "?"}]}]
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "torchvision" else
+                        real_find_spec(name, *a))  # fmt: skip
     with pytest.raises(ValueError, match="--video-layout frames"):
         PixelRLDataset._process_multi_modal_info(messages, 14, {})
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: object() if name == "torchvision" else
+                        real_find_spec(name, *a))  # fmt: skip
+    monkeypatch.setattr(RLHFDataset, "_process_multi_modal_info", classmethod(lambda cls, *args: ("verl's", args)))
+    assert PixelRLDataset._process_multi_modal_info(messages, 14, {}) == ("verl's", (messages, 14, {}))

@@ -12,6 +12,7 @@ import json
 import pytest
 import torch
 from omegaconf import OmegaConf
+from PIL import Image
 
 from verl_pixel.data.parquet_io import write_sft_parquet
 from verl_pixel.data.sft_dataset import PixelSFTDataset
@@ -87,22 +88,49 @@ def test_recrop_twice_trains_exactly_the_correct_call_and_the_answer(
     assert sample["multi_modal_inputs"]["image_grid_thw"].shape[0] == 4  # input + 3 crops
 
 
-def test_concatenated_ids_equal_whole_conversation(make_seeds, fast_synthesis_config, tiny_processor, tmp_path):
-    rows, path = _synthesized(make_seeds, fast_synthesis_config, tmp_path, **ONLY_RECROP_TWICE)
-    dataset = _dataset(path, tiny_processor)
-    sample = dataset[1]
-    dataset._row_index = 1
-    messages = dataset._build_messages(dataset.dataframe.iloc[1].to_dict())
+CROP_SCHEMA = {
+    "type": "function",
+    "function": {
+        "name": "crop_image",
+        "description": "Crop a region.",
+        "parameters": {"type": "object", "properties": {"bbox_2d": {"type": "array"}}, "required": ["bbox_2d"]},
+    },
+}
+
+
+def test_concatenated_ids_equal_whole_conversation(tiny_processor, tmp_path, media_dir):
+    arguments = '{"bbox_2d": [0.1, 0.2, 0.5, 0.6]}'
+    call = {"type": "function", "function": {"name": "crop_image", "arguments": arguments}}
+    row = {
+        "messages": [
+            {"role": "user", "content": "<image>What is on the tag?"},
+            {"role": "assistant", "content": "Let me look.", "tool_calls": [call], "loss_mask": 0},
+            {"role": "tool", "content": "<image>Image 2: crop of image 1."},
+            {"role": "assistant", "content": "It says 7. \\boxed{7}"},
+        ],
+        "images": [{"path": str(media_dir / "img0.png")}, {"path": str(media_dir / "img1.png")}],
+        "tools": json.dumps([CROP_SCHEMA]),
+    }
+    dataset = _dataset(write_sft_parquet([row], tmp_path / "r.parquet"), tiny_processor)
+    # The conversation as the processor takes it, written out by hand: each <image> becomes an image item in
+    # placeholder order, text around it a text item.
+    image_1, image_2 = (Image.open(media_dir / name).convert("RGB") for name in ("img0.png", "img1.png"))
+    messages = [
+        {"role": "user", "content": [{"type": "image", "image": image_1},
+                                     {"type": "text", "text": "What is on the tag?"}]},
+        {"role": "assistant", "content": [{"type": "text", "text": "Let me look."}], "tool_calls": [call]},
+        {"role": "tool", "content": [{"type": "image", "image": image_2},
+                                     {"type": "text", "text": "Image 2: crop of image 1."}]},
+        {"role": "assistant", "content": [{"type": "text", "text": "It says 7. \\boxed{7}"}]},
+    ]  # fmt: skip
     whole = tiny_processor.apply_chat_template(
-        messages,
-        tools=dataset.tools[1],
-        add_generation_prompt=False,
-        tokenize=True,
-        return_dict=True,
-        return_tensors="pt",
+        messages, tools=[CROP_SCHEMA], add_generation_prompt=False, tokenize=True, return_dict=True, return_tensors="pt"
     )
+    sample = dataset[0]
     assert torch.equal(sample["input_ids"], whole["input_ids"][0])
-    assert dataset.tools[1] == json.loads(rows[1]["tools"])  # tools stored as JSON text come back as schemas
+    assert dataset.tools[0] == [CROP_SCHEMA]  # tools stored as JSON text come back as schemas
+    # Only the final answer is trained (the call's message has loss_mask 0; tool outputs never train).
+    assert _trained_spans(sample, tiny_processor.tokenizer) == ["It says 7. \\boxed{7}<|im_end|>\n"]
 
 
 def test_loss_mask_zero_on_every_assistant_trains_nothing(tiny_processor, tmp_path, media_dir):

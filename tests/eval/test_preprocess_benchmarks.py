@@ -34,10 +34,12 @@ def test_vstar_moves_the_first_option_to_a_fixed_position(tmp_path, bench):
         assert truth.options[truth.correct_option] == correct
         assert set(sample.options) == options and len(sample.images) == 1
         assert sample.images[0].path.endswith(".jpg") and sample.category == sample.sample_id.split("/")[0]
-    # the same files give the same letters; the other options keep their order
-    options, letter = shuffled_options(["a", "b", "c", "d"], "direct_attributes/sa_1")
-    assert shuffled_options(["a", "b", "c", "d"], "direct_attributes/sa_1") == (options, letter)
-    assert [o for o in options if o != "a"] == ["b", "c", "d"]
+    # The position is CRC-32 of the sample id mod the option count, so the same files always give the same letters:
+    # crc32("direct_attributes/sa_1") = 4265909719 -> 3 of 4 (D); crc32("direct_attributes/sa_2") = 1733151853 -> 1
+    # (B). The other options keep their order.
+    assert shuffled_options(["a", "b", "c", "d"], "direct_attributes/sa_1") == (("b", "c", "d", "a"), "D")
+    assert shuffled_options(["a", "b", "c", "d"], "direct_attributes/sa_2") == (("b", "a", "c", "d"), "B")
+    assert [s.options for s in samples[:2]] == [("blue", "green", "white", "red"), ("dog", "cat", "cow", "owl")]
     positions = {shuffled_options(["a", "b", "c", "d"], f"id{i}")[1] for i in range(40)}
     assert positions == {"A", "B", "C", "D"}  # the answer is not always (A)
 
@@ -157,22 +159,43 @@ def test_mme_realworld_json_and_tsv(tmp_path, bench):
         load_benchmark("mmerealworld", tmp_path / "mme")
 
 
+# MVBench's published frame rule, worked by hand: ``get_index`` of the authors' evaluation (OpenGVLab/Ask-Anything
+# video_chat2/mvbench.ipynb; the same code in OpenGVLab/InternVL internvl_chat/eval/mvbench/evaluate_mvbench.py):
+#   start_idx = max(first_idx, round(start * fps)); end_idx = min(round(end * fps), max_frame)
+#   seg_size = (end_idx - start_idx) / num_segments
+#   index_k = int(start_idx + seg_size / 2 + np.round(seg_size * k))     (np.round: halves to even)
+# No bound is (-100000 s, 100000 s); videos are 0-based with max_frame = len - 1, frame folders 1-based with
+# max_frame = the file count.
+# 40-frame 10 fps video, no bound: [0, 39], seg 2.4375, half 1.21875; np.round(2.4375 k) = 0 2 5 7 10 12 15 17
+# 20 (19.5 -> 20) 22 24 27 29 32 34 37, plus 1.21875, truncated:
+VIDEO_40_AT_10FPS = [1, 3, 6, 8, 11, 13, 16, 18, 21, 23, 25, 28, 30, 33, 35, 38]
+# The same video, clip [1 s, 3 s]: [10, 30], seg 1.25, half 0.625; np.round(1.25 k) = 0 1 2 (2.5 -> 2) 4 5 6
+# 8 (7.5 -> 8) 9 10 11 12 (12.5 -> 12) 14 15 16 18 (17.5 -> 18) 19:
+VIDEO_40_AT_10FPS_1S_TO_3S = [10, 11, 12, 14, 15, 16, 18, 19, 20, 21, 22, 24, 25, 26, 28, 29]
+# TVQA-style folder of 30 frames (00001.jpg ..), 3 fps, clip [2 s, 8 s]: [max(1, 6), min(24, 30)] = [6, 24],
+# seg 1.125, half 0.5625; np.round(1.125 k) = 0 1 2 3 4 (4.5 -> 4) 6 7 8 9 10 11 12 14 (13.5 -> 14) 15 16 17:
+FOLDER_30_AT_3FPS_2S_TO_8S = [6, 7, 8, 9, 10, 12, 13, 14, 15, 16, 17, 18, 20, 21, 22, 23]
+
+
+def test_segment_frame_indices_follow_mvbench_get_index():
+    assert segment_frame_indices(16, 39, 10.0) == VIDEO_40_AT_10FPS
+    assert segment_frame_indices(16, 39, 10.0, (1.0, 3.0)) == VIDEO_40_AT_10FPS_1S_TO_3S
+    assert segment_frame_indices(16, 30, 3.0, (2.0, 8.0), first_index=1) == FOLDER_30_AT_3FPS_2S_TO_8S
+
+
 def test_mvbench_video_file_and_frame_folder(tmp_path, bench):
     root = bench.mvbench(tmp_path / "mvbench")
     options = LoadOptions(mvbench_tasks=("object_existence", "episodic_reasoning"), workers=2)
     video, frames = load_benchmark("mvbench", root, options)
     assert (video.sample_id, video.answers, video.category) == ("object_existence/0", ("B",), "object_existence")
     assert video.num_video_frames == 16 and len(video.images) == 16 and video.images[0].max_pixels == 400 * 28 * 28
-    # MVBench's rule on a 40-frame, 10 fps video without bound: middle frame of 16 equal segments of [0, 39]
-    expected = segment_frame_indices(16, 39, 10.0)
+    # The decoded frames are MVBench's (frame i has grey level 6 i; neighbours differ by 6, JPEG error is < 4).
     grey = [Image.open(io.BytesIO(image.data)).convert("L").getpixel((32, 24)) for image in video.images]
-    assert all(abs(level - 6 * index) <= 4 for level, index in zip(grey, expected, strict=True)), (grey, expected)
-    # TVQA frame folder: 1-based, 3 fps, clip [2 s, 8 s]
+    assert all(abs(level - 6 * index) <= 4 for level, index in zip(grey, VIDEO_40_AT_10FPS, strict=True)), grey
+    # TVQA frame folder with its start/end bounds (file k has red level 8 k).
     assert frames.answers == ("B",) and frames.options == ("Sheldon", "Penny", "Leonard")
-    indices = segment_frame_indices(16, 30, 3.0, (2.0, 8.0), first_index=1)
-    assert indices[0] == 6 and indices[-1] <= 24
     reds = [Image.open(io.BytesIO(image.data)).getpixel((5, 5))[0] for image in frames.images]
-    assert all(abs(red - 8 * index) <= 4 for red, index in zip(reds, indices, strict=True))
+    assert all(abs(red - 8 * index) <= 4 for red, index in zip(reds, FOLDER_30_AT_3FPS_2S_TO_8S, strict=True)), reds
 
 
 def test_mvbench_errors(tmp_path, bench):

@@ -1,5 +1,7 @@
 """Property: no response text makes extraction or any scorer raise, and every score lies in [0, 1]."""
 
+import math
+import re
 import sys
 
 import pytest
@@ -92,7 +94,14 @@ def test_scorers_never_raise(response: str) -> None:
 @settings(max_examples=200, deadline=None)
 @given(text=RESPONSES)
 def test_readers_never_raise(text: str) -> None:
-    read_number(text)
+    value = read_number(text)
+    assert value is None or math.isfinite(value)
+    # A number is read only from digits or words (number words, none/no/nothing): without either, nothing.
+    if not re.search(r"\w", text):
+        assert value is None
+    # One stated number is read whatever text surrounds it, when that text states no number of its own.
+    if value is None and not re.search(r"\d|[a-z]", text.lower()):
+        assert read_number(f"{text} 42 {text}") == 42.0
     index = read_choice(text, ("red", "blue", "green"))
     assert index is None or 0 <= index < 3
 

@@ -170,10 +170,21 @@ def test_truncation_at_every_position_of_a_tool_turn_keeps_images_whole(rollouts
 
 
 def test_log_probs_and_mask_align(rollouts):
-    out, _ = rollouts.one([CROP, FINAL])
+    import asyncio
+
+    from verl_pixel.testing.agent_harness import make_worker, prompt_batch
+    from verl_pixel.testing.fake_server import ScriptedLLMServer
+
+    # Each generated token reports its own log-prob, -id/1e5, so a log-prob shifted by one position (or taken from
+    # another turn) shows; tool-output tokens are no model output and carry 0.
+    server = ScriptedLLMServer(rollouts.tokenizer, [CROP, FINAL], log_prob=lambda token: -token / 1e5)
+    batch = prompt_batch([image_prompt([scene()], "What color is the square?")], session_ids=[0])
+    out = asyncio.run(make_worker(rollouts.config, server).generate_sequences(batch))
     mask = out.batch["response_mask"][0].bool()
-    lp = out.batch["rollout_log_probs"][0]
-    assert torch.all(lp[mask] == -0.5) and torch.all(lp[~mask] == 0)
+    lp, ids = out.batch["rollout_log_probs"][0], out.batch["responses"][0]
+    generated = [t for call in server.calls for t in server._encode(server._text(call))]
+    assert ids[mask].tolist() == generated  # the model's tokens are exactly the trained ones, in order
+    assert torch.equal(lp[mask], -ids[mask].to(lp.dtype) / 1e5) and torch.all(lp[~mask] == 0)
 
 
 def test_default_agent_loop_selects_pixel_agent_without_agent_name_column(rollouts):

@@ -48,11 +48,13 @@ class ScriptedLLMServer:
     Args:
         tokenizer: encodes the scripted texts to token ids (no special tokens are added).
         script: a list of texts indexed by turn, or a function of the :class:`GenerateCall` returning the text.
-        log_prob: the log-prob reported for every generated token.
+        log_prob: the log-prob reported for every generated token, or a function of the token id giving it.
         end_turn: append the tokenizer's EOS (``<|im_end|>``) to each text, as a real model ends its turn.
     """
 
-    def __init__(self, tokenizer: Any, script: Script, log_prob: float = -0.5, end_turn: bool = True):
+    def __init__(
+        self, tokenizer: Any, script: Script, log_prob: float | Callable[[int], float] = -0.5, end_turn: bool = True
+    ):
         self.tokenizer = tokenizer
         self.end_turn = end_turn
         self.script = script
@@ -100,7 +102,8 @@ class ScriptedLLMServer:
         await asyncio.sleep(0)  # yield like a real server, so concurrent trajectories interleave
         ids = self._encode(self._text(call))
         ids = ids[: sampling_params.get("max_tokens") or len(ids)]
-        return TokenOutput(token_ids=ids, log_probs=[self.log_prob] * len(ids), stop_reason="completed")
+        log_probs = [self.log_prob(t) if callable(self.log_prob) else self.log_prob for t in ids]
+        return TokenOutput(token_ids=ids, log_probs=log_probs, stop_reason="completed")
 
 
 class HFModelLLMServer(ScriptedLLMServer):
@@ -148,7 +151,8 @@ class HFModelLLMServer(ScriptedLLMServer):
         inputs = {"input_ids": torch.tensor([prompt_ids]), **self._vision_inputs(prompt_ids, list(image_data or []))}
         if call.turn < self.scripted_turns:
             ids = self._encode(self._text(call))
-            return TokenOutput(token_ids=ids, log_probs=[self.log_prob] * len(ids), stop_reason="completed")
+            log_probs = [self.log_prob(t) if callable(self.log_prob) else self.log_prob for t in ids]
+        return TokenOutput(token_ids=ids, log_probs=log_probs, stop_reason="completed")
         temperature = float(sampling_params.get("temperature", 1.0))
         with torch.no_grad():
             out = self.model.generate(
