@@ -90,3 +90,14 @@ def outline(left: int, top: int, right: int, bottom: int, width: int) -> set[tup
 @pytest.fixture(scope="session")
 def outline_pixels() -> Callable[..., set[tuple[int, int]]]:
     return outline
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """A real headless Chromium (Debian's ``chromium``, installed by ``.ci/run``) for page-load checks."""
+    from verl_pixel.testing.headless_browser import HeadlessChromium, find_chromium
+
+    if find_chromium() is None:
+        pytest.skip("chromium is not installed (apt-get install -y chromium; .ci/run installs it)")
+    with HeadlessChromium() as chromium:
+        yield chromium

@@ -13,7 +13,7 @@ from PIL import Image
 
 from verl_pixel.data.parquet_io import write_rl_parquet
 from verl_pixel.ops import VisualOpsConfig
-from verl_pixel.testing.agent_harness import call, scene
+from verl_pixel.testing.agent_harness import call, image_prompt, scene
 from verl_pixel.viewer.cli import add_parser
 from verl_pixel.viewer.model import ImageRef, SpanKind, TextSpan, operation_colour
 from verl_pixel.viewer.rollout_dump import rollout_view
@@ -52,13 +52,14 @@ def mask_runs(out, tokenizer) -> list[tuple[str, str]]:
 
 
 def write_dump(out, tokenizer, folder, module: str, cls: str, step: int = 7) -> dict:
-    """What verl's ``_log_rollout_data`` hands ``_write_generations``, then verl's own writer."""
+    """What verl's ``_log_rollout_data`` hands ``_write_generations``, then verl's own writer (first record back)."""
     trainer = getattr(importlib.import_module(module), cls)
     inputs = tokenizer.batch_decode(out.batch["prompts"], skip_special_tokens=True)
     outputs = tokenizer.batch_decode(out.batch["responses"], skip_special_tokens=True)
+    n = len(inputs)
     extra = {k: v.tolist() for k, v in out.non_tensor_batch.items() if k.startswith("pixel/")}
-    extra |= {"acc": [1.0], "pixel/acc": [1.0], "uid": ["5f1c_0_2"]}  # reward manager keys; V1's uid key
-    trainer._write_generations(inputs, outputs, ["red"], [1.0], extra, str(folder), step)
+    extra |= {"acc": [1.0] * n, "pixel/acc": [1.0] * n, "uid": [f"5f1c_{i}_2" for i in range(n)]}  # V1's uid key
+    trainer._write_generations(inputs, outputs, ["red"] * n, [1.0] * n, extra, str(folder), step)
     return json.loads((folder / f"{step}.jsonl").read_text().splitlines()[0])
 
 
@@ -145,3 +146,32 @@ def test_no_tool_rollout_calls_are_refused_in_the_replay():
     ]
     assert view.turns[2].parts == (TextSpan(record["output"][len(CROP) : -len(FINAL)], SpanKind.MASKED),)
     assert ImageRef(2) not in view.turns[2].parts
+
+
+def test_dump_page_loads_in_a_real_browser(rollouts, tiny_tokenizer, tmp_path, browser):
+    """Two trajectories of a real dump, opened in headless Chromium: both render, every image loads, no errors."""
+    questions = (QUESTION, "How many squares?")
+    images = (scene(), scene(color="blue"))
+    prompts = [image_prompt([image], question) for image, question in zip(images, questions, strict=True)]
+    out, _ = rollouts.batch([CROP, CROP_OF_CROP, FINAL], prompts, [0, 1])
+    write_dump(out, tiny_tokenizer, tmp_path / "rollouts", *WRITERS[1])
+    rows = [{"prompt": [{"role": "user", "content": "<image>" + q}], "images": [{"bytes": png(im)}]}
+            for q, im in zip(questions, images, strict=True)]  # fmt: skip
+    write_rl_parquet(rows, tmp_path / "train.parquet")
+    run_cli(str(tmp_path / "rollouts"), "--data", str(tmp_path / "train.parquet"), "--out", str(tmp_path / "view"))
+
+    report = browser.load(tmp_path / "view" / "index.html")
+    assert report.errors == []
+    # Every trajectory is on the page and laid out (non-zero height), with its five turns (user, 2x (assistant,
+    # tool), assistant).
+    assert [(s["id"], s["height"] > 0, s["turns"]) for s in report.sections] == [
+        ("step7_0000", True, 6),
+        ("step7_0001", True, 6),
+    ]
+    # Every <img> (figures and in-text thumbnails) decoded, at the size of the PNG written for it.
+    assert report.images and report.missing_images == 0
+    for image in report.images:
+        width, height = Image.open(tmp_path / "view" / image["src"]).size
+        assert (image["complete"], image["width"], image["height"]) == (True, width, height), image
+    expected = {f"step7_000{i}_image{k}.png" for i in (0, 1) for k in (1, 2, 3)}
+    assert {image["src"] for image in report.images} == expected

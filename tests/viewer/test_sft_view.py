@@ -125,3 +125,42 @@ def test_a_replay_that_disagrees_with_the_row_is_reported_and_numbering_kept():
     ]
     assert [op.ok for op in view.operations] == [False, False]
     assert len(view.notes) == 2 and all("the row shows images the replay did not produce" in n for n in view.notes)
+
+
+def test_sft_page_loads_in_a_real_browser(tmp_path, browser):
+    """Two SFT rows opened in headless Chromium: both render, every image loads, no console errors."""
+    one_shot = {
+        "messages": [{"role": "user", "content": "<image>What is shown?"}, {"role": "assistant", "content": FINAL}],
+        "images": [{"bytes": encode_png(scene())}],
+    }
+    write_sft_parquet([three_turn_row(VisualOpsConfig(padding=0.0)), one_shot], tmp_path / "rows.parquet")
+    parser = argparse.ArgumentParser()
+    add_parser(parser.add_subparsers())
+    args = parser.parse_args(["view", str(tmp_path / "rows.parquet"), "--out", str(tmp_path / "out"), "--padding", "0"])
+    assert args.func(args) == 0
+
+    report = browser.load(tmp_path / "out" / "index.html")
+    assert report.errors == []
+    assert [(s["id"], s["height"] > 0, s["turns"]) for s in report.sections] == [
+        ("sft_0000", True, 6),
+        ("sft_0001", True, 2),
+    ]
+    assert report.missing_images == 0
+    for image in report.images:
+        width, height = Image.open(tmp_path / "out" / image["src"]).size
+        assert (image["complete"], image["width"], image["height"]) == (True, width, height), image
+    assert {image["src"] for image in report.images} == {"sft_0000_image1.png", "sft_0000_image2.png",
+                                                          "sft_0000_image3.png", "sft_0001_image1.png"}  # fmt: skip
+
+
+def test_a_missing_input_is_one_line_not_a_traceback(tmp_path, capsys):
+    from verl_pixel.cli import main
+
+    assert main(["view", str(tmp_path / "absent.parquet"), "--out", str(tmp_path / "out")]) == 2
+    assert capsys.readouterr().err == f"verl-pixel view: no such file or folder: input {tmp_path / 'absent.parquet'}\n"
+    (tmp_path / "dump").mkdir()
+    assert main(["view", str(tmp_path / "dump"), "--data", str(tmp_path / "no.parquet")]) == 2
+    assert capsys.readouterr().err == f"verl-pixel view: no such file or folder: --data {tmp_path / 'no.parquet'}\n"
+    assert main(["view", str(tmp_path / "dump"), "--out", str(tmp_path / "out")]) == 2  # a folder without a dump
+    assert capsys.readouterr().err == f"verl-pixel view: no <step>.jsonl rollout dump in {tmp_path / 'dump'}\n"
+    assert not (tmp_path / "out").exists()
