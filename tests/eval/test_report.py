@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import xml.etree.ElementTree as ET
 
 import pytest
 
 from verl_pixel.eval.report import json_report, markdown_report, summarize_results
 from verl_pixel.eval.results import ResultWriter, SampleResult, completed_keys, read_results
-from verl_pixel.eval.tradeoff_plot import accuracy_range, accuracy_tur_svg
+from verl_pixel.eval.tradeoff_plot import accuracy_range, accuracy_tur_figure, save_accuracy_tur_plot
 from verl_pixel.record import StopReason, TrajectoryRecord
 
 
@@ -41,7 +40,7 @@ def test_summary_math_by_hand():
     assert {s.run for s in renamed} == {"merged"} and renamed[0].queries == 4
 
 
-def test_markdown_json_and_svg():
+def test_markdown_and_json():
     summaries = summarize_results(
         [_result("infovqa", "1", 0.5, run="rl"), _result("vstar", "1", 1.0, ops=1, run="rl"), _result("mine", "1", 1.0)]
     )
@@ -52,11 +51,38 @@ def test_markdown_json_and_svg():
     report = json_report(summaries)
     assert report["runs"] == ["a", "rl"] and report["benchmarks"]["infovqa"][0]["metric"] == "anls"
     assert json.loads(json.dumps(report))["benchmarks"]["vstar"][0]["tur"] == 1.0
-    svg = accuracy_tur_svg(summaries, title="A & B")
-    root = ET.fromstring(svg)  # well-formed XML
-    assert root.tag.endswith("svg") and len(root.findall("{http://www.w3.org/2000/svg}circle")) == 3 + 3
-    assert "A &amp; B" in svg and "InfographicVQA val" in svg
+
+
+def test_accuracy_tur_plot_places_each_run_by_benchmark(tmp_path):
+    summaries = summarize_results(
+        [
+            _result("vstar", "1", 1.0, ops=1, run="rl"),
+            _result("vstar", "2", 0.0, run="rl"),  # rl on vstar: acc 50 %, TUR 50 %
+            _result("vstar", "1", 1.0, run="base"),  # base on vstar: acc 100 %, TUR 0 %
+            _result("infovqa", "1", 0.6, ops=1, run="rl"),  # rl on infovqa: ANLS 60 %, TUR 100 %
+            _result("infovqa", "2", 0.0, ok=False, run="rl"),  # failed: not scored, not plotted
+        ]
+    )
+    figure = accuracy_tur_figure(summaries, title="A & B")
+    (axes,) = figure.axes
+    # One series per benchmark in the Benchmark order, named by its title; points at (TUR %, accuracy %).
+    legend = [text.get_text() for text in axes.get_legend().get_texts()]
+    assert legend == ["V* Bench", "InfographicVQA val"]
+    offsets = [sorted(map(tuple, series.get_offsets().tolist())) for series in axes.collections]
+    assert offsets == [[(0.0, 100.0), (50.0, 50.0)], [(100.0, 60.0)]]
+    # Each point is labelled with its run, at the point.
+    labels = sorted((text.get_text(), tuple(text.xy)) for text in axes.texts)
+    assert labels == [("base", (0.0, 100.0)), ("rl", (50.0, 50.0)), ("rl", (100.0, 60.0))]
+    # Axes: TUR over 0..100; accuracy 50..100 +- 5 points widened to tens: 40..100.
+    assert axes.get_xlim() == (0.0, 100.0) and axes.get_ylim() == (40.0, 100.0)
+    assert (axes.get_xlabel(), axes.get_ylabel(), axes.get_title()) == (
+        "tool usage ratio, TUR (%)", "accuracy (%)", "A & B"
+    )  # fmt: skip
+    png, svg = save_accuracy_tur_plot(summaries, tmp_path)
+    assert (png.name, svg.name) == ("accuracy_vs_tur.png", "accuracy_vs_tur.svg")
+    assert png.read_bytes().startswith(b"\x89PNG") and "<svg" in svg.read_text()
     assert accuracy_range([50.0, 100.0]) == (40.0, 100.0) and accuracy_range([]) == (0.0, 100.0)
+    assert len(accuracy_tur_figure([]).axes[0].collections) == 0  # nothing to plot: empty axes, no error
 
 
 def test_results_store_resume_rules(tmp_path):

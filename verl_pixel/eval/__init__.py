@@ -13,8 +13,8 @@ Three steps, one CLI (``verl-pixel eval preprocess|run|report``):
    (:mod:`verl_pixel.chat_endpoint`); any failure of one sample is recorded for that sample, never ends the run.
 3. **report** (:mod:`~verl_pixel.eval.report`, :mod:`~verl_pixel.eval.tradeoff_plot`): per-benchmark tables
    (accuracy / ANLS, TUR, operations per response, failed-operation rate, visual tokens, response tokens) as Markdown
-   and JSON, and the accuracy-vs-TUR plot as SVG.
+   and JSON, and the accuracy-vs-TUR plot (matplotlib) as PNG and SVG.
 
 Pure parts (no I/O): :mod:`~verl_pixel.eval.samples` (rows), :mod:`~verl_pixel.eval.chat_messages` (requests),
-:mod:`~verl_pixel.eval.report` (aggregation), :mod:`~verl_pixel.eval.tradeoff_plot` (SVG).
+:mod:`~verl_pixel.eval.report` (aggregation), :mod:`~verl_pixel.eval.tradeoff_plot` (matplotlib plot).
 """

@@ -109,7 +109,7 @@ def collect_summaries(inputs: list[str], verl_logs: list[str]) -> list[Any]:
 
 def _report(args: argparse.Namespace) -> int:
     from verl_pixel.eval.report import json_report, markdown_report
-    from verl_pixel.eval.tradeoff_plot import accuracy_tur_svg
+    from verl_pixel.eval.tradeoff_plot import save_accuracy_tur_plot
 
     summaries = collect_summaries(args.inputs, args.verl_log)
     if not summaries:
@@ -119,9 +119,9 @@ def _report(args: argparse.Namespace) -> int:
     markdown = markdown_report(summaries)
     (out / "report.md").write_text(markdown, encoding="utf-8")
     (out / "report.json").write_text(json.dumps(json_report(summaries), indent=2) + "\n", encoding="utf-8")
-    (out / "accuracy_vs_tur.svg").write_text(accuracy_tur_svg(summaries), encoding="utf-8")
+    plots = save_accuracy_tur_plot(summaries, out)
     print(markdown)
-    print(f"wrote {out / 'report.md'}, {out / 'report.json'}, {out / 'accuracy_vs_tur.svg'}")
+    print(f"wrote {', '.join(str(path) for path in [out / 'report.md', out / 'report.json', *plots])}")
     return 0
 
 

@@ -1,25 +1,27 @@
-"""The accuracy-versus-TUR picture of *Look Less, Reason More* (arXiv 2510.01681, Fig. 1) as a dependency-free SVG.
+"""The accuracy-versus-TUR picture of *Look Less, Reason More* (arXiv 2510.01681, Fig. 1), drawn with matplotlib.
 
 One point per (run, benchmark): x is the tool usage ratio, y the accuracy (ANLS for InfographicVQA), both in
-percent; colour is the benchmark, the label the run. Up and to the left is better: as accurate, looking less.
+percent; colour is the benchmark (one scatter series each, named in the legend), the label next to a point the run.
+Up and to the left is better: as accurate, looking less. Rendering uses matplotlib's Agg canvas on a bare
+``Figure`` (no pyplot state, no display needed); :func:`save_accuracy_tur_plot` writes PNG and SVG.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from xml.sax.saxutils import escape
+from pathlib import Path
+
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
 
 from verl_pixel.eval.report import BenchmarkSummary, benchmark_order, benchmark_title
 
-WIDTH, HEIGHT = 720, 480
-LEFT, RIGHT, TOP, BOTTOM = 64, 200, 40, 56  # margins: the right one holds the legend
-PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf", "#7f7f7f")
 TICK_STEP = 10.0
-
-
-def _color(benchmark: str, order: Sequence[str]) -> str:
-    return PALETTE[order.index(benchmark) % len(PALETTE)]
+FIGURE_SIZE = (7.2, 4.8)  # inches
+DPI = 100
+FORMATS = ("png", "svg")
+PLOT_FILE_STEM = "accuracy_vs_tur"
 
 
 def accuracy_range(values: Sequence[float]) -> tuple[float, float]:
@@ -31,55 +33,44 @@ def accuracy_range(values: Sequence[float]) -> tuple[float, float]:
     return (low, high) if high > low else (0.0, 100.0)
 
 
-def _axes(y_low: float, y_high: float) -> list[str]:
-    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
-    parts = [f'<rect x="{LEFT}" y="{TOP}" width="{plot_w}" height="{plot_h}" fill="none" stroke="#333"/>']
-    for tick in range(0, 101, 20):
-        x = LEFT + plot_w * tick / 100
-        parts.append(f'<line x1="{x:.1f}" y1="{TOP + plot_h}" x2="{x:.1f}" y2="{TOP + plot_h + 5}" stroke="#333"/>')
-        parts.append(f'<text x="{x:.1f}" y="{TOP + plot_h + 20}" text-anchor="middle">{tick}</text>')
-    steps = round((y_high - y_low) / TICK_STEP)
-    for index in range(steps + 1):
-        value = y_low + index * TICK_STEP
-        y = TOP + plot_h * (1 - (value - y_low) / (y_high - y_low))
-        parts.append(f'<line x1="{LEFT - 5}" y1="{y:.1f}" x2="{LEFT}" y2="{y:.1f}" stroke="#333"/>')
-        parts.append(f'<text x="{LEFT - 8}" y="{y + 4:.1f}" text-anchor="end">{value:g}</text>')
-    parts.append(
-        f'<text x="{LEFT + plot_w / 2}" y="{HEIGHT - 16}" text-anchor="middle">tool usage ratio, TUR (%)</text>'
-    )
-    parts.append(
-        f'<text x="18" y="{TOP + plot_h / 2}" text-anchor="middle" '
-        f'transform="rotate(-90 18 {TOP + plot_h / 2})">accuracy (%)</text>'
-    )
-    return parts
+def accuracy_tur_figure(summaries: Sequence[BenchmarkSummary], title: str = "Accuracy vs tool usage") -> Figure:
+    """The figure (summaries without accuracy or TUR are left out).
 
-
-def accuracy_tur_svg(summaries: Sequence[BenchmarkSummary], title: str = "Accuracy vs tool usage") -> str:
-    """The SVG document (summaries without accuracy or TUR are left out)."""
+    Its one axes holds a scatter series per benchmark (in :func:`benchmark_order`, labelled with the benchmark's
+    title), one annotation per point naming the run, x in [0, 100] and y from :func:`accuracy_range`.
+    """
     points = [s for s in summaries if s.accuracy is not None and s.tur is not None]
-    order = benchmark_order(s.benchmark for s in points)
-    y_low, y_high = accuracy_range([100 * s.accuracy for s in points])  # type: ignore[operator]
-    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" '
-        f'viewBox="0 0 {WIDTH} {HEIGHT}" font-family="sans-serif" font-size="12">',
-        f'<rect width="{WIDTH}" height="{HEIGHT}" fill="white"/>',
-        f'<text x="{LEFT + plot_w / 2}" y="24" text-anchor="middle" font-size="15">{escape(title)}</text>',
-        *_axes(y_low, y_high),
-    ]
-    for summary in points:
-        x = LEFT + plot_w * summary.tur  # type: ignore[operator]
-        y = TOP + plot_h * (1 - (100 * summary.accuracy - y_low) / (y_high - y_low))  # type: ignore[operator]
-        color = _color(summary.benchmark, order)
-        tooltip = f"{summary.run} / {summary.benchmark}: acc {100 * summary.accuracy:.1f}, TUR {100 * summary.tur:.1f}"  # type: ignore[operator]
-        parts.append(
-            f'<circle cx="{x:.1f}" cy="{y:.1f}" r="5" fill="{color}"><title>{escape(tooltip)}</title></circle>'
-        )
-        parts.append(f'<text x="{x + 8:.1f}" y="{y + 4:.1f}" fill="{color}">{escape(summary.run)}</text>')
-    for index, benchmark in enumerate(order):
-        y = TOP + 10 + 20 * index
-        x = WIDTH - RIGHT + 20
-        parts.append(f'<circle cx="{x}" cy="{y}" r="5" fill="{_color(benchmark, order)}"/>')
-        parts.append(f'<text x="{x + 12}" y="{y + 4}">{escape(benchmark_title(benchmark))}</text>')
-    parts.append("</svg>")
-    return "\n".join(parts) + "\n"
+    figure = Figure(figsize=FIGURE_SIZE, dpi=DPI, layout="constrained")
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot()
+    for index, benchmark in enumerate(benchmark_order(s.benchmark for s in points)):
+        series = [s for s in points if s.benchmark == benchmark]
+        xs = [100 * s.tur for s in series]  # type: ignore[operator]
+        ys = [100 * s.accuracy for s in series]  # type: ignore[operator]
+        colour = f"C{index % 10}"
+        axes.scatter(xs, ys, s=36, color=colour, label=benchmark_title(benchmark), zorder=3)
+        for summary, x, y in zip(series, xs, ys, strict=True):
+            axes.annotate(summary.run, (x, y), xytext=(6, 3), textcoords="offset points", color=colour, fontsize=9)
+    axes.set_xlim(0.0, 100.0)
+    axes.set_ylim(*accuracy_range([100 * s.accuracy for s in points]))  # type: ignore[operator]
+    axes.set_xlabel("tool usage ratio, TUR (%)")
+    axes.set_ylabel("accuracy (%)")
+    axes.set_title(title)
+    axes.grid(True, alpha=0.3)
+    if points:
+        axes.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)
+    return figure
+
+
+def save_accuracy_tur_plot(
+    summaries: Sequence[BenchmarkSummary],
+    out_dir: str | Path,
+    title: str = "Accuracy vs tool usage",
+    formats: Sequence[str] = FORMATS,
+) -> list[Path]:
+    """Write ``out_dir/accuracy_vs_tur.<format>`` for each format; returns the paths."""
+    figure = accuracy_tur_figure(summaries, title)
+    paths = [Path(out_dir) / f"{PLOT_FILE_STEM}.{fmt}" for fmt in formats]
+    for path in paths:
+        figure.savefig(path, format=path.suffix[1:])
+    return paths
