@@ -19,7 +19,7 @@ import math
 import os
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -85,12 +85,17 @@ def _tools_yaml(folder: Path) -> Path:
 
 
 def run_grpo_smoke(
-    workdir: str | os.PathLike, steps: int = 2, timeout_s: int = 900, extra_overrides: Sequence[str] = ()
+    workdir: str | os.PathLike,
+    steps: int = 2,
+    timeout_s: int = 900,
+    extra_overrides: Sequence[str] = (),
+    extra_env: Mapping[str, str] | None = None,
 ) -> GRPOSmokeResult:
     """Run verl's ``main_ppo`` for ``steps`` GRPO steps on CPU; returns the logged metrics.
 
     ``extra_overrides`` go last, e.g. ``["trainer.val_only=True", "trainer.val_before_train=True"]`` for the
-    verl-native evaluation path (validation metrics per data source, then exit).
+    verl-native evaluation path (validation metrics per data source, then exit). ``extra_env`` is added to the
+    environment of every process of the run.
     """
     from verl_pixel.tiny_models import build_tiny_qwen25vl
 
@@ -101,6 +106,7 @@ def run_grpo_smoke(
     overrides = [*smoke_overrides(model_dir, train, val, _tools_yaml(work), work, steps), *extra_overrides]
     metrics_file, log_file = work / "grpo_metrics.jsonl", work / "grpo_train.log"
     env = {**os.environ, **CPU_RUN_ENV, "VERL_FILE_LOGGER_PATH": str(metrics_file), "RAY_AUTH_MODE": "disabled"}
+    env.update(extra_env or {})
     command = [sys.executable, "-m", "verl.trainer.main_ppo", f"--config-path={CONFIG_DIR / 'cpu'}",
                "--config-name=grpo_cpu", *overrides]  # fmt: skip
     logger.info("running verl.trainer.main_ppo on CPU for %d steps (log: %s)", steps, log_file)

@@ -10,6 +10,8 @@ answers are legible only when zoomed):
 
 and reports what ran, where the outputs are, and the metrics per step. GRPO starts from the tiny base model, not
 the SFT checkpoint: verl's SFT checkpoint keeps weights sharded, and merging them is out of scope for a smoke run.
+No test hook forces tool calls (``verl_pixel/configs/cpu/grpo_cpu.yaml`` leaves the ``hf`` backend's nudge off), so
+the RaPR / TUR columns are the model's own choices; for the random-weight tiny model they are expected to be 0.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from verl_pixel.quickstart.sft import SFTSmokeResult, run_sft_smoke
 logger = logging.getLogger(__name__)
 
 GRPO_COLUMNS = (
+    ("pixel/rollouts", "rollouts"),
     ("critic/score/mean", "score"),
     ("pixel/rapr", "RaPR"),
     ("pixel/rapr/adaptive", "TUR adaptive"),
@@ -80,6 +83,8 @@ def format_report(report: QuickstartReport) -> str:
         lines += [
             "",
             f"GRPO verl.trainer.main_ppo, pixel_agent + pixel reward (Look Less), hf rollout: exit {grpo.returncode}",
+            "     tool calls are the model's own choice (no forced calls); it starts from the random tiny model, "
+            "not from the SFT checkpoint",
         ]
         lines.append("     " + f"{'step':>4}  " + "  ".join(f"{label:>17}" for _, label in GRPO_COLUMNS))
         for i, step in enumerate(grpo.steps):

@@ -1,0 +1,29 @@
+"""The ``hf`` backend's nudge test hook, turned on explicitly: forced first turns for random-weight models.
+
+A random-weight policy never writes a tool call or a well-formed answer, so an end-to-end run that must exercise the
+tool path (tool turns, images appended, Look Less compliance) or show known numbers forces its first turn. Every
+shipped config leaves the hook off; a test that turns it on with these overrides says so, and the numbers it gets
+(RaPR, TUR, compliance, accuracy) measure the hook, not the model. Forced tokens still come out of
+``model.generate`` with the model's own log-probs, followed by the end of the turn.
+"""
+
+from __future__ import annotations
+
+# Normalized box in the middle of the image: inside every image, so the crop always succeeds.
+FORCED_CROP_CALL = '<tool_call>{"name": "crop_image", "arguments": {"bbox_2d": [0.3, 0.3, 0.7, 0.7]}}</tool_call>'
+HF_OPTIONS = "actor_rollout_ref.rollout.engine_kwargs.hf"
+
+
+def forced_first_turn_overrides(text: str, every: int = 1) -> list[str]:
+    """Hydra overrides forcing every ``every``-th first turn of a trajectory to be ``text`` (1: all of them).
+
+    ``text`` must not contain a single quote (it is passed quoted).
+    """
+    if "'" in text:
+        raise ValueError("forced first turn: the text cannot contain a single quote")
+    return [f"++{HF_OPTIONS}.nudge_every={every}", f"++{HF_OPTIONS}.nudge_text='{text}'"]
+
+
+def forced_tool_call_overrides(every: int = 1) -> list[str]:
+    """Force the crop call :data:`FORCED_CROP_CALL` as every ``every``-th first turn."""
+    return forced_first_turn_overrides(FORCED_CROP_CALL, every)
