@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
@@ -37,6 +38,12 @@ def test_sft_trainer_on_synthesized_trajectories_of_the_seed_sample(tmp_path):
     log_tail = result.log_file.read_text()[-4000:]
     assert result.returncode == 0, log_tail
     assert len(result.train_losses) == 2 and all(math.isfinite(x) for x in result.train_losses), log_tail
+    # The loss is a per-token mean cross-entropy over the trained tokens: the random-init model (initializer range
+    # 0.02) predicts almost uniformly over its vocabulary, so step 1 starts at ln(vocab) (+ a little for the random
+    # logits; verl logs it in bf16), and one AdamW step at lr 1e-3 already learns the token frequencies.
+    vocab = json.loads((tmp_path / "tiny-qwen25vl" / "config.json").read_text())["text_config"]["vocab_size"]
+    assert result.train_losses[0] == pytest.approx(math.log(vocab), abs=0.15), (result.train_losses, vocab)
+    assert result.train_losses[1] < result.train_losses[0]
     assert result.val_losses and math.isfinite(result.val_losses[-1])
     assert (result.checkpoint_dir / "huggingface" / "config.json").is_file()
     assert result.ok

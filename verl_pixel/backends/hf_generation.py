@@ -264,13 +264,7 @@ def generate_batch(
     device = next(model.parameters()).device
     ids, mask = _left_pad(requests, pad_token_id)
     inputs = {key: value.to(device) for key, value in _vision_inputs(image_processor, requests).items()}
-    prefixes = [request.forced_prefix for request in requests]
-    processors: list[Any] = [SuppressTokens(suppress_token_ids)] if suppress_token_ids else []
-    # Forcing comes after suppression so a forced token is never suppressed.
-    processors += [ForcedPrefix(prefixes, ids.shape[1])] if any(prefixes) else []
-    seeded = spec.temperature > 0 and all(request.seed is not None for request in requests)
-    if seeded:  # last: it draws from what the others left
-        processors.append(SeededSampling([int(request.seed) for request in requests], spec))  # type: ignore[arg-type]
+    processors, seeded = _logits_processors(requests, spec, suppress_token_ids, ids.shape[1])
     if inputs:
         inputs["mm_token_type_ids"] = mm_token_type_ids(ids, *vision_token_ids).to(device)
     out = model.generate(
@@ -290,6 +284,23 @@ def generate_batch(
     return [
         _cut(new_tokens[row], log_probs[row], request.max_new_tokens, stops) for row, request in enumerate(requests)
     ]
+
+
+def _logits_processors(
+    requests: Sequence[GenerationRequest], spec: SamplingSpec, suppress_token_ids: Sequence[int], prompt_width: int
+) -> tuple[list[Any], bool]:
+    """The logits processors of a batch, in order, and whether its sampling is seeded.
+
+    Suppression first, then forced prefixes (a forced token is never suppressed), then seeded sampling (it draws
+    from what the others left).
+    """
+    prefixes = [request.forced_prefix for request in requests]
+    processors: list[Any] = [SuppressTokens(suppress_token_ids)] if suppress_token_ids else []
+    processors += [ForcedPrefix(prefixes, prompt_width)] if any(prefixes) else []
+    seeded = spec.temperature > 0 and all(request.seed is not None for request in requests)
+    if seeded:
+        processors.append(SeededSampling([int(request.seed) for request in requests], spec))  # type: ignore[arg-type]
+    return processors, seeded
 
 
 def _token_log_probs(logits: Sequence[torch.Tensor], tokens: torch.Tensor, temperature: float) -> torch.Tensor:
