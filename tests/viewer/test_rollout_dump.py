@@ -121,14 +121,23 @@ def test_dump_renders_with_images_joined_by_question(
     assert "Image 3: crop of image 2 (140x112)." in page
 
 
-def test_dump_without_data_draws_on_a_placeholder(rollout, tiny_tokenizer, tmp_path, colour_pixels):
+def test_dump_without_data_draws_on_a_placeholder(rollout, tiny_tokenizer, tmp_path, colour_pixels, outline_pixels):
     write_dump(rollout, tiny_tokenizer, tmp_path / "rollouts", *WRITERS[1])
     run_cli(str(tmp_path / "rollouts" / "7.jsonl"), "--out", str(tmp_path / "view"))
     page = (tmp_path / "view" / "index.html").read_text()
     assert "boxes drawn on a placeholder" in page
     image1 = tmp_path / "view" / "step7_0000_image1.png"
     assert Image.open(image1).size == (1008, 1008)
-    assert colour_pixels(image1, RED) and colour_pixels(image1, BLUE)
+    # The boxes where the replay on the 1008x1008 placeholder puts them, outlines 4 px (round(1008 / 256)) thick.
+    # Crop 1: normalized [.1,.1,.5,.5] = (100.8,100.8,504,504), padded by 0.1 x 1008 per side and clamped ->
+    # (0,0,604.8,604.8), whole pixels outward -> (0,0,605,605): outline over 0..604. Its label has no room above the
+    # box, so it sits inside the top-left corner: compare away from it.
+    assert {p for p in colour_pixels(image1, RED) if p[0] >= 150 or p[1] >= 60} == {
+        p for p in outline_pixels(0, 0, 604, 604, 4) if p[0] >= 150 or p[1] >= 60
+    }
+    # Crop 2, of image 2 (the 605x605 region): [.25,.75] padded by 0.1 of the view -> [.15,.85] of the region ->
+    # (90.75, 90.75, 514.25, 514.25) -> (90,90,515,515): outline over 90..514, label above it (y < 90).
+    assert {p for p in colour_pixels(image1, BLUE) if p[1] >= 90} == outline_pixels(90, 90, 514, 514, 4)
 
 
 def test_no_tool_rollout_calls_are_refused_in_the_replay():
