@@ -80,6 +80,9 @@ class ScriptedLLMServer:
         ids = self.tokenizer.encode(text, add_special_tokens=False)
         return [*ids, self.tokenizer.eos_token_id] if self.end_turn else ids
 
+    def _log_probs(self, ids: Sequence[int]) -> list[float]:
+        return [self.log_prob(t) if callable(self.log_prob) else self.log_prob for t in ids]
+
     def _text(self, call: GenerateCall) -> str:
         if callable(self.script):
             return self.script(call)
@@ -102,8 +105,7 @@ class ScriptedLLMServer:
         await asyncio.sleep(0)  # yield like a real server, so concurrent trajectories interleave
         ids = self._encode(self._text(call))
         ids = ids[: sampling_params.get("max_tokens") or len(ids)]
-        log_probs = [self.log_prob(t) if callable(self.log_prob) else self.log_prob for t in ids]
-        return TokenOutput(token_ids=ids, log_probs=log_probs, stop_reason="completed")
+        return TokenOutput(token_ids=ids, log_probs=self._log_probs(ids), stop_reason="completed")
 
 
 class HFModelLLMServer(ScriptedLLMServer):
@@ -151,8 +153,7 @@ class HFModelLLMServer(ScriptedLLMServer):
         inputs = {"input_ids": torch.tensor([prompt_ids]), **self._vision_inputs(prompt_ids, list(image_data or []))}
         if call.turn < self.scripted_turns:
             ids = self._encode(self._text(call))
-            log_probs = [self.log_prob(t) if callable(self.log_prob) else self.log_prob for t in ids]
-        return TokenOutput(token_ids=ids, log_probs=log_probs, stop_reason="completed")
+            return TokenOutput(token_ids=ids, log_probs=self._log_probs(ids), stop_reason="completed")
         temperature = float(sampling_params.get("temperature", 1.0))
         with torch.no_grad():
             out = self.model.generate(
