@@ -153,14 +153,14 @@ def test_sft_page_loads_in_a_real_browser(tmp_path, browser):
                                                           "sft_0000_image3.png", "sft_0001_image1.png"}  # fmt: skip
 
 
-def test_a_missing_input_is_one_line_not_a_traceback(tmp_path, capsys):
+def test_missing_rollout_inputs_are_one_line_not_a_traceback(tmp_path, capsys):
+    # (A missing SFT parquet: tests/data/test_data_check_cli.py.)
     from verl_pixel.cli import main
 
-    assert main(["view", str(tmp_path / "absent.parquet"), "--out", str(tmp_path / "out")]) == 2
-    assert capsys.readouterr().err == f"verl-pixel view: no such file or folder: input {tmp_path / 'absent.parquet'}\n"
+    assert main(["view", str(tmp_path / "absent"), "--out", str(tmp_path / "out")]) == 2
+    assert capsys.readouterr().err == f"verl-pixel: error: no <step>.jsonl rollout dump in {tmp_path / 'absent'}\n"
     (tmp_path / "dump").mkdir()
+    (tmp_path / "dump" / "3.jsonl").write_text('{"input": "user\\nQ?\\nassistant\\n", "output": "A", "score": 0}\n')
     assert main(["view", str(tmp_path / "dump"), "--data", str(tmp_path / "no.parquet")]) == 2
-    assert capsys.readouterr().err == f"verl-pixel view: no such file or folder: --data {tmp_path / 'no.parquet'}\n"
-    assert main(["view", str(tmp_path / "dump"), "--out", str(tmp_path / "out")]) == 2  # a folder without a dump
-    assert capsys.readouterr().err == f"verl-pixel view: no <step>.jsonl rollout dump in {tmp_path / 'dump'}\n"
+    assert capsys.readouterr().err == f"verl-pixel: error: no such parquet file: {tmp_path / 'no.parquet'}\n"
     assert not (tmp_path / "out").exists()

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -60,39 +59,25 @@ def input_kind(path: Path, kind: str) -> str:
     return "sft" if path.suffix == ".parquet" else "rollout"
 
 
-def missing_inputs(args: argparse.Namespace) -> list[str]:
-    """The given input paths that do not exist, each with the option that named it."""
-    named = [("input", args.input), ("--data", args.data), ("--tool-config", args.tool_config)]
-    return [f"{option} {path}" for option, path in named if path is not None and not Path(path).exists()]
-
-
 def run_view(args: argparse.Namespace) -> int:
-    """Handler of ``verl-pixel view``: renders and prints the page's path (exit 2, one line, for a missing input)."""
+    """Handler of ``verl-pixel view``: renders and prints the page's path."""
     from verl_pixel.viewer.load import load_rollout_views, load_sft_views
     from verl_pixel.viewer.output import write_views
 
-    missing = missing_inputs(args)
-    if missing:
-        print(f"verl-pixel view: no such file or folder: {'; '.join(missing)}", file=sys.stderr)
-        return 2
     config = ops_config(args.tool_config, args.coordinates, args.padding)
     source = Path(args.input)
-    try:
-        if input_kind(source, args.kind) == "sft":
-            views = load_sft_views(source, config, start=args.start, limit=args.limit)
-        else:
-            views = load_rollout_views(
-                source,
-                config,
-                data=args.data,
-                step=args.step,
-                start=args.start,
-                limit=args.limit,
-                index_field=args.index_field,
-            )
-    except FileNotFoundError as err:  # e.g. a dump folder without the asked step: the message names what exists
-        print(f"verl-pixel view: {err}", file=sys.stderr)
-        return 2
+    if input_kind(source, args.kind) == "sft":
+        views = load_sft_views(source, config, start=args.start, limit=args.limit)
+    else:
+        views = load_rollout_views(
+            source,
+            config,
+            data=args.data,
+            step=args.step,
+            start=args.start,
+            limit=args.limit,
+            index_field=args.index_field,
+        )
     index = write_views(views, args.out, source=str(source))
     print(index)
     return 0
