@@ -99,8 +99,9 @@ def test_readers_never_raise(text: str) -> None:
     # A number is read only from digits or words (number words, none/no/nothing): without either, nothing.
     if not re.search(r"\w", text):
         assert value is None
-    # One stated number is read whatever text surrounds it, when that text states no number of its own.
-    if value is None and not re.search(r"\d|[a-z]", text.lower()):
+    # One stated number is read whatever text surrounds it, when that text states no number of its own and no
+    # bound or estimate sign (~3, >3, 3+ read as no number).
+    if value is None and not re.search(r"\d|[a-z]|[~≈<>≤≥+]", text.lower()):
         assert read_number(f"{text} 42 {text}") == 42.0
     index = read_choice(text, ("red", "blue", "green"))
     assert index is None or 0 <= index < 3
