@@ -32,6 +32,23 @@ QWEN_ADDED_TOKENS: tuple[str, ...] = (
     "<think>",
     "</think>",
 )
+# Qwen3 / Qwen3-VL's added tokens after <|video_pad|>, in the order of their ids (151657 ... 151668; the Qwen3-VL
+# tokenizer_config.json "added_tokens_decoder"): all non-special.
+QWEN3_ADDED_TOKENS: tuple[str, ...] = (
+    "<tool_call>",
+    "</tool_call>",
+    "<|fim_prefix|>",
+    "<|fim_middle|>",
+    "<|fim_suffix|>",
+    "<|fim_pad|>",
+    "<|repo_name|>",
+    "<|file_sep|>",
+    "<tool_response>",
+    "</tool_response>",
+    "<think>",
+    "</think>",
+)
+QWEN_FIRST_SPECIAL_TOKEN_ID = 151643  # <|endoftext|> in the real Qwen2.5 / Qwen3 vocabularies
 
 IMAGE_PAD = "<|image_pad|>"
 VIDEO_PAD = "<|video_pad|>"
@@ -46,8 +63,9 @@ QWEN25_VL_PATCH_SIZE = 14
 QWEN3_VL_PATCH_SIZE = 16
 QWEN_VL_MERGE_SIZE = 2
 
-# The chat template shipped with the package (renders tools and images inside tool messages).
+# The chat templates shipped with the package (render tools and images inside tool messages), one per family.
 QWEN25_VL_TOOL_TEMPLATE = "qwen2_5_vl_tools.jinja"
+QWEN3_VL_TOOL_TEMPLATE = "qwen3_vl_tools.jinja"
 # Variant rendering tool outputs as plain user turns, text first (Pixel Reasoner checkpoints; with the
 # tools' output_style: pixel_reasoner).
 PIXEL_REASONER_TOOL_TEMPLATE = "pixel_reasoner_tools.jinja"

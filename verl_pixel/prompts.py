@@ -19,7 +19,10 @@ DEFAULT_GUIDELINES = (
     "within \\boxed{}."
 )
 
-DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant."  # Qwen2.5-VL's own default, byte for byte
+# Qwen2.5-VL's chat template renders this system turn when a conversation has none (byte for byte); Qwen3-VL's
+# renders none.
+QWEN25_VL_DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant."
+DEFAULT_SYSTEM_PROMPT = QWEN25_VL_DEFAULT_SYSTEM_PROMPT
 
 DEFAULT_MODE_INSTRUCTIONS: dict[RolloutMode, str] = {
     RolloutMode.ADAPTIVE: "",

@@ -1,4 +1,11 @@
-"""The offline tiny Qwen2.5-VL kit: processor token counts, generation, loaders, chat template exactness."""
+"""The offline tiny kits (Qwen2.5-VL, Qwen3-VL): token ids, processor token counts, generation, loaders, templates.
+
+Behaviours both families share are written once and run per family (the ``family`` fixture); the rest states what
+differs. Qwen3-VL's expected renderings are written out from Qwen3-VL's own chat template (Qwen/Qwen3-VL-8B-Instruct
+``chat_template.json``; the same text ships in the Qwen3-VL-8B-Instruct GGUF and is mirrored byte for byte in e.g.
+zhongkaifu/TensorSharp's QwenImageIntentScorerTests.cs): where that template renders something, ours must render
+exactly the same bytes.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +15,7 @@ import pytest
 import torch
 from PIL import Image
 
-from verl_pixel.constants import QWEN_ADDED_TOKENS, QWEN_SPECIAL_TOKENS
+from verl_pixel.constants import QWEN3_ADDED_TOKENS, QWEN_ADDED_TOKENS, QWEN_SPECIAL_TOKENS
 
 IMAGE = {"type": "image"}
 
@@ -26,91 +33,169 @@ CONVERSATION = [
     {"role": "assistant", "content": "It is \\boxed{red}."},
 ]
 TOOLS = [{"type": "function", "function": {"name": "crop_image", "parameters": {"type": "object"}}}]
+TOOL_BLOCK = (
+    "# Tools\n\nYou may call one or more functions to assist with the user query.\n\nYou are provided with function "
+    "signatures within <tools></tools> XML tags:\n<tools>\n"
+    + json.dumps(TOOLS[0])
+    + "\n</tools>\n\nFor each function call, return a json object with function name and arguments within "
+    '<tool_call></tool_call> XML tags:\n<tool_call>\n{"name": <function-name>, "arguments": <args-json-object>}'
+    "\n</tool_call><|im_end|>\n"
+)
+PAD = "<|vision_start|><|image_pad|><|vision_end|>"
+
+# Real ids of Qwen3-VL's tokens (tokenizer_config.json "added_tokens_decoder" of Qwen/Qwen3-VL-8B-Instruct).
+QWEN3_REAL_IDS = {
+    "<|endoftext|>": 151643, "<|im_start|>": 151644, "<|im_end|>": 151645, "<|vision_start|>": 151652,
+    "<|vision_end|>": 151653, "<|image_pad|>": 151655, "<|video_pad|>": 151656, "<tool_call>": 151657,
+    "</tool_call>": 151658, "<tool_response>": 151665, "</tool_response>": 151666, "<think>": 151667,
+    "</think>": 151668,
+}  # fmt: skip
+ADDED_TOKENS = {"qwen2_5_vl": QWEN_ADDED_TOKENS, "qwen3_vl": QWEN3_ADDED_TOKENS}
+# A 512x512 image: smart_resize to a multiple of the factor (28: 504; 32: 512), then patches of 14 / 16 px.
+GRID_512 = {"qwen2_5_vl": (36, 14), "qwen3_vl": (32, 16)}  # (patches per side, patch size)
+PROCESSOR_CLASS = {"qwen2_5_vl": "Qwen2_5_VLProcessor", "qwen3_vl": "Qwen3VLProcessor"}
+# What each family's template renders for a conversation with neither system message nor tools.
+NO_SYSTEM_PREFIX = {"qwen2_5_vl": "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n", "qwen3_vl": ""}
 
 
-def test_special_tokens_have_contiguous_ids_and_newline_is_one_token(tiny_tokenizer):
-    ids = [tiny_tokenizer.convert_tokens_to_ids(t) for t in QWEN_SPECIAL_TOKENS + QWEN_ADDED_TOKENS]
+def _text(processor, messages, **kwargs) -> str:
+    return processor.apply_chat_template(messages, tokenize=False, **kwargs)
+
+
+# ------------------------------------------------------------------------------------------ shared by families
+
+
+def test_special_tokens_have_contiguous_ids_in_the_family_order(family, family_tokenizer):
+    order = QWEN_SPECIAL_TOKENS + ADDED_TOKENS[family]
+    ids = [family_tokenizer.convert_tokens_to_ids(t) for t in order]
     # Same order as the real Qwen vocabulary (151643, 151644, ...), shifted to the tiny vocabulary's end.
     assert ids == list(range(ids[0], ids[0] + len(ids)))
-    assert tiny_tokenizer.eos_token == "<|im_end|>" and tiny_tokenizer.pad_token == "<|endoftext|>"
+    assert family_tokenizer.eos_token == "<|im_end|>" and family_tokenizer.pad_token == "<|endoftext|>"
     # verl's QwenContinuousTokenBuilder requires "\n" to be exactly one token.
-    assert len(tiny_tokenizer.encode("\n", add_special_tokens=False)) == 1
+    assert len(family_tokenizer.encode("\n", add_special_tokens=False)) == 1
 
 
-def test_processor_512_image_gives_grid_prod_over_4_image_pads(tiny_processor):
-    text = tiny_processor.apply_chat_template([_user("Hi")], add_generation_prompt=True, tokenize=False)
-    enc = tiny_processor(text=[text], images=[Image.new("RGB", (512, 512), "red")], return_tensors="pt")
-    pad_id = tiny_processor.tokenizer.convert_tokens_to_ids("<|image_pad|>")
-    # 512 px → smart_resize to 504 (multiple of 28) → 36×36 patches of 14 px → 36·36/4 merged tokens.
-    assert enc["image_grid_thw"].tolist() == [[1, 36, 36]]
-    assert int((enc["input_ids"] == pad_id).sum()) == 324 == int(enc["image_grid_thw"].prod()) // 4
-    assert tuple(enc["pixel_values"].shape) == (36 * 36, 3 * 2 * 14 * 14)
+def test_qwen3_tokens_sit_at_qwen3s_own_offsets(processor_of):
+    tokenizer = processor_of("qwen3_vl").tokenizer
+    first = tokenizer.convert_tokens_to_ids("<|endoftext|>")
+    offsets = {token: tokenizer.convert_tokens_to_ids(token) - first for token in QWEN3_REAL_IDS}
+    assert offsets == {token: real - 151643 for token, real in QWEN3_REAL_IDS.items()}
 
 
-def test_model_loads_offline_and_generates_on_cpu(tiny_model_dir, tiny_processor):
+def test_processor_512_image_gives_grid_prod_over_4_image_pads(family, family_processor):
+    text = _text(family_processor, [_user("Hi")], add_generation_prompt=True)
+    enc = family_processor(text=[text], images=[Image.new("RGB", (512, 512), "red")], return_tensors="pt")
+    pad_id = family_processor.tokenizer.convert_tokens_to_ids("<|image_pad|>")
+    side, patch = GRID_512[family]
+    assert enc["image_grid_thw"].tolist() == [[1, side, side]]
+    assert int((enc["input_ids"] == pad_id).sum()) == side * side // 4 == int(enc["image_grid_thw"].prod()) // 4
+    assert tuple(enc["pixel_values"].shape) == (side * side, 3 * 2 * patch * patch)
+
+
+def test_model_loads_offline_and_generates_on_cpu(family, family_model_dir, family_processor):
     from transformers import AutoModelForImageTextToText
 
-    model = AutoModelForImageTextToText.from_pretrained(tiny_model_dir)
+    model = AutoModelForImageTextToText.from_pretrained(family_model_dir)
+    assert type(model).__name__ == {"qwen2_5_vl": "Qwen2_5_VLForConditionalGeneration",
+                                    "qwen3_vl": "Qwen3VLForConditionalGeneration"}[family]  # fmt: skip
     assert sum(p.numel() for p in model.parameters()) < 1_000_000
-    text = tiny_processor.apply_chat_template([_user("Hi")], add_generation_prompt=True, tokenize=False)
-    enc = tiny_processor(text=[text], images=[Image.new("RGB", (112, 112), "blue")], return_tensors="pt")
+    text = _text(family_processor, [_user("Hi")], add_generation_prompt=True)
+    enc = family_processor(text=[text], images=[Image.new("RGB", (112, 112), "blue")], return_tensors="pt")
     out = model.generate(**enc, max_new_tokens=5, min_new_tokens=5, do_sample=False)
     assert out.shape == (1, enc["input_ids"].shape[1] + 5)
     assert torch.equal(out[0, : enc["input_ids"].shape[1]], enc["input_ids"][0])
 
 
-def test_verl_loaders_bind_our_processor(tiny_model_dir):
+def test_qwen3_model_is_the_real_architecture(tiny_model_of):
+    from transformers import AutoConfig
+
+    config = AutoConfig.from_pretrained(tiny_model_of("qwen3_vl"))
+    assert config.model_type == "qwen3_vl"
+    assert config.text_config.rope_parameters["mrope_interleaved"] is True  # interleaved M-RoPE
+    assert list(config.vision_config.deepstack_visual_indexes) == [0]  # DeepStack features into the decoder
+    assert (config.vision_config.patch_size, config.vision_config.spatial_merge_size) == (16, 2)
+
+
+def test_verl_loaders_bind_our_processor(family, family_model_dir):
     from verl.utils.tokenizer import hf_processor, hf_tokenizer
 
-    processor = hf_processor(str(tiny_model_dir), trust_remote_code=True)
-    # verl returns None (text-only!) when the processor cannot load; ours must load and be Qwen2.5-VL-named.
-    assert processor is not None and type(processor).__name__ == "Qwen2_5_VLProcessor"
+    processor = hf_processor(str(family_model_dir), trust_remote_code=True)
+    # verl returns None (text-only!) when the processor cannot load; ours must load under the stock class name,
+    # which is how verl binds the family's M-RoPE get_rope_index.
+    assert processor is not None and type(processor).__name__ == PROCESSOR_CLASS[family]
+    assert hasattr(processor, "get_rope_index")
     assert type(processor).__module__ == "verl_pixel.tiny_models.processor"  # importable in Ray workers
-    assert hf_tokenizer(str(tiny_model_dir), trust_remote_code=True).pad_token_id == processor.tokenizer.pad_token_id
+    tokenizer = hf_tokenizer(str(family_model_dir), trust_remote_code=True)
+    assert tokenizer.pad_token_id == processor.tokenizer.pad_token_id
 
 
-def test_template_renders_tool_call_and_tool_image_exactly(tiny_processor):
-    text = tiny_processor.apply_chat_template(CONVERSATION, tools=TOOLS, tokenize=False)
+def test_template_renders_tool_call_and_tool_image_exactly(family_processor):
+    # With a system message and tools, Qwen2.5's tool prompt and Qwen3-VL's template render the same bytes.
     expected = (
-        "<|im_start|>system\nYou look closely.\n\n# Tools\n\nYou may call one or more functions to assist with the "
-        "user query.\n\nYou are provided with function signatures within <tools></tools> XML tags:\n<tools>\n"
-        + json.dumps(TOOLS[0])
-        + "\n</tools>\n\nFor each function call, return a json object with function name and arguments within "
-        '<tool_call></tool_call> XML tags:\n<tool_call>\n{"name": <function-name>, "arguments": <args-json-object>}'
-        "\n</tool_call><|im_end|>\n"
-        "<|im_start|>user\n<|vision_start|><|image_pad|><|vision_end|>What color is the square?<|im_end|>\n"
+        "<|im_start|>system\nYou look closely.\n\n" + TOOL_BLOCK
+        + f"<|im_start|>user\n{PAD}What color is the square?<|im_end|>\n"
         "<|im_start|>assistant\nLet me zoom in.\n<tool_call>\n"
         '{"name": "crop_image", "arguments": {"bbox_2d": [10, 20, 30, 40]}}\n</tool_call><|im_end|>\n'
-        "<|im_start|>user\n<tool_response>\n<|vision_start|><|image_pad|><|vision_end|>Cropped.\n"
-        "</tool_response><|im_end|>\n"
+        f"<|im_start|>user\n<tool_response>\n{PAD}Cropped.\n</tool_response><|im_end|>\n"
         "<|im_start|>assistant\nIt is \\boxed{red}.<|im_end|>\n"
-    )
-    assert text == expected
+    )  # fmt: skip
+    assert _text(family_processor, CONVERSATION, tools=TOOLS) == expected
 
 
-def test_template_without_tools_uses_default_system_prompt(tiny_processor):
-    text = tiny_processor.apply_chat_template([_user("Hi", image=False)], add_generation_prompt=True, tokenize=False)
-    assert text == (
-        "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n"
-        "<|im_start|>assistant\n"
-    )
+def test_template_without_tools_or_system_renders_the_familys_default(family, family_processor):
+    text = _text(family_processor, [_user("Hi", image=False)], add_generation_prompt=True)
+    assert text == NO_SYSTEM_PREFIX[family] + "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n"
 
 
-def test_consecutive_tool_messages_share_one_user_turn(tiny_processor):
+def test_consecutive_tool_messages_share_one_user_turn(family_processor):
     two_tools = [*CONVERSATION[:3], {"role": "tool", "content": "a"}, {"role": "tool", "content": "b"}]
-    text = tiny_processor.apply_chat_template(two_tools, tokenize=False)
-    assert text.endswith(
+    assert _text(family_processor, two_tools).endswith(
         "<|im_start|>user\n<tool_response>\na\n</tool_response>\n<tool_response>\nb\n</tool_response><|im_end|>\n"
     )
 
 
 @pytest.mark.parametrize("cut", range(1, len(CONVERSATION) + 1))
-def test_template_is_prefix_stable(tiny_processor, cut):
+def test_template_is_prefix_stable(family_processor, cut):
     # Rendering a prefix of the conversation gives a token prefix of rendering the whole (verl's builder relies on it).
     def ids(messages):
-        return tiny_processor.apply_chat_template(messages, tools=TOOLS, tokenize=True, return_dict=False)
+        out = family_processor.apply_chat_template(messages, tools=TOOLS, tokenize=True, return_dict=False)
+        return out[0] if isinstance(out[0], list) else out
 
     whole, prefix = ids(CONVERSATION), ids(CONVERSATION[:cut])
-    whole = whole[0] if isinstance(whole[0], list) else whole
-    prefix = prefix[0] if isinstance(prefix[0], list) else prefix
     assert whole[: len(prefix)] == prefix
+
+
+# ----------------------------------------------------------- Qwen3-VL: what its own template renders, exactly
+
+
+def test_qwen3_tools_without_system_message_open_the_system_turn_with_the_tool_block(processor_of):
+    text = _text(processor_of("qwen3_vl"), [_user("Hi", image=False)], tools=TOOLS, add_generation_prompt=True)
+    assert text == "<|im_start|>system\n" + TOOL_BLOCK + "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n"
+
+
+def test_qwen3_vision_ids_count_images_across_user_and_tool_messages(processor_of):
+    messages = [
+        {"role": "user", "content": [IMAGE, IMAGE, {"type": "text", "text": "Which?"}]},
+        {"role": "assistant", "content": "", "tool_calls": [CALL, CALL]},
+        {"role": "tool", "content": [IMAGE]},
+    ]
+    text = _text(processor_of("qwen3_vl"), messages, add_vision_id=True)
+    call = '<tool_call>\n{"name": "crop_image", "arguments": {"bbox_2d": [10, 20, 30, 40]}}\n</tool_call>'
+    assert text == (
+        f"<|im_start|>user\nPicture 1: {PAD}Picture 2: {PAD}Which?<|im_end|>\n"
+        f"<|im_start|>assistant\n{call}\n{call}<|im_end|>\n"  # empty content: no newline before the first call
+        f"<|im_start|>user\n<tool_response>\nPicture 3: {PAD}\n</tool_response><|im_end|>\n"
+    )
+
+
+def test_qwen3_content_lists_render_their_text(processor_of):
+    messages = [
+        {"role": "system", "content": [{"type": "text", "text": "Be "}, {"type": "text", "text": "brief."}]},
+        {"role": "user", "content": [{"type": "video"}, {"type": "text", "text": "What happens?"}]},
+        {"role": "assistant", "content": [{"type": "text", "text": "A cat jumps."}]},
+    ]
+    assert _text(processor_of("qwen3_vl"), messages) == (
+        "<|im_start|>system\nBe brief.<|im_end|>\n"
+        "<|im_start|>user\n<|vision_start|><|video_pad|><|vision_end|>What happens?<|im_end|>\n"
+        "<|im_start|>assistant\nA cat jumps.<|im_end|>\n"
+    )

@@ -20,12 +20,12 @@ from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLIm
 
 from verl_pixel.configs import read_chat_template
 from verl_pixel.constants import ENDOFTEXT, IM_END, QWEN25_VL_TOOL_TEMPLATE
+from verl_pixel.tiny_models.folder import cache_root, cached_build, write_remote_processor
 from verl_pixel.tiny_models.processor import Qwen2_5_VLProcessor
 from verl_pixel.tiny_models.tokenizer import build_tokenizer
 
 logger = logging.getLogger(__name__)
 
-_PROCESSOR_MODULE = "processing_verl_pixel_tiny"
 _BUILD_VERSION = 2  # bump when the recipe changes, so cached folders are rebuilt
 
 
@@ -122,24 +122,9 @@ def build_tiny_qwen25vl(out_dir: str | os.PathLike, spec: TinyQwen25VLSpec | Non
     model.save_pretrained(out)
     processor.save_pretrained(out)
     tokenizer.save_pretrained(out)
-    _write_remote_processor(out)
+    write_remote_processor(out, "Qwen2_5_VLProcessor", "Qwen2.5-VL")
     logger.info("tiny Qwen2.5-VL (%d params) saved to %s", sum(p.numel() for p in model.parameters()), out)
     return out
-
-
-def _write_remote_processor(out: Path) -> None:
-    """Point ``AutoProcessor`` at the image-only processor through a one-line remote-code module."""
-    (out / f"{_PROCESSOR_MODULE}.py").write_text(
-        "# Re-exports verl-pixel's image-only Qwen2.5-VL processor (see verl_pixel/tiny_models/processor.py).\n"
-        "from verl_pixel.tiny_models.processor import Qwen2_5_VLProcessor  # noqa: F401\n"
-    )
-    auto_map = {"AutoProcessor": f"{_PROCESSOR_MODULE}.Qwen2_5_VLProcessor"}
-    for name in ("processor_config.json", "preprocessor_config.json", "tokenizer_config.json"):
-        path = out / name
-        if path.is_file():
-            data = json.loads(path.read_text())
-            data["auto_map"] = {**data.get("auto_map", {}), **auto_map}
-            path.write_text(json.dumps(data, indent=2))
 
 
 def cached_tiny_qwen25vl(cache_dir: str | os.PathLike | None = None, spec: TinyQwen25VLSpec | None = None) -> Path:
@@ -149,10 +134,5 @@ def cached_tiny_qwen25vl(cache_dir: str | os.PathLike | None = None, spec: TinyQ
     ``.complete`` marker exists, so a build interrupted half-way is redone.
     """
     spec = spec or TinyQwen25VLSpec()
-    root = Path(cache_dir or os.environ.get("VERL_PIXEL_CACHE", Path.home() / ".cache" / "verl_pixel"))
-    folder = root / f"tiny-qwen25vl-{spec.fingerprint()}"
-    marker = folder / ".complete"
-    if not marker.exists():
-        build_tiny_qwen25vl(folder, spec)
-        marker.touch()
-    return folder
+    folder = cache_root(cache_dir) / f"tiny-qwen25vl-{spec.fingerprint()}"
+    return cached_build(folder, lambda out: build_tiny_qwen25vl(out, spec))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Sequence
 
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import PreTrainedTokenizerFast
@@ -43,12 +44,16 @@ def _corpus(seed: int = 0, n_lines: int = 6000) -> list[str]:
     return lines
 
 
-def build_tokenizer(vocab_size: int = 2000, chat_template: str | None = None) -> PreTrainedTokenizerFast:
+def build_tokenizer(
+    vocab_size: int = 2000, chat_template: str | None = None, added_tokens: Sequence[str] = QWEN_ADDED_TOKENS
+) -> PreTrainedTokenizerFast:
     """Train the tiny tokenizer and add Qwen's special and added tokens.
 
     Args:
         vocab_size: size of the learned BPE vocabulary (special/added tokens come on top).
         chat_template: Jinja chat template to attach (usually the packaged tool template).
+        added_tokens: the non-special added tokens after Qwen's special ones, in the family's id order
+            (``QWEN_ADDED_TOKENS`` for the Qwen2.5-VL kit, ``QWEN3_ADDED_TOKENS`` for Qwen3-VL's).
 
     Returns:
         A fast tokenizer whose ``eos_token`` is ``<|im_end|>`` and ``pad_token`` is ``<|endoftext|>`` (as Qwen's).
@@ -64,7 +69,7 @@ def build_tokenizer(vocab_size: int = 2000, chat_template: str | None = None) ->
     tok = PreTrainedTokenizerFast(tokenizer_object=bpe)
     # Special tokens first and in Qwen's order, so their ids are contiguous like the real vocabulary's.
     tok.add_special_tokens({"additional_special_tokens": list(QWEN_SPECIAL_TOKENS)})
-    tok.add_tokens(list(QWEN_ADDED_TOKENS))
+    tok.add_tokens(list(added_tokens))
     tok.eos_token = IM_END
     tok.pad_token = ENDOFTEXT
     if chat_template is not None:
