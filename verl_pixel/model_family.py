@@ -211,20 +211,39 @@ def template_family(render: Callable[[list[dict[str, Any]]], str]) -> ModelFamil
     return None
 
 
+_DEFAULT_SYSTEM_BY_TEMPLATE: dict[str, str] = {}
+
+
+def template_default_system_prompt(renderer: Any) -> str:
+    """The default system prompt of the family whose template ``renderer`` (a processor or tokenizer) uses.
+
+    What the template renders for a conversation without a system message: Qwen2.5-VL's persona, or "" for
+    Qwen3-VL. A template this module cannot place gets Qwen2.5-VL's (the project's behaviour before families).
+    Cached per template text, so a rollout pays for one rendering per template.
+    """
+    template = str(getattr(renderer, "chat_template", "") or "")
+    if template not in _DEFAULT_SYSTEM_BY_TEMPLATE:
+        family = template_family(lambda messages: renderer.apply_chat_template(messages, tokenize=False))
+        _DEFAULT_SYSTEM_BY_TEMPLATE[template] = SPECS[family or ModelFamily.QWEN2_5_VL].default_system_prompt
+    return _DEFAULT_SYSTEM_BY_TEMPLATE[template]
+
+
 def check_model_setup(
     family: ModelFamily,
     *,
     processor: Any = None,
     ops_config: VisualOpsConfig | None = None,
+    image_patch_size: int | None = None,
     source: str = "the model",
 ) -> None:
-    """Fail when the processor, the chat template in use or the tools' operation config is of another family.
+    """Fail when the processor, the chat template in use, the tools or the data config belong to another family.
 
     Args:
         family: the model folder's family (:func:`resolve_family`).
         processor: the loaded processor; its class name, ``image_processor.patch_size`` and ``chat_template``
             (rendered once with :func:`template_family`) are checked.
         ops_config: the tools' operation config; its patch ``factor`` must be the family's.
+        image_patch_size: verl's ``data.image_patch_size`` (the patch its RL dataset sizes images with).
         source: how to name the model in messages (its path).
 
     Raises:
@@ -243,13 +262,69 @@ def check_model_setup(
             rendered = template_family(lambda messages: processor.apply_chat_template(messages, tokenize=False))
             if rendered is not None and rendered is not family:
                 raise FamilyMismatchError(
-                    f"{expected} but the chat template in use renders like {rendered.value} (use {spec.chat_template})"
+                    f"{expected} but the chat template in use is a {rendered.value} template (use {spec.chat_template})"
                 )
     if ops_config is not None and ops_config.factor != spec.factor:
         raise FamilyMismatchError(
             f"{expected} (patch factor {spec.factor}) but the tool config has factor {ops_config.factor}: write it "
             f"with `python -m verl_pixel.tools.schema_yaml --preset {family.value}`"
         )
+    if image_patch_size is not None and int(image_patch_size) != spec.patch_size:
+        raise FamilyMismatchError(
+            f"{expected} (patch {spec.patch_size}) but data.image_patch_size is {image_patch_size}: "
+            f"set data.image_patch_size={spec.patch_size}"
+        )
+
+
+def family_of_processor(processor: Any) -> tuple[ModelFamily, str] | None:
+    """The family of the model a processor was loaded for, and the model's name, or ``None`` if it cannot tell.
+
+    Reads ``processor.config.model_type`` (verl's ``hf_processor`` attaches the model config) or else the
+    ``config.json`` next to the tokenizer. A model type no family claims gives ``None``: the start-up check then
+    has nothing to compare against.
+    """
+    source = str(getattr(getattr(processor, "tokenizer", None), "name_or_path", "") or "the model")
+    model_type = getattr(getattr(processor, "config", None), "model_type", None)
+    if model_type is None and (Path(source) / "config.json").is_file():
+        model_type = json.loads((Path(source) / "config.json").read_text(encoding="utf-8")).get("model_type")
+    for spec in SPECS.values():
+        if model_type in spec.model_types:
+            return spec.family, source
+    return None
+
+
+def check_loaded_model(
+    processor: Any, *, ops_config: VisualOpsConfig | None = None, image_patch_size: int | None = None
+) -> ModelFamily | None:
+    """Start-up check of a run whose processor verl loaded: see :func:`check_model_setup`.
+
+    Returns:
+        The model's family, or ``None`` when its ``model_type`` is not a supported family (nothing is checked).
+
+    Raises:
+        FamilyMismatchError: naming both sides of the first mismatch.
+    """
+    found = family_of_processor(processor)
+    if found is None:
+        return None
+    family, source = found
+    check_model_setup(
+        family, processor=processor, ops_config=ops_config, image_patch_size=image_patch_size, source=source
+    )
+    return family
+
+
+def family_of_patch_size(patch_size: int) -> ModelFamily:
+    """The family whose vision patch is ``patch_size`` px (what verl hands a dataset as ``image_patch_size``).
+
+    Raises:
+        ValueError: when no family has that patch size.
+    """
+    for spec in SPECS.values():
+        if spec.patch_size == int(patch_size):
+            return spec.family
+    known = ", ".join(f"{spec.patch_size}: {spec.family.value}" for spec in SPECS.values())
+    raise ValueError(f"image patch size {patch_size} is no supported model family's ({known})")
 
 
 def family_settings(family: ModelFamily) -> Mapping[str, Any]:

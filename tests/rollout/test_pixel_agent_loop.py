@@ -37,33 +37,63 @@ def tool_texts(out, tokenizer, i=0) -> list[str]:
     return [text for mask, text in segments(out, tokenizer, i) if mask == 0]
 
 
-def test_three_turn_crop_of_crop_trajectory(rollouts, tiny_tokenizer):
-    out, server = rollouts.one([CROP, CROP_OF_CROP, FINAL])
+# Per family, worked by hand. Input 320x240 -> the model's view by smart_resize (factor 28: 308x252; factor 32:
+# 320x256). Crop 1 is [.1,.1,.5,.5] of image 1 (Qwen2.5-VL: normalized fractions; Qwen3-VL: relative1000), i.e.
+# (32,24,160,120) of the 320x240 original, padded by 0.1 of the image per side -> (0,0,192,144), resized within
+# the crop budget: 196x140 (28) / 320x224 (32: 192x144 is under Qwen3-VL's 65536-px minimum, scaled up by
+# sqrt(65536/27648) and rounded up to multiples of 32). Crop 2 is [.25,.75] of image 2, padded by 0.1 of image 2:
+# Qwen2.5-VL (48,36,144,108) -> 134x100 of the original -> 140x112; Qwen3-VL (28,21,164,123) -> 136x102 -> 320x224.
+THREE_TURNS = {
+    "qwen2_5_vl": {
+        "boxes": ([0.1, 0.1, 0.5, 0.5], [0.25, 0.25, 0.75, 0.75]),
+        "sizes": [(308, 252), (196, 140), (140, 112)],
+        "grids": [[1, 18, 22], [1, 10, 14], [1, 8, 10]],
+        "pad_runs": [99, 35, 20],
+    },
+    "qwen3_vl": {
+        "boxes": ([100, 100, 500, 500], [250, 250, 750, 750]),
+        "sizes": [(320, 256), (320, 224), (320, 224)],
+        "grids": [[1, 16, 20], [1, 14, 20], [1, 14, 20]],
+        "pad_runs": [80, 70, 70],
+    },
+}
+
+
+def test_three_turn_crop_of_crop_trajectory(family, family_rollouts, family_tokenizer):
+    expected = THREE_TURNS[family]
+    crop = "Let me look." + call(bbox_2d=expected["boxes"][0])
+    recrop = "Closer." + call(bbox_2d=expected["boxes"][1], target_image=2)
+    out, server = family_rollouts.one([crop, recrop, FINAL])
     # Response: model turn, tool turn, model turn, tool turn, model turn; mask 1 exactly on the model's tokens.
-    segs = segments(out, tiny_tokenizer)
+    segs = segments(out, family_tokenizer)
     assert [m for m, _ in segs] == [1, 0, 1, 0, 1]
-    assert [t for m, t in segs if m == 1] == [CROP + "<|im_end|>", CROP_OF_CROP + "<|im_end|>", FINAL + "<|im_end|>"]
-    # Images in conversation order, as the server saw them. Input 320x240 -> model view 308x252 (smart_resize,
-    # factor 28). Crop 1: normalized [.1,.1,.5,.5] of the 320x240 original = (32,24,160,120), padded by 0.1 of the
-    # image per side -> (0,0,192,144) -> resized to the budget's multiple of 28: 196x140. Crop 2: [.25,.75] of
-    # image 2, i.e. (48,36,144,108) in the original, padded by 0.1 of image 2's 192x144 region -> 134x100 ->
-    # 140x112. Each call shows the model every image so far.
-    assert [[im.size for im in c.images] for c in server.calls] == [
-        [(308, 252)],
-        [(308, 252), (196, 140)],
-        [(308, 252), (196, 140), (140, 112)],
-    ]
-    assert "Image 3: crop of image 2 (140x112)." in tool_texts(out, tiny_tokenizer)[1]
-    # One <|image_pad|> run per image, in order, each grid.prod()/4 long (18x22, 10x14, 8x10 patches).
+    assert [t for m, t in segs if m == 1] == [crop + "<|im_end|>", recrop + "<|im_end|>", FINAL + "<|im_end|>"]
+    # Images in conversation order, as the server saw them; each call shows the model every image so far.
+    sizes = expected["sizes"]
+    assert [[im.size for im in c.images] for c in server.calls] == [sizes[:1], sizes[:2], sizes]
+    assert f"Image 3: crop of image 2 ({sizes[2][0]}x{sizes[2][1]})." in tool_texts(out, family_tokenizer)[1]
+    # One <|image_pad|> run per image, in order, each grid.prod()/4 long.
     grid = out.non_tensor_batch["multi_modal_inputs"][0]["image_grid_thw"]
-    assert grid.tolist() == [[1, 18, 22], [1, 10, 14], [1, 8, 10]]
-    pad_id = tiny_tokenizer.convert_tokens_to_ids("<|image_pad|>")
+    assert grid.tolist() == expected["grids"]
+    pad_id = family_tokenizer.convert_tokens_to_ids("<|image_pad|>")
     ids = out.batch["input_ids"][0][out.batch["attention_mask"][0].bool()].tolist()
-    assert pad_runs(ids, pad_id) == [99, 35, 20] == (grid.prod(-1) // 4).tolist()
-    assert tuple(out.batch["position_ids"].shape) == (1, 4, out.batch["input_ids"].shape[1])
+    assert pad_runs(ids, pad_id) == expected["pad_runs"] == (grid.prod(-1) // 4).tolist()
+    # verl's position ids: a text row, then the family's M-RoPE rows (temporal, height, width). Over the first
+    # image's tokens, a merged h x w grid: t constant, h = row index, w = column index, all offset by the
+    # image's start; text before it counts 0, 1, 2, ... in every row.
+    positions = out.batch["position_ids"]
+    assert tuple(positions.shape) == (1, 4, out.batch["input_ids"].shape[1])
+    live = positions[0][:, out.batch["attention_mask"][0].bool()]
+    start, (h, w) = ids.index(pad_id), (grid[0][1] // 2, grid[0][2] // 2)
+    assert live[:, :start].tolist() == [list(range(start))] * 4
+    image = live[1:, start : start + h * w]
+    assert image[0].tolist() == [start] * (h * w)
+    assert image[1].tolist() == [start + row for row in range(h) for _ in range(w)]
+    assert image[2].tolist() == [start + col for _ in range(h) for col in range(w)]
     assert record(out) == TrajectoryRecord(
         mode=RolloutMode.ADAPTIVE, complied=True, ops_attempted=2, ops_succeeded=2, ops_failed=0, turns=3,
-        images_added=2, tool_visual_tokens=55, stop_reason=StopReason.ANSWERED, answer_text=FINAL,
+        images_added=2, tool_visual_tokens=sum(expected["pad_runs"][1:]), stop_reason=StopReason.ANSWERED,
+        answer_text=FINAL,
     )  # fmt: skip
 
 
@@ -221,3 +251,27 @@ def test_crop_tool_registered_under_an_alias_name_still_answers_crop_image(make_
     r = make_rollouts(f"actor_rollout_ref.rollout.multi_turn.tool_config_path={path}")
     out, _ = r.one([CROP, FINAL])  # the model says crop_image
     assert record(out).ops_succeeded == 1
+
+
+def test_qwen3_reads_a_qwen25_style_pixel_box_as_relative1000(qwen3_rollouts):
+    # [40, 40, 80, 80] are the red square's pixels, as a Qwen2.5-VL model would write them. A Qwen3-VL run reads
+    # them in its own convention: 4%..8% of the 320x256 view = (12.8,10.24,25.6,20.48), padded by 0.1 of the view
+    # (32, 25.6) and clamped -> (0,0,57.6,46.08) -> (0,0,57.6,43.2) of the 320x240 original -> cut (0,0,58,44) ->
+    # scaled up to 320x224. Only the square's top-left corner (x, y >= 40 of the original) is in that crop.
+    out, server = qwen3_rollouts.one([call(bbox_2d=[40, 40, 80, 80]), FINAL])
+    assert record(out).ops_succeeded == 1
+    crop = server.calls[1].images[1].convert("RGB")
+    assert crop.size == (320, 224)
+    assert crop.getpixel((100, 100)) == (255, 255, 255)  # original (18, 20): outside the square
+    red, green, blue = crop.getpixel((300, 220))  # original (54, 43): inside it
+    assert red > 200 and green < 60 and blue < 60
+
+
+def test_qwen3_box_out_of_range_gets_the_specific_message(qwen3_rollouts):
+    out, _ = qwen3_rollouts.one([call(bbox_2d=[1200, 1200, 1400, 1400]), FINAL])
+    (tool,) = tool_texts(out, qwen3_rollouts.tokenizer)
+    assert (
+        "bbox_2d [1200, 1200, 1400, 1400] lies outside image 1. "
+        "bbox_2d is 0-1000 of image 1's size: 0 <= x1 < x2 <= 1000, 0 <= y1 < y2 <= 1000." in tool
+    )
+    assert (record(out).ops_failed, record(out).stop_reason) == (1, StopReason.ANSWERED)

@@ -26,13 +26,16 @@ from typing import Any
 from omegaconf import DictConfig
 from PIL import Image
 from verl.utils.dataset.rl_dataset import RLHFDataset
+from verl.utils.import_utils import resolve_config_path
 
+from verl_pixel.constants import QWEN_VL_MERGE_SIZE
 from verl_pixel.data.images import load_image
 from verl_pixel.data.row_checks import RowCheckConfig, RowKind, RowPlan, plan_rows
-from verl_pixel.ops import VisualOpsConfig, resize_to_budget
+from verl_pixel.model_family import check_loaded_model, family_of_patch_size, family_spec
+from verl_pixel.ops import resize_to_budget
+from verl_pixel.tools.schema_yaml import read_ops_config
 
 logger = logging.getLogger(__name__)
-_DEFAULTS = VisualOpsConfig()
 
 
 def model_view(item: dict[str, Any], factor: int, config: DictConfig | dict | None) -> Image.Image:
@@ -41,18 +44,34 @@ def model_view(item: dict[str, Any], factor: int, config: DictConfig | dict | No
     Args:
         item: a message content item of type ``image`` (``image`` / ``image_url`` holding a PIL image, bytes dict
             or path) with optional ``max_pixels`` / ``min_pixels``.
-        factor: patch factor (patch size × spatial merge), 28 for Qwen2.5-VL.
-        config: the data config; ``max_pixels`` / ``min_pixels`` there are the defaults.
+        factor: patch factor (patch size × spatial merge), 28 for Qwen2.5-VL, 32 for Qwen3-VL.
+        config: the data config; ``max_pixels`` / ``min_pixels`` there are the defaults, else the model family's.
     """
     config = config or {}
+    defaults = family_spec(family_of_patch_size(factor // QWEN_VL_MERGE_SIZE)).ops_config()
     ref = item.get("image", item.get("image_url"))
-    max_pixels = int(item.get("max_pixels") or config.get("max_pixels") or _DEFAULTS.image_max_pixels)
-    min_pixels = int(item.get("min_pixels") or config.get("min_pixels") or _DEFAULTS.min_pixels)
+    max_pixels = int(item.get("max_pixels") or config.get("max_pixels") or defaults.image_max_pixels)
+    min_pixels = int(item.get("min_pixels") or config.get("min_pixels") or defaults.min_pixels)
     return resize_to_budget(load_image(ref), factor=factor, min_pixels=min_pixels, max_pixels=max_pixels)
 
 
 class PixelRLDataset(RLHFDataset):
-    """RL dataset whose multimodal extraction decodes images with PIL (videos: use frames as images)."""
+    """RL dataset whose multimodal extraction decodes images with PIL (videos: use frames as images).
+
+    Built in the trainer process before any rollout, it is also where a run's model family is checked: the model
+    folder, its processor, the chat template in use, the tools' config (``data.tool_config_path``) and
+    ``data.image_patch_size`` must agree (:func:`verl_pixel.model_family.check_loaded_model`).
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.processor is not None:
+            tool_config = self.config.get("tool_config_path")
+            check_loaded_model(
+                self.processor,
+                ops_config=read_ops_config(resolve_config_path(str(tool_config))) if tool_config else None,
+                image_patch_size=self.config.get("image_patch_size"),
+            )
 
     def _read_files_and_tokenize(self) -> None:
         """Check the files, then verl's reading; the planned rows are kept before verl's length filter."""

@@ -35,6 +35,7 @@ from verl_pixel.data.images import ImageDecodeError, load_image
 from verl_pixel.data.message_content import expand_placeholders
 from verl_pixel.data.row_checks import RowCheckConfig, RowKind, RowPlan, plan_rows
 from verl_pixel.data.sft_schema import RowError, check_row, is_trained, parse_tools
+from verl_pixel.model_family import check_loaded_model
 
 
 class PixelSFTDataset(MultiTurnSFTDataset):
@@ -48,6 +49,8 @@ class PixelSFTDataset(MultiTurnSFTDataset):
         self._data_config = config
         self._origins: list[tuple[str, int]] = []
         self._row_index: int | None = None
+        if processor is not None:  # the model folder, its processor and the chat template in use agree
+            check_loaded_model(processor)
         super().__init__(parquet_files, tokenizer, config, processor=processor, max_samples=max_samples)
 
     @property

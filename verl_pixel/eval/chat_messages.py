@@ -27,9 +27,9 @@ from verl_pixel.chat_endpoint import ImageEncoder
 from verl_pixel.ops import MalformedToolCall, OperationResult, OutputStyle, ToolCall, result_text
 from verl_pixel.ops.tool_call import parse_call_body
 
-# The tool block of verl_pixel/configs/chat_templates/qwen2_5_vl_tools.jinja (Qwen2.5's own tool prompt).
+# The tool block of the package's chat templates (Qwen2.5's own tool prompt, which Qwen3-VL's template keeps).
 TOOLS_HEADER = (
-    "\n\n# Tools\n\nYou may call one or more functions to assist with the user query.\n\n"
+    "# Tools\n\nYou may call one or more functions to assist with the user query.\n\n"
     "You are provided with function signatures within <tools></tools> XML tags:\n<tools>"
 )
 TOOLS_FOOTER = (
@@ -52,15 +52,26 @@ def image_part(image: Image.Image, encode: ImageEncoder) -> dict[str, Any]:
     return {"type": "image_url", "image_url": {"url": encode(image)}}
 
 
-def hermes_system_prompt(system: str, schemas: Sequence[Mapping[str, Any]]) -> str:
-    """``system`` followed by the tool block exactly as the package's chat template renders it."""
+def hermes_system_prompt(system: str | None, schemas: Sequence[Mapping[str, Any]]) -> str:
+    """``system`` and a blank line, then the tool block, exactly as the package's chat templates render them.
+
+    ``None`` gives the tool block alone: how Qwen3-VL's template renders tools for a conversation without a
+    system message.
+    """
     listed = "".join("\n" + json.dumps(schema, ensure_ascii=False) for schema in schemas)
-    return system + TOOLS_HEADER + listed + TOOLS_FOOTER
+    lead = "" if system is None else f"{system}\n\n"
+    return lead + TOOLS_HEADER + listed + TOOLS_FOOTER
 
 
 def with_tools_in_system(messages: list[dict[str, Any]], schemas: Sequence[Mapping[str, Any]], default: str) -> list:
-    """``messages`` with the tool block appended to the system message (created from ``default`` if absent)."""
+    """``messages`` with the tool block appended to the system message.
+
+    A missing system message is created from ``default``, the model family's default system prompt; an empty
+    ``default`` (Qwen3-VL, whose template adds no system turn) gives the tool block alone, as that template does.
+    """
     if not messages or messages[0].get("role") != "system":
+        if not default:
+            return [{"role": "system", "content": hermes_system_prompt(None, schemas)}, *messages]
         messages = [{"role": "system", "content": default}, *messages]
     system = messages[0]["content"]
     if isinstance(system, list):  # content parts: the template concatenates their text

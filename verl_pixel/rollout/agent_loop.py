@@ -31,6 +31,7 @@ Frames chosen by ``select_frames`` come back as images, which verl's loop accept
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import sys
 from collections.abc import Mapping
@@ -42,6 +43,7 @@ from verl.experimental.agent_loop.tool_parser import FunctionCall
 from verl.tools.schemas import ToolResponse
 
 from verl_pixel.constants import IMAGE_PAD, NUM_VIDEO_FRAMES_FIELD, PIXEL_AGENT_NAME
+from verl_pixel.model_family import template_default_system_prompt
 from verl_pixel.ops import ToolCall, VisualOpsConfig, canonical_operation, parse_tool_calls
 from verl_pixel.pixel_config import pixel_config
 from verl_pixel.record import RolloutMode, StopReason
@@ -69,7 +71,12 @@ class PixelAgentLoop(ToolAgentLoop):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # The whole pixel section is validated, not just pixel.rollout: a typo anywhere in it is an error here too.
-        self.pixel_config: PixelRolloutConfig = pixel_config(self.config).rollout
+        rollout = pixel_config(self.config).rollout
+        # Unless pixel.rollout sets one, the default system prompt is the model family's (Qwen3-VL's is empty).
+        if "default_system_prompt" not in ((self.config.get("pixel") or {}).get("rollout") or {}):
+            family_default = template_default_system_prompt(self.processor or self.tokenizer)
+            rollout = dataclasses.replace(rollout, default_system_prompt=family_default)
+        self.pixel_config: PixelRolloutConfig = rollout
         self.tool_parser = PixelHermesToolParser(self.tokenizer)
         self.ops_config = self._pixel_tools_config()
         # verl runs only the first `max_parallel_calls` calls of a turn and drops the rest unanswered; every call is

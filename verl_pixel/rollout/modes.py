@@ -28,7 +28,9 @@ def mode_for_session(config: PixelRolloutConfig, session_id: int | None) -> Roll
 def with_mode_instruction(messages: list[dict[str, Any]], instruction: str, default_system: str) -> list[dict]:
     """Return ``messages`` with ``instruction`` appended to the system prompt (a new list; the input is untouched).
 
-    A missing system message is created from ``default_system``, so the rollout keeps the default persona.
+    A missing system message is created from ``default_system`` (the model family's default persona) followed by
+    the instruction; an empty ``default_system`` (Qwen3-VL's template adds no system turn) gives the instruction
+    alone.
     """
     if not instruction:
         return list(messages)
@@ -40,7 +42,8 @@ def with_mode_instruction(messages: list[dict[str, Any]], instruction: str, defa
         else:
             messages[0]["content"] = f"{content or ''}\n\n{instruction}".lstrip()
         return messages
-    return [{"role": "system", "content": f"{default_system}\n\n{instruction}"}, *messages]
+    system = f"{default_system}\n\n{instruction}" if default_system else instruction
+    return [{"role": "system", "content": system}, *messages]
 
 
 def complied(mode: RolloutMode, ops_attempted: int, ops_succeeded: int) -> bool:

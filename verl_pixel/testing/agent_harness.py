@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import functools
 import json
 import os
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -21,8 +23,18 @@ from omegaconf import DictConfig
 from PIL import Image, ImageDraw
 
 from verl_pixel.configs import PIXEL_TOOLS_YAML
+from verl_pixel.model_family import ModelFamily, resolve_family
 from verl_pixel.testing.fake_server import ScriptedLLMServer
 from verl_pixel.tools.schema_yaml import ops_config, write_tools_yaml
+
+
+@functools.cache
+def family_tools_yaml(family: ModelFamily) -> Path:
+    """The tool YAML of a model family's preset (the shipped file for Qwen2.5-VL, a generated one otherwise)."""
+    if family is ModelFamily.QWEN2_5_VL:
+        return PIXEL_TOOLS_YAML
+    folder = Path(tempfile.mkdtemp(prefix=f"verl_pixel_tools_{family.value}_"))
+    return write_tools_yaml(folder / "pixel_tools.yaml", ops_config(family.value))
 
 
 def verl_config_dir() -> str:
@@ -33,7 +45,11 @@ def verl_config_dir() -> str:
 
 
 def compose_ppo_config(model_dir: str | Path, overrides: Sequence[str] = ()) -> DictConfig:
-    """verl's ``ppo_trainer`` config for the tiny model and the ``pixel_agent`` loop, plus ``overrides``."""
+    """verl's ``ppo_trainer`` config for a tiny model and the ``pixel_agent`` loop, plus ``overrides``.
+
+    The tools get the preset of the model folder's family (read from its ``config.json``).
+    """
+    tools = family_tools_yaml(resolve_family(model_dir=model_dir))
     from hydra import compose, initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
 
@@ -45,7 +61,7 @@ def compose_ppo_config(model_dir: str | Path, overrides: Sequence[str] = ()) -> 
         "actor_rollout_ref.rollout.response_length=2048",
         "actor_rollout_ref.rollout.multi_turn.enable=True",
         "actor_rollout_ref.rollout.multi_turn.max_assistant_turns=6",
-        f"actor_rollout_ref.rollout.multi_turn.tool_config_path={PIXEL_TOOLS_YAML}",
+        f"actor_rollout_ref.rollout.multi_turn.tool_config_path={tools}",
         "actor_rollout_ref.rollout.agent.default_agent_loop=pixel_agent",
         "data.custom_cls.path=pkg://verl_pixel.data.rl_dataset",
         "data.custom_cls.name=PixelRLDataset",
@@ -106,9 +122,9 @@ def scene(size: tuple[int, int] = (320, 240), color: str = "red") -> Image.Image
     return img
 
 
-def tools_yaml(tmp_path: Path, **config: Any) -> str:
-    """A tool YAML with ``config`` overrides of the default operation config, written by the one writer."""
-    return str(write_tools_yaml(tmp_path / "tools.yaml", ops_config(overrides=config)))
+def tools_yaml(tmp_path: Path, family: str = ModelFamily.QWEN2_5_VL.value, **config: Any) -> str:
+    """A tool YAML with ``config`` overrides of a family's operation config, written by the one writer."""
+    return str(write_tools_yaml(tmp_path / "tools.yaml", ops_config(family, overrides=config)))
 
 
 class Rollouts:
