@@ -43,3 +43,33 @@ def test_quickstart_command_runs_pipeline_and_prints_report(tmp_path):
     assert _logged(metrics, "pixel/rollouts") == [8.0, 8.0]
     assert (tmp_path / "sft" / "checkpoints" / "global_step_3").is_dir()
     assert "recipes/" in out
+
+
+def test_quickstart_family_reaches_both_trainers_and_the_report(tmp_path, monkeypatch, capsys):
+    # The trainer runs themselves are tested per family in tests/data/test_sft_trainer_cpu.py and
+    # tests/backends/test_main_ppo_cpu.py; here: `--family` selects the tiny model of both stages.
+    import verl_pixel.quickstart.pipeline as pipeline
+    from verl_pixel.cli import main
+    from verl_pixel.model_family import ModelFamily
+    from verl_pixel.quickstart.grpo_cpu import GRPOSmokeResult
+    from verl_pixel.quickstart.sft import SFTSmokeResult
+
+    seen = []
+    log = tmp_path / "log"
+
+    def sft(work, **kw):
+        seen.append(("sft", kw["family"]))
+        return SFTSmokeResult(0, [1.5], [1.4], tmp_path, log, log)
+
+    def grpo(work, **kw):
+        seen.append(("grpo", kw["family"]))
+        return GRPOSmokeResult(0, [{"critic/score/mean": 0.5}], log, log)
+
+    monkeypatch.setattr(pipeline, "run_sft_smoke", sft)
+    monkeypatch.setattr(pipeline, "run_grpo_smoke", grpo)
+    assert main(["quickstart", "--family", "qwen3_vl", "--workdir", str(tmp_path)]) == 0
+    assert seen == [("sft", ModelFamily.QWEN3_VL), ("grpo", ModelFamily.QWEN3_VL)]
+    assert "model family qwen3_vl: tiny Qwen3VLProcessor kit" in capsys.readouterr().out
+    with pytest.raises(SystemExit):  # argparse refuses an unknown family before anything runs
+        main(["quickstart", "--family", "qwen4", "--workdir", str(tmp_path)])
+    assert len(seen) == 2

@@ -2,7 +2,7 @@
 
 Subcommands:
     doctor      import the verl plugin loudly and list what it registered in verl
-    tiny-model  build the offline tiny Qwen2.5-VL (model + tokenizer + processor) into a folder
+    tiny-model  build an offline tiny model (Qwen2.5-VL or Qwen3-VL: model + tokenizer + processor) into a folder
     quickstart  synthesize SFT data, verl's SFT trainer, then GRPO — on CPU with the tiny model, offline
     synthesize  operation-aware SFT trajectories from seed annotations
     prepare     seed sample, RL parquet, Pixel Reasoner SFT import
@@ -28,18 +28,29 @@ def _doctor(args: argparse.Namespace) -> int:
 
 
 def _tiny_model(args: argparse.Namespace) -> int:
-    from verl_pixel.tiny_models import build_tiny_qwen25vl
+    from verl_pixel.tiny_models import build_tiny_model
 
-    print(build_tiny_qwen25vl(args.out))
+    print(build_tiny_model(args.out, args.family))
     return 0
 
 
 def _quickstart(args: argparse.Namespace) -> int:
     from verl_pixel.quickstart.pipeline import format_report, run_quickstart
 
-    report = run_quickstart(args.workdir, sft_steps=args.sft_steps, grpo_steps=args.grpo_steps)
+    report = run_quickstart(args.workdir, sft_steps=args.sft_steps, grpo_steps=args.grpo_steps, family=args.family)
     print(format_report(report))
     return 0 if report.ok else 1
+
+
+def _family_argument(parser: argparse.ArgumentParser) -> None:
+    from verl_pixel.model_family import FAMILY_NAMES
+
+    parser.add_argument(
+        "--family",
+        choices=FAMILY_NAMES,
+        default=FAMILY_NAMES[0],
+        help="model family of the tiny model (default: %(default)s)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -48,8 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     doctor = sub.add_parser("doctor", help="check that verl loads the plugin; list registrations")
     doctor.set_defaults(func=_doctor)
-    tiny = sub.add_parser("tiny-model", help="build the offline tiny Qwen2.5-VL into a folder")
+    tiny = sub.add_parser("tiny-model", help="build an offline tiny model (random weights) into a folder")
     tiny.add_argument("out", help="destination folder")
+    _family_argument(tiny)
     tiny.set_defaults(func=_tiny_model)
     from verl_pixel.data.cli import add_parser as add_data_parsers
     from verl_pixel.eval.cli import add_parser as add_eval_parser
@@ -64,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     quick.add_argument("--workdir", default="outputs/quickstart", help="folder for model, data, logs, checkpoints")
     quick.add_argument("--sft-steps", type=int, default=3, help="SFT training steps")
     quick.add_argument("--grpo-steps", type=int, default=2, help="GRPO steps (0 skips GRPO)")
+    _family_argument(quick)
     quick.set_defaults(func=_quickstart)
     return parser
 

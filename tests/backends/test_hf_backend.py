@@ -28,10 +28,15 @@ def server(tiny_model_dir):
 
 
 @pytest.fixture(scope="module")
-def model(tiny_model_dir):
+def family_server(family_model_dir):
+    return make_server(family_model_dir, "+actor_rollout_ref.rollout.engine_kwargs.hf.suppress_vision_tokens=False")
+
+
+@pytest.fixture(scope="module")
+def family_model(family_model_dir):
     from transformers import AutoModelForImageTextToText
 
-    return AutoModelForImageTextToText.from_pretrained(tiny_model_dir).eval()
+    return AutoModelForImageTextToText.from_pretrained(family_model_dir).eval()
 
 
 def encode(processor, size, text="What color?"):
@@ -41,7 +46,8 @@ def encode(processor, size, text="What color?"):
 
 
 @pytest.mark.parametrize("size", [(112, 112), (200, 150), (64, 96)])
-def test_greedy_generate_matches_model_generate_token_for_token(server, model, tiny_processor, size):
+def test_greedy_generate_matches_model_generate_token_for_token(family_server, family_model, family_processor, size):
+    server, model, tiny_processor = family_server, family_model, family_processor
     enc, image = encode(tiny_processor, size)
     out = asyncio.run(server.generate(enc["input_ids"][0].tolist(), GREEDY, "r", image_data=[image]))
     ref = model.generate(**enc, max_new_tokens=10, do_sample=False)[0, enc["input_ids"].shape[1] :].tolist()

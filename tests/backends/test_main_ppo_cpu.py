@@ -1,11 +1,13 @@
 """verl's real main_ppo (V1 GRPO) on CPU: tiny model, pixel_agent, pixel reward with Look Less shaping, hf backend.
 
+Runs once per model family (Qwen2.5-VL, Qwen3-VL): the same assertions hold for both.
+
 Test hook ON, on purpose: a random-weight model never calls a tool, so this run forces the first turn of every
 rollout to be the crop call ``forced_tool_call_overrides()`` names (the hf backend's nudge; every shipped config
 leaves it off). The tool-use numbers below therefore measure the forced calls and the path they take through
 pixel_agent, the tools and the reward, not the model. Everything asserted holds by construction, not by luck:
 
-* the forced crop box is the image's centre, so it succeeds on every image;
+* the forced crop box is the image's centre (in the family's coordinates), so it succeeds on every image;
 * the layout is adaptive 2, force_tool 1, no_tool 1 per prompt (n = 4) and 2 prompts per step: 8 rollouts;
 * no_tool rollouts are offered no tools, so their forced call is refused (attempted, not complied).
 """
@@ -61,10 +63,10 @@ def _check_shaped_scores(groups):
 
 
 @pytest.mark.slow
-def test_main_ppo_two_grpo_steps_on_cpu(tmp_path):
+def test_main_ppo_two_grpo_steps_on_cpu(tmp_path, family):
     dump = tmp_path / "rollout_dump"
-    overrides = [*forced_tool_call_overrides(every=1), f"trainer.rollout_data_dir={dump}"]
-    result = run_grpo_smoke(tmp_path, steps=2, timeout_s=900, extra_overrides=overrides)
+    overrides = [*forced_tool_call_overrides(every=1, family=family), f"trainer.rollout_data_dir={dump}"]
+    result = run_grpo_smoke(tmp_path, steps=2, timeout_s=900, extra_overrides=overrides, family=family)
     log_tail = result.log_file.read_text()[-5000:]
     assert result.returncode == 0, log_tail
     assert len(result.steps) == 2, log_tail
@@ -91,3 +93,4 @@ def test_main_ppo_two_grpo_steps_on_cpu(tmp_path):
     # verl's advantage is the score itself (mean 0, std 1 for a group of one, core_algos.compute_grpo_outcome_
     # advantage), and its score is >= lambda_instr = 0.5 (asserted above), on tokens the actor trains.
     assert all(g > 0 for g in result.series("actor/grad_norm"))
+    assert (tmp_path / {"qwen2_5_vl": "tiny-qwen25vl", "qwen3_vl": "tiny-qwen3vl"}[family] / "config.json").is_file()

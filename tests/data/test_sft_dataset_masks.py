@@ -1,4 +1,4 @@
-"""Token-by-token loss masks of PixelSFTDataset with the tiny Qwen2.5-VL processor.
+"""Token-by-token loss masks of PixelSFTDataset with the tiny processors (Qwen2.5-VL; Qwen3-VL where shared).
 
 The trained tokens of a recrop-twice trajectory are exactly the correct crop call (with the text leading to it)
 and the final analysis with the answer; the two wrong calls and every tool output are not trained; and the
@@ -17,7 +17,8 @@ from PIL import Image
 from verl_pixel.data.parquet_io import write_sft_parquet
 from verl_pixel.data.sft_dataset import PixelSFTDataset
 from verl_pixel.data.synthesize import synthesize
-from verl_pixel.ops import OutputStyle, VisualOpsConfig
+from verl_pixel.model_family import family_spec
+from verl_pixel.ops import OutputStyle
 
 ONLY_RECROP_TWICE = {"single_pass": 0.0, "recrop_once": 0.0, "recrop_twice": 1.0, "further_zoom": 0.0, "text_only": 0.0}
 
@@ -52,17 +53,26 @@ def _call_text(message) -> str:
     return f'\n<tool_call>\n{{"name": "{function["name"]}", "arguments": {function["arguments"]}}}\n</tool_call>'
 
 
-def _synthesized(make_seeds, fast_synthesis_config, tmp_path, style=OutputStyle.QWEN, **shares):
-    config = fast_synthesis_config(ops=VisualOpsConfig(crop_max_pixels=16 * 28 * 28, output_style=style), **shares)
+def _synthesized(make_seeds, fast_synthesis_config, tmp_path, style=OutputStyle.QWEN, family="qwen2_5_vl", **shares):
+    # Small crops: 16 visual tokens (Qwen2.5-VL); Qwen3-VL's processor never goes below its 64-token minimum.
+    spec = family_spec(family)
+    tokens = max(16, spec.ops_config().min_pixels // spec.factor**2)
+    ops = spec.ops_config(crop_max_pixels=spec.pixels(tokens), output_style=style)
+    config = fast_synthesis_config(ops=ops, **shares)
     result = synthesize(make_seeds(2, 0), config)
     return result.rows, write_sft_parquet(result.rows, tmp_path / "rows.parquet")
 
 
-@pytest.mark.parametrize("style", [OutputStyle.QWEN, OutputStyle.PIXEL_REASONER])
+# The Pixel Reasoner layout continues Qwen2.5-VL checkpoints; the Qwen layout is every family's.
+@pytest.mark.parametrize(
+    ("family", "style"),
+    [("qwen2_5_vl", OutputStyle.QWEN), ("qwen2_5_vl", OutputStyle.PIXEL_REASONER), ("qwen3_vl", OutputStyle.QWEN)],
+)
 def test_recrop_twice_trains_exactly_the_correct_call_and_the_answer(
-    style, make_seeds, fast_synthesis_config, tiny_processor, tmp_path
+    family, style, make_seeds, fast_synthesis_config, processor_of, tmp_path
 ):
-    rows, path = _synthesized(make_seeds, fast_synthesis_config, tmp_path, style, **ONLY_RECROP_TWICE)
+    tiny_processor = processor_of(family)
+    rows, path = _synthesized(make_seeds, fast_synthesis_config, tmp_path, style, family, **ONLY_RECROP_TWICE)
     dataset = _dataset(path, tiny_processor)
     messages = rows[0]["messages"]
     observation = "tool" if style is OutputStyle.QWEN else "user"
@@ -98,7 +108,8 @@ CROP_SCHEMA = {
 }
 
 
-def test_concatenated_ids_equal_whole_conversation(tiny_processor, tmp_path, media_dir):
+def test_concatenated_ids_equal_whole_conversation(family_processor, tmp_path, media_dir):
+    tiny_processor = family_processor  # the same hand-written expectation holds for every family's template
     arguments = '{"bbox_2d": [0.1, 0.2, 0.5, 0.6]}'
     call = {"type": "function", "function": {"name": "crop_image", "arguments": arguments}}
     row = {

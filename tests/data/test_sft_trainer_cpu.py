@@ -1,4 +1,7 @@
-"""verl's real SFT trainer (torchrun, FSDP2 over gloo) trains the tiny model on CPU with PixelSFTDataset."""
+"""verl's real SFT trainer (torchrun, FSDP2 over gloo) trains the tiny model on CPU with PixelSFTDataset.
+
+The three-step run is made once per model family (Qwen2.5-VL, Qwen3-VL).
+"""
 
 from __future__ import annotations
 
@@ -19,8 +22,8 @@ def _toy_sample(folder):
 
 
 @pytest.mark.slow
-def test_sft_trainer_runs_three_steps_and_checkpoints(tmp_path):
-    result = run_sft_smoke(tmp_path, steps=3, data_builder=_toy_sample, max_length=1024)
+def test_sft_trainer_runs_three_steps_and_checkpoints(tmp_path, family):
+    result = run_sft_smoke(tmp_path, steps=3, data_builder=_toy_sample, max_length=1024, family=family)
     log_tail = result.log_file.read_text()[-4000:]
     assert result.returncode == 0, log_tail
     assert len(result.train_losses) == 3 and all(math.isfinite(x) for x in result.train_losses), log_tail
@@ -28,6 +31,7 @@ def test_sft_trainer_runs_three_steps_and_checkpoints(tmp_path):
     # Random-init model, constant lr 1e-3: three AdamW steps on the same small data reduce the loss.
     assert result.train_losses[-1] < result.train_losses[0]
     assert (result.checkpoint_dir / "huggingface" / "config.json").is_file()
+    assert json.loads((result.checkpoint_dir / "huggingface" / "config.json").read_text())["model_type"] == family
     assert any(result.checkpoint_dir.glob("model_world_size_1_rank_0.pt"))
     assert result.ok
 

@@ -199,3 +199,12 @@ def test_qwen3_content_lists_render_their_text(processor_of):
         "<|im_start|>user\n<|vision_start|><|video_pad|><|vision_end|>What happens?<|im_end|>\n"
         "<|im_start|>assistant\nA cat jumps.<|im_end|>\n"
     )
+
+
+def test_tiny_model_command_builds_the_chosen_family(tmp_path, capsys):
+    from verl_pixel.cli import main
+
+    assert main(["tiny-model", "--family", "qwen3_vl", str(tmp_path / "q3")]) == 0
+    assert capsys.readouterr().out.strip() == str(tmp_path / "q3")
+    assert json.loads((tmp_path / "q3" / "config.json").read_text())["model_type"] == "qwen3_vl"
+    assert "Qwen3VLProcessor" in (tmp_path / "q3" / "processing_verl_pixel_tiny.py").read_text()

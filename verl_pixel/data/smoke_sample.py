@@ -12,20 +12,33 @@ from verl_pixel.data.parquet_io import write_sft_parquet
 from verl_pixel.data.seed_sample import SeedSampleSpec, load_seed_sample
 from verl_pixel.data.synthesis_config import SynthesisConfig
 from verl_pixel.data.synthesize import synthesize
-from verl_pixel.ops import VisualOpsConfig
+from verl_pixel.model_family import ModelFamily, family_spec
 
-SMOKE_INPUT_MAX_PIXELS = 256 * 28 * 28
-SMOKE_CROP_MAX_PIXELS = 64 * 28 * 28
+SMOKE_INPUT_TOKENS = 256  # visual tokens of a stored input image
+SMOKE_CROP_TOKENS = 64  # visual tokens of a crop (at least twice the family processor's minimum, see smoke_pixels)
 SMOKE_MAX_LENGTH = 4096  # longest smoke row is ~2,600 tokens with the tiny tokenizer
 
 
-def write_synthesized_sft_sample(folder: str | Path, n_val: int = 4, seed: int = 0) -> tuple[Path, Path]:
+def smoke_pixels(family: str | ModelFamily, tokens: int) -> int:
+    """A small pixel budget of ``tokens`` visual tokens in ``family``'s units, kept at twice its processor's minimum.
+
+    Why the floor: ``smart_resize`` rounds sides down under a budget, so a budget at the processor's minimum can
+    give a view below it, which the processor would enlarge again (Qwen3-VL's minimum is 64 tokens).
+    """
+    spec = family_spec(family)
+    return spec.pixels(max(tokens, 2 * spec.ops_config().min_pixels // spec.factor**2))
+
+
+def write_synthesized_sft_sample(
+    folder: str | Path, n_val: int = 4, seed: int = 0, family: str | ModelFamily = ModelFamily.QWEN2_5_VL
+) -> tuple[Path, Path]:
     """Draw the seed sample, synthesize one trajectory per seed, and split it into train / val parquets.
 
     Args:
         folder: destination; gets ``seed_sample/``, ``sft_train.parquet`` and ``sft_val.parquet``.
         n_val: rows in the validation file (spread evenly over the seeds, so it holds images and videos).
         seed: synthesis seed.
+        family: model family whose operation preset (coordinates, factor) and budgets the rows follow.
 
     Returns:
         (train parquet, val parquet).
@@ -34,8 +47,8 @@ def write_synthesized_sft_sample(folder: str | Path, n_val: int = 4, seed: int =
     seeds = load_seed_sample(out / "seed_sample", SeedSampleSpec())
     config = SynthesisConfig(
         seed=seed,
-        input_max_pixels=SMOKE_INPUT_MAX_PIXELS,
-        ops=VisualOpsConfig(crop_max_pixels=SMOKE_CROP_MAX_PIXELS),
+        input_max_pixels=smoke_pixels(family, SMOKE_INPUT_TOKENS),
+        ops=family_spec(family).ops_config(crop_max_pixels=smoke_pixels(family, SMOKE_CROP_TOKENS)),
     )
     rows = synthesize(seeds, config).rows
     val_index = {round(i * (len(rows) - 1) / max(1, n_val - 1)) for i in range(n_val)}

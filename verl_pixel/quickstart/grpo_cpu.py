@@ -1,9 +1,11 @@
 """verl's real ``main_ppo`` (V1 GRPO) on CPU: the project's end-to-end check of the RL path.
 
-``run_grpo_smoke(workdir)`` builds the tiny Qwen2.5-VL and an RL sample from the bundled seed images and runs
-``python -m verl.trainer.main_ppo --config-path=<pkg>/configs/cpu --config-name=grpo_cpu`` under a timeout, with
-``VERL_PLATFORM=cpu`` and verl's ``file`` logger. The config (``verl_pixel/configs/cpu/grpo_cpu.yaml``) composes
-against verl's packaged ``ppo_trainer`` like the GPU recipes and says why each CPU setting is there; it uses
+``run_grpo_smoke(workdir, family=...)`` builds the tiny model of a family (Qwen2.5-VL by default) and an RL sample
+from the bundled seed images and runs ``python -m verl.trainer.main_ppo --config-path=<pkg>/configs/cpu
+--config-name=grpo_cpu`` under a timeout, with ``VERL_PLATFORM=cpu`` and verl's ``file`` logger. The config
+(``verl_pixel/configs/cpu/grpo_cpu.yaml``, Qwen2.5-VL settings; :func:`family_overrides` adapts it to another
+family) composes against verl's packaged ``ppo_trainer`` like the GPU recipes and says why each CPU setting is
+there; it uses
 ``pixel_agent``, the ``pixel`` reward with Look Less shaping, the group-shaping replay buffer and the ``hf``
 rollout backend. Users get "run my recipe on a laptop for two steps before paying for a cluster". The config
 declares verl-pixel's start-up check (:mod:`verl_pixel.startup_check`), so a bad ``pixel`` key, ``hf`` engine kwarg
@@ -24,11 +26,13 @@ from pathlib import Path
 from typing import Any
 
 from verl_pixel.configs import CONFIG_DIR
+from verl_pixel.data.smoke_sample import smoke_pixels
+from verl_pixel.model_family import ModelFamily, family_spec
 from verl_pixel.quickstart.sft import CPU_RUN_ENV
 
 logger = logging.getLogger(__name__)
 
-SMOKE_MAX_PIXELS = 64 * 28 * 28  # crops: ~64 visual tokens each (inputs: data.max_pixels in the yaml), short steps
+SMOKE_TOKENS = 64  # visual tokens of inputs and crops (at least twice the processor's minimum): short steps
 
 
 @dataclasses.dataclass(frozen=True)
@@ -77,11 +81,20 @@ def smoke_overrides(model_dir: Path, train: Path, val: Path, tools_yaml: Path, o
     ]
 
 
-def _tools_yaml(folder: Path) -> Path:
+def family_overrides(family: str | ModelFamily) -> list[str]:
+    """Overrides of the yaml's Qwen2.5-VL settings for another family: input image budget and patch size."""
+    spec = family_spec(family)
+    if spec.family is ModelFamily.QWEN2_5_VL:
+        return []
+    return [f"data.max_pixels={smoke_pixels(family, SMOKE_TOKENS)}", f"data.image_patch_size={spec.patch_size}"]
+
+
+def _tools_yaml(folder: Path, family: str | ModelFamily) -> Path:
     from verl_pixel.tools.schema_yaml import ops_config, write_tools_yaml
 
-    budgets = {"image_max_pixels": SMOKE_MAX_PIXELS, "crop_max_pixels": SMOKE_MAX_PIXELS}
-    return write_tools_yaml(folder / "tools.yaml", ops_config(overrides=budgets))
+    budget = smoke_pixels(family, SMOKE_TOKENS)
+    budgets = {"image_max_pixels": budget, "crop_max_pixels": budget}
+    return write_tools_yaml(folder / "tools.yaml", ops_config(family_spec(family).family.value, overrides=budgets))
 
 
 def run_grpo_smoke(
@@ -90,20 +103,22 @@ def run_grpo_smoke(
     timeout_s: int = 900,
     extra_overrides: Sequence[str] = (),
     extra_env: Mapping[str, str] | None = None,
+    family: str | ModelFamily = ModelFamily.QWEN2_5_VL,
 ) -> GRPOSmokeResult:
-    """Run verl's ``main_ppo`` for ``steps`` GRPO steps on CPU; returns the logged metrics.
+    """Run verl's ``main_ppo`` for ``steps`` GRPO steps on CPU with ``family``'s tiny model; returns the metrics.
 
     ``extra_overrides`` go last, e.g. ``["trainer.val_only=True", "trainer.val_before_train=True"]`` for the
     verl-native evaluation path (validation metrics per data source, then exit). ``extra_env`` is added to the
     environment of every process of the run.
     """
-    from verl_pixel.tiny_models import build_tiny_qwen25vl
+    from verl_pixel.tiny_models import build_tiny_model, tiny_model_dirname
 
     work = Path(workdir).resolve()
     work.mkdir(parents=True, exist_ok=True)
-    model_dir = build_tiny_qwen25vl(work / "tiny-qwen25vl")
+    model_dir = build_tiny_model(work / tiny_model_dirname(family), family)
     train, val = write_rl_sample(work / "data")
-    overrides = [*smoke_overrides(model_dir, train, val, _tools_yaml(work), work, steps), *extra_overrides]
+    paths = smoke_overrides(model_dir, train, val, _tools_yaml(work, family), work, steps)
+    overrides = [*paths, *family_overrides(family), *extra_overrides]
     metrics_file, log_file = work / "grpo_metrics.jsonl", work / "grpo_train.log"
     env = {**os.environ, **CPU_RUN_ENV, "VERL_FILE_LOGGER_PATH": str(metrics_file), "RAY_AUTH_MODE": "disabled"}
     env.update(extra_env or {})

@@ -21,6 +21,7 @@ import logging
 import os
 from pathlib import Path
 
+from verl_pixel.model_family import ModelFamily, family_spec
 from verl_pixel.quickstart.grpo_cpu import GRPOSmokeResult, run_grpo_smoke
 from verl_pixel.quickstart.sft import SFTSmokeResult, run_sft_smoke
 
@@ -44,6 +45,7 @@ class QuickstartReport:
     workdir: Path
     sft: SFTSmokeResult
     grpo: GRPOSmokeResult | None
+    family: ModelFamily = ModelFamily.QWEN2_5_VL
 
     @property
     def ok(self) -> bool:
@@ -51,26 +53,31 @@ class QuickstartReport:
         return self.sft.ok and (self.grpo is None or self.grpo.ok)
 
 
-def run_quickstart(workdir: str | os.PathLike, sft_steps: int = 3, grpo_steps: int = 2) -> QuickstartReport:
-    """Run the pipeline under ``workdir`` (``grpo_steps=0`` skips GRPO)."""
-    from verl_pixel.data.smoke_sample import SMOKE_MAX_LENGTH, write_synthesized_sft_sample
+def run_quickstart(
+    workdir: str | os.PathLike,
+    sft_steps: int = 3,
+    grpo_steps: int = 2,
+    family: str | ModelFamily = ModelFamily.QWEN2_5_VL,
+) -> QuickstartReport:
+    """Run the pipeline under ``workdir`` with ``family``'s tiny model (``grpo_steps=0`` skips GRPO)."""
+    from verl_pixel.data.smoke_sample import SMOKE_MAX_LENGTH
 
+    family = family_spec(family).family
     work = Path(workdir).resolve()
     logger.info("1/2 synthesizing SFT trajectories and training with verl.trainer.sft_trainer (%d steps)", sft_steps)
-    sft = run_sft_smoke(
-        work / "sft", steps=sft_steps, data_builder=write_synthesized_sft_sample, max_length=SMOKE_MAX_LENGTH
-    )
+    sft = run_sft_smoke(work / "sft", steps=sft_steps, max_length=SMOKE_MAX_LENGTH, family=family)
     grpo = None
     if grpo_steps > 0 and sft.ok:
         logger.info("2/2 GRPO with verl.trainer.main_ppo (%d steps; pixel_agent, pixel reward, hf rollout)", grpo_steps)
-        grpo = run_grpo_smoke(work / "grpo", steps=grpo_steps)
-    return QuickstartReport(work, sft, grpo)
+        grpo = run_grpo_smoke(work / "grpo", steps=grpo_steps, family=family)
+    return QuickstartReport(work, sft, grpo, family)
 
 
 def format_report(report: QuickstartReport) -> str:
     """A short text report: stages, outputs, metrics tables, next steps."""
     sft = report.sft
     lines = [f"verl-pixel quick start — {'OK' if report.ok else 'FAILED'} (outputs under {report.workdir})", ""]
+    lines.append(f"model family {report.family.value}: tiny {family_spec(report.family).processor_class} kit")
     lines.append(f"SFT  verl.trainer.sft_trainer, PixelSFTDataset, FSDP2/gloo: exit {sft.returncode}")
     lines.append(f"     {'step':>4}  {'train/loss':>10}")
     lines += [f"     {i + 1:>4}  {loss:>10.4f}" for i, loss in enumerate(sft.train_losses)]
@@ -93,7 +100,8 @@ def format_report(report: QuickstartReport) -> str:
         lines.append(f"     metrics {grpo.metrics_file}; log {grpo.log_file}")
     lines += [
         "",
-        "Next: the GPU recipes in recipes/ (sft_qwen25vl7b.sh, grpo_adaptive.sh, grpo_curiosity.sh,",
-        "grpo_deepeyes.sh); `verl-pixel view` renders trajectories; `verl-pixel eval` runs benchmarks.",
+        "Next: the GPU recipes in recipes/ (sft_qwen25vl7b.sh, sft_qwen3vl8b.sh, grpo_adaptive.sh, grpo_curiosity.sh,",
+        "grpo_deepeyes.sh; MODEL_FAMILY=qwen3_vl for Qwen3-VL); `verl-pixel view` renders trajectories;",
+        "`verl-pixel eval` runs benchmarks.",
     ]
     return "\n".join(lines)

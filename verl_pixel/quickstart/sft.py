@@ -1,8 +1,9 @@
 """The quick start: verl's real SFT trainer on CPU with the tiny model and a bundled sample, no download.
 
-``verl-pixel quickstart`` builds the tiny Qwen2.5-VL, writes a small multi-turn image parquet, runs
-``torchrun -m verl.trainer.sft_trainer`` for a few steps with :class:`~verl_pixel.data.sft_dataset.PixelSFTDataset`
-on the CPU platform, and reports the logged losses and the checkpoint written.
+``verl-pixel quickstart`` builds the tiny model of the chosen family (Qwen2.5-VL by default, ``--family``), writes a
+small multi-turn image parquet, runs ``torchrun -m verl.trainer.sft_trainer`` for a few steps with
+:class:`~verl_pixel.data.sft_dataset.PixelSFTDataset` on the CPU platform, and reports the logged losses and the
+checkpoint written.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 
 from verl_pixel.constants import CPU_PLATFORM_NAME, VERL_PLATFORM_ENV
 from verl_pixel.data.smoke_sample import SMOKE_MAX_LENGTH, write_synthesized_sft_sample
+from verl_pixel.model_family import ModelFamily
 
 logger = logging.getLogger(__name__)
 
@@ -82,6 +84,7 @@ def run_sft_smoke(
     timeout_s: int = 600,
     data_builder: Callable[[Path], tuple[Path, Path]] | None = None,
     max_length: int = SMOKE_MAX_LENGTH,
+    family: str | ModelFamily = ModelFamily.QWEN2_5_VL,
 ) -> SFTSmokeResult:
     """Build the tiny model and sample data under ``workdir`` and run verl's SFT trainer on CPU.
 
@@ -93,15 +96,17 @@ def run_sft_smoke(
         data_builder: writes (train, val) parquets into the given folder; default:
             :func:`verl_pixel.data.smoke_sample.write_synthesized_sft_sample` (synthesized trajectories).
         max_length: ``data.max_length`` of the trainer.
+        family: model family of the tiny model (and of the default data's operation preset).
 
     Returns:
         The parsed outcome; ``result.ok`` says whether it trained and saved.
     """
-    from verl_pixel.tiny_models import build_tiny_qwen25vl
+    from verl_pixel.tiny_models import build_tiny_model, tiny_model_dirname
 
     work = Path(workdir).resolve()
-    model_dir = build_tiny_qwen25vl(work / "tiny-qwen25vl")
-    train, val = (data_builder or write_synthesized_sft_sample)(work / "data")
+    model_dir = build_tiny_model(work / tiny_model_dirname(family), family)
+    builder = data_builder or (lambda folder: write_synthesized_sft_sample(folder, family=family))
+    train, val = builder(work / "data")
     metrics_file, log_file = work / "sft_metrics.jsonl", work / "sft_train.log"
     env = {**os.environ, **CPU_RUN_ENV, "VERL_FILE_LOGGER_PATH": str(metrics_file)}
     logger.info("running verl.trainer.sft_trainer on CPU for %d steps (log: %s)", steps, log_file)

@@ -9,8 +9,13 @@ shipped config leaves the hook off; a test that turns it on with these overrides
 
 from __future__ import annotations
 
-# Normalized box in the middle of the image: inside every image, so the crop always succeeds.
+# The middle of the image, in each family's coordinates (Qwen2.5-VL: fractions; Qwen3-VL: 0..1000): inside every
+# image, so the crop always succeeds.
 FORCED_CROP_CALL = '<tool_call>{"name": "crop_image", "arguments": {"bbox_2d": [0.3, 0.3, 0.7, 0.7]}}</tool_call>'
+FORCED_CROP_CALLS = {
+    "qwen2_5_vl": FORCED_CROP_CALL,
+    "qwen3_vl": '<tool_call>{"name": "crop_image", "arguments": {"bbox_2d": [300, 300, 700, 700]}}</tool_call>',
+}
 HF_OPTIONS = "actor_rollout_ref.rollout.engine_kwargs.hf"
 
 
@@ -24,6 +29,6 @@ def forced_first_turn_overrides(text: str, every: int = 1) -> list[str]:
     return [f"++{HF_OPTIONS}.nudge_every={every}", f"++{HF_OPTIONS}.nudge_text='{text}'"]
 
 
-def forced_tool_call_overrides(every: int = 1) -> list[str]:
-    """Force the crop call :data:`FORCED_CROP_CALL` as every ``every``-th first turn."""
-    return forced_first_turn_overrides(FORCED_CROP_CALL, every)
+def forced_tool_call_overrides(every: int = 1, family: str = "qwen2_5_vl") -> list[str]:
+    """Force the family's crop call (:data:`FORCED_CROP_CALLS`) as every ``every``-th first turn."""
+    return forced_first_turn_overrides(FORCED_CROP_CALLS[family], every)
