@@ -27,14 +27,19 @@ from verl_pixel.ops import (
 )
 
 
-def test_system_prompt_matches_the_package_chat_template(tiny_tokenizer):
-    schemas = tool_schemas(VisualOpsConfig())
+def test_system_prompt_matches_the_package_chat_template(family, family_tokenizer):
+    from verl_pixel.model_family import family_spec
+
+    spec = family_spec(family)
+    schemas = tool_schemas(spec.ops_config())
     messages = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "hi"}]
-    rendered = tiny_tokenizer.apply_chat_template(messages, tools=schemas, tokenize=False)
+    rendered = family_tokenizer.apply_chat_template(messages, tools=schemas, tokenize=False)
     assert rendered.startswith("<|im_start|>system\n" + hermes_system_prompt("Be brief.", schemas) + "<|im_end|>\n")
-    default = with_tools_in_system([{"role": "user", "content": "hi"}], schemas, "You are a helpful assistant.")
-    assert default[0]["content"] == hermes_system_prompt("You are a helpful assistant.", schemas)
-    rendered = tiny_tokenizer.apply_chat_template([{"role": "user", "content": "hi"}], tools=schemas, tokenize=False)
+    # Without a system message: Qwen2.5-VL's template renders its persona, Qwen3-VL's the tool block alone.
+    default = with_tools_in_system([{"role": "user", "content": "hi"}], schemas, spec.default_system_prompt)
+    persona = spec.default_system_prompt or None
+    assert default[0]["content"] == hermes_system_prompt(persona, schemas)
+    rendered = family_tokenizer.apply_chat_template([{"role": "user", "content": "hi"}], tools=schemas, tokenize=False)
     assert rendered.startswith("<|im_start|>system\n" + default[0]["content"] + "<|im_end|>")
 
 

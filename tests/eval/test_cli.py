@@ -7,6 +7,7 @@ import argparse
 import pandas as pd
 import pytest
 
+from verl_pixel.configs import PIXEL_TOOLS_YAML
 from verl_pixel.eval.cli import add_parser
 from verl_pixel.eval.episode import EpisodeConfig
 from verl_pixel.ops import VisualOpsConfig
@@ -70,3 +71,25 @@ def test_eval_run_takes_its_budgets_from_the_tool_yaml(tmp_path, monkeypatch):
     for flag in ("--image-max-pixels", "--coordinates", "--output-style", "--max-images"):
         with pytest.raises(SystemExit):
             _parser().parse_args(["eval", "run", "x.parquet", "-o", "o", "--base-url", "u", "--model", "m", flag, "1"])
+
+
+def test_eval_run_takes_the_familys_tool_yaml_and_system_prompt(monkeypatch):
+    from verl_pixel.model_family import FamilyMismatchError, family_spec
+
+    episode = _episode_config_of(["--family", "qwen3_vl"], monkeypatch)
+    assert episode.ops == family_spec("qwen3_vl").ops_config()  # relative1000, factor 32, 32-px budgets
+    assert episode.rollout.default_system_prompt == ""  # Qwen3-VL's template adds no system turn
+    with pytest.raises(FamilyMismatchError, match=r"patch factor 32.* but the tool config has factor 28"):
+        _episode_config_of(["--family", "qwen3_vl", "--tool-config", str(PIXEL_TOOLS_YAML)], monkeypatch)
+
+
+def test_verl_overrides_follow_the_model_family(tiny_model_of, capsys):
+    from verl_pixel.tools.schema_yaml import SHIPPED_YAML
+
+    qwen3 = tiny_model_of("qwen3_vl")
+    assert _cli(["eval", "verl-overrides", "--model", str(qwen3), "a.parquet"]) == 0  # family read from config.json
+    lines = capsys.readouterr().out.splitlines()
+    assert f"actor_rollout_ref.rollout.multi_turn.tool_config_path={SHIPPED_YAML['qwen3_vl']}" in lines
+    assert "data.image_patch_size=16" in lines
+    with pytest.raises(ValueError, match=r"qwen2_5_vl was requested but .* is qwen3_vl"):
+        _cli(["eval", "verl-overrides", "--model", str(qwen3), "--family", "qwen2_5_vl", "a.parquet"])

@@ -55,6 +55,7 @@ SCRIPT = {
     "t2": ["\\boxed{5}"],
     "t3": ['<tool_call>{"name": "select_frames", "arguments": {"target_frames": [1]}}</tool_call>', "\\boxed{3}"],
     "i1": ["\\boxed{France}"],
+    "q1": [_crop((100, 100, 500, 500)), "It is blue. \\boxed{B}"],  # a Qwen3-VL model: relative1000 boxes
     "m1": [
         '<tool_call>{"name": "select_frames", "arguments": {"target_frames": [1, 2]}}</tool_call>',
         _crop(target=17),
@@ -312,3 +313,29 @@ def test_video_rows_offer_their_frames_to_select_frames(tmp_path):
     # tokens. 16 + 3 images, past the default 16: the video's frames do not count against max_images (ops/budgets).
     assert (result.acc, result.record.ops_succeeded, result.record.images_added) == (1.0, 2, 3)
     assert result.input_visual_tokens == 16 * 99 and result.record.tool_visual_tokens == 99 + 99 + 35
+
+
+def test_cli_run_with_the_qwen3_family(tmp_path, capsys):
+    from verl_pixel.eval.chat_messages import hermes_system_prompt
+    from verl_pixel.model_family import family_spec
+    from verl_pixel.ops import tool_schemas
+
+    mc = dict(answer_type="multiple_choice", answers=("B",), options=("red", "blue"), images=(ImageInput(_png()),))
+    parquet = write_rl_parquet(eval_rows([EvalSample("vstar", "q1", "[q1] What color?", **mc)]), tmp_path / "q.parquet")
+    out = tmp_path / "q3.jsonl"
+    with ScriptedEndpoint() as server:
+        code = _cli(["eval", "run", str(parquet), "-o", str(out), "--base-url", server.base_url, "--model", "scripted",
+                     "--family", "qwen3_vl", "--no-progress", "--retries", "0"])  # fmt: skip
+        first, follow = (body["messages"] for _, _, body in server.requests)
+    assert code == 0 and "1 finished, 0 failed" in capsys.readouterr().out
+    # The tool block opens the system message with no persona before it: what the Qwen3-VL template renders for
+    # a prompt without a system message (tests/eval/test_chat_messages.py checks the rendering), relative1000 text.
+    schemas = tool_schemas(family_spec("qwen3_vl").ops_config())
+    assert first[0] == {"role": "system", "content": hermes_system_prompt(None, schemas)}
+    assert "integers from 0 to 1000" in first[0]["content"]
+    # 560x420 -> 576x416 (factor 32: 18 x 13 = 234 tokens). [100,100,500,500] of it, padded by 0.1 of the view,
+    # is (0,0,336,252) of the original -> 320x256 (10 x 8 = 80 tokens).
+    assert follow[-1]["content"][2]["text"] == "Image 2: crop of image 1 (320x256).\n</tool_response>"
+    (result,) = read_results(out)
+    assert (result.acc, result.record.ops_succeeded, result.input_visual_tokens) == (1.0, 1, 234)
+    assert result.record.tool_visual_tokens == 80

@@ -5,12 +5,22 @@ from __future__ import annotations
 import pytest
 import yaml
 
+from verl_pixel.model_family import family_spec
 from verl_pixel.ops import VisualOpsConfig, crop_tool_schema, select_frames_tool_schema
-from verl_pixel.tools.schema_yaml import DEFAULT_YAML_PATH, TOOL_CLASSES, main, read_ops_configs, render_tools_yaml
+from verl_pixel.tools.schema_yaml import (
+    DEFAULT_YAML_PATH,
+    SHIPPED_YAML,
+    TOOL_CLASSES,
+    main,
+    read_ops_configs,
+    render_tools_yaml,
+)
 
 
-def test_shipped_yaml_equals_the_generator_output():
+def test_shipped_yaml_equals_the_generator_output(family):
     assert DEFAULT_YAML_PATH.read_text() == render_tools_yaml(VisualOpsConfig())
+    assert SHIPPED_YAML[family].read_text() == render_tools_yaml(family_spec(family).ops_config())
+    assert main(["--check", "--preset", family]) == 0
 
 
 def test_each_schema_matches_its_own_config_block():

@@ -33,9 +33,29 @@ def png(image: Image.Image) -> bytes:
     return buffer.getvalue()
 
 
+# The same two crops in each family's coordinates (Qwen3-VL: relative1000); their regions of the original agree.
+FAMILY_CROPS = {
+    "qwen2_5_vl": (CROP, CROP_OF_CROP, (140, 112)),
+    "qwen3_vl": (
+        "Let me look." + call(bbox_2d=[100, 100, 500, 500]),
+        "Closer." + call(bbox_2d=[250, 250, 750, 750], target_image=2),
+        (320, 224),
+    ),
+}
+
+
 @pytest.fixture(scope="module")
 def rollout(rollouts):
     out, _ = rollouts.one([CROP, CROP_OF_CROP, FINAL], image=scene(), question=QUESTION)
+    return out
+
+
+@pytest.fixture(scope="module")
+def family_rollout(family, family_model_dir, family_tokenizer):
+    from verl_pixel.testing.agent_harness import Rollouts
+
+    crop, recrop, _ = FAMILY_CROPS[family]
+    out, _ = Rollouts(family_model_dir, family_tokenizer).one([crop, recrop, FINAL], image=scene(), question=QUESTION)
     return out
 
 
@@ -72,8 +92,9 @@ def run_cli(*argv: str) -> None:
 
 @pytest.mark.parametrize(("module", "cls"), WRITERS)
 def test_dump_renders_with_images_joined_by_question(
-    rollout, tiny_tokenizer, tmp_path, module, cls, conversation_spans, colour_pixels, outline_pixels
+    family, family_rollout, family_tokenizer, tmp_path, module, cls, conversation_spans, colour_pixels, outline_pixels
 ):
+    rollout, tiny_tokenizer = family_rollout, family_tokenizer
     record = write_dump(rollout, tiny_tokenizer, tmp_path / "rollouts", module, cls)
     assert {"input", "output", "gts", "score", "step", "pixel/mode", "uid"} <= set(record)
     # The RL parquet the run read, with a decoy row first: the join must pick the row by its question.
@@ -85,7 +106,8 @@ def test_dump_renders_with_images_joined_by_question(
         {"prompt": [{"role": "user", "content": "<image>" + QUESTION}], "images": [{"bytes": png(scene())}]},
     ]
     write_rl_parquet(rows, tmp_path / "train.parquet")
-    run_cli(str(tmp_path / "rollouts"), "--data", str(tmp_path / "train.parquet"), "--out", str(tmp_path / "view"))
+    view_args = ("--data", str(tmp_path / "train.parquet"), "--out", str(tmp_path / "view"), "--family", family)
+    run_cli(str(tmp_path / "rollouts"), *view_args)
 
     page = (tmp_path / "view" / "index.html").read_text()
     # Trained / masked spans are exactly verl's response_mask runs (the prompt is masked).
@@ -104,21 +126,24 @@ def test_dump_renders_with_images_joined_by_question(
     image1 = tmp_path / "view" / "step7_0000_image1.png"
     assert Image.open(image1).size == (320, 240) and "placeholder" not in page
     assert Image.open(image1).convert("RGB").getpixel((60, 60)) == (255, 0, 0)
-    # Crop 1: normalized [.1,.1,.5,.5] of 320x240 = (32,24,160,120), padded by 0.1 of the image per side and
-    # clamped -> (0,0,192,144). Its label sits inside the corner (no room above), so check the other edges.
+    # Crop 1: [.1,.1,.5,.5] of 320x240 = (32,24,160,120) (normalized, or relative1000 for Qwen3-VL), padded by
+    # 0.1 of the image per side and clamped -> (0,0,192,144). Its label sits inside the corner (no room above), so
+    # check the other edges.
     red = colour_pixels(image1, RED)
     assert {p for p in red if p[0] >= 100 or p[1] >= 40} == {
         p for p in outline_pixels(0, 0, 191, 143, 2) if p[0] >= 100 or p[1] >= 40
     }
     # Crop 2 (of crop 1): [.25,.75] of image 2's 196x140 view = (49,35,147,105), padded by 0.1 of that view ->
     # (29.4,21,166.6,119); to the original (x 192/196, y 144/140) -> (28.8,21.6,163.2,122.4) -> pixels (28,21,164,123).
+    # Qwen3-VL: of the 320x224 view (80,56,240,168) -> (48,33.6,272,190.4) -> x 0.6, y 144/224 -> the same pixels.
     # Its label would collide with crop 1's above it, so it goes inside its own corner: check the far edges.
     blue = colour_pixels(image1, BLUE)
     assert {p for p in blue if p[0] >= 100 or p[1] >= 60} == {
         p for p in outline_pixels(28, 21, 163, 122, 2) if p[0] >= 100 or p[1] >= 60
     }
-    assert Image.open(tmp_path / "view" / "step7_0000_image3.png").size == (140, 112)  # as the tool text says
-    assert "Image 3: crop of image 2 (140x112)." in page
+    width, height = FAMILY_CROPS[family][2]
+    assert Image.open(tmp_path / "view" / "step7_0000_image3.png").size == (width, height)  # as the tool text says
+    assert f"Image 3: crop of image 2 ({width}x{height})." in page
 
 
 def test_dump_without_data_draws_on_a_placeholder(rollout, tiny_tokenizer, tmp_path, colour_pixels, outline_pixels):

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
-from verl_pixel.configs import PIXEL_TOOLS_YAML
+from verl_pixel.model_family import FAMILY_NAMES
 
 BENCHMARK_NAMES = ("vstar", "hrbench4k", "hrbench8k", "tallyqa", "infovqa", "mvbench", "mmerealworld")
 
@@ -46,13 +47,29 @@ def _preprocess(args: argparse.Namespace) -> int:
     return 0
 
 
+def _verl_family(requested: str, model: str) -> Any:
+    """The family of ``eval verl-overrides``: named, or read from a local model folder (``auto``)."""
+    from verl_pixel.model_family import AUTO, ModelFamily, resolve_family
+
+    folder = model if (Path(model) / "config.json").is_file() else None
+    if requested == AUTO and folder is None:
+        print(f"note: {model} is not a local model folder; family qwen2_5_vl assumed (pass --family)", file=sys.stderr)
+        return ModelFamily.QWEN2_5_VL
+    return resolve_family(requested, folder)
+
+
 def _run(args: argparse.Namespace) -> int:
     from verl_pixel.chat_endpoint import EndpointConfig
     from verl_pixel.eval.episode import DEFAULT_MAX_TURNS, EpisodeConfig
     from verl_pixel.eval.runner import RunnerConfig, run_eval
-    from verl_pixel.tools.schema_yaml import read_ops_config
+    from verl_pixel.model_family import check_model_setup, family_spec
+    from verl_pixel.rollout.config import PixelRolloutConfig
+    from verl_pixel.tools.schema_yaml import SHIPPED_YAML, read_ops_config
 
-    ops = read_ops_config(args.tool_config or PIXEL_TOOLS_YAML)  # the budgets and knobs training used
+    # The budgets and knobs training used: the run's tool YAML, else the one shipped for the family.
+    family = family_spec(args.family).family
+    ops = read_ops_config(args.tool_config or SHIPPED_YAML[family.value])
+    check_model_setup(family, ops_config=ops, source=f"the model (--family {family.value})")
     endpoint = EndpointConfig(
         base_url=args.base_url,
         model=args.model,
@@ -68,6 +85,8 @@ def _run(args: argparse.Namespace) -> int:
         max_turns=args.max_turns or DEFAULT_MAX_TURNS,
         tool_protocol=args.tool_protocol,
         image_format=args.image_format,
+        # the system prompt the family's template renders when a conversation has none (none for Qwen3-VL)
+        rollout=PixelRolloutConfig(default_system_prompt=family_spec(args.family).default_system_prompt),
     )
     runner = RunnerConfig(
         run_name=args.run_name or Path(args.out).stem,
@@ -131,9 +150,10 @@ def _verl_overrides(args: argparse.Namespace) -> int:
     overrides = verl_native_overrides(
         args.parquet,
         model_path=args.model,
-        tool_config=args.tool_config or PIXEL_TOOLS_YAML,
+        tool_config=args.tool_config,
         n=args.n,
         validation_dir=args.validation_dir,
+        family=_verl_family(args.family, args.model),
     )
     print("\n".join(overrides))
     return 0
@@ -178,6 +198,12 @@ def _add_run(sub: Any) -> None:
         help="the pixel tool YAML whose config (budgets, coordinates, output style, image_max_pixels = the server's "
         "max_pixels) to use, e.g. the one a recipe wrote for the run (default: the packaged one)",
     )
+    parser.add_argument(
+        "--family",
+        choices=FAMILY_NAMES,
+        default=FAMILY_NAMES[0],
+        help="model family: its shipped tool YAML when --tool-config is not given, and its default system prompt",
+    )
     parser.add_argument("--image-format", default="png", choices=("png", "jpeg"))
     parser.add_argument("--limit", type=int, help="first N rows of each file")
     parser.add_argument("--tokenizer", help="count response tokens with this tokenizer when the server sends no usage")
@@ -201,7 +227,13 @@ def _add_verl_overrides(sub: Any) -> None:
     parser = sub.add_parser("verl-overrides", help="print main_ppo overrides for a validation-only run")
     parser.add_argument("parquet", nargs="+")
     parser.add_argument("--model", required=True)
-    parser.add_argument("--tool-config")
+    parser.add_argument("--tool-config", help="pixel tool YAML (default: the one shipped for the family)")
+    parser.add_argument(
+        "--family",
+        choices=("auto", *FAMILY_NAMES),
+        default="auto",
+        help="model family (default: read from --model's config.json; qwen2_5_vl for a hub id)",
+    )
     parser.add_argument("--n", type=int, default=1, help="responses per query")
     parser.add_argument("--validation-dir", help="trainer.validation_data_dir (generation dumps)")
     parser.set_defaults(func=_verl_overrides)

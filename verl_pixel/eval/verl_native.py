@@ -29,9 +29,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from verl_pixel.configs import PIXEL_TOOLS_YAML
 from verl_pixel.eval.episode import DEFAULT_MAX_TURNS
 from verl_pixel.eval.report import BenchmarkSummary, benchmark_metric
+from verl_pixel.model_family import ModelFamily, family_spec
+from verl_pixel.tools.schema_yaml import SHIPPED_YAML
 
 _VAL_METRIC = re.compile(
     r"^val-(?:core|aux)/(?P<source>.+)/(?P<var>acc|pixel/used_tool|pixel/ops_attempted|pixel/ops_failed"
@@ -43,11 +44,12 @@ def verl_native_overrides(
     val_files: Sequence[str | os.PathLike],
     *,
     model_path: str,
-    tool_config: str | os.PathLike = PIXEL_TOOLS_YAML,
+    tool_config: str | os.PathLike | None = None,
     n: int = 1,
     max_assistant_turns: int = DEFAULT_MAX_TURNS,
     validation_dir: str | None = None,
     extra: Sequence[str] = (),
+    family: str | ModelFamily = ModelFamily.QWEN2_5_VL,
 ) -> list[str]:
     """Hydra overrides of ``verl.trainer.main_ppo`` for a validation-only run of the benchmark parquet files.
 
@@ -55,14 +57,18 @@ def verl_native_overrides(
         val_files: parquet files from ``verl-pixel eval preprocess``.
         model_path: the model (HF id or folder).
         tool_config: the pixel tools' YAML (operation knobs and budgets; the endpoint runner's ``--tool-config``
-            reads the same file; keep its ``image_max_pixels`` = the processor's).
+            reads the same file; keep its ``image_max_pixels`` = the processor's); default: the one shipped for
+            ``family``.
         n: responses per query (``val_kwargs.n``; 1 gives the per-query TUR).
         max_assistant_turns: assistant-turn limit of ``pixel_agent`` (the endpoint runner's ``--max-turns``).
         validation_dir: where verl dumps the generations (``trainer.validation_data_dir``), if anywhere.
         extra: further overrides appended last (they win).
+        family: the model's family: the default tool config (its shipped preset) and ``data.image_patch_size``.
     """
     if not val_files:
         raise ValueError("val_files: give at least one parquet file")
+    spec = family_spec(family)
+    tool_config = tool_config or SHIPPED_YAML[spec.family.value]
     files = ",".join(str(Path(path).resolve()) for path in val_files)
     overrides = [
         "trainer.val_only=True",
@@ -72,6 +78,7 @@ def verl_native_overrides(
         f"data.train_files=[{Path(val_files[0]).resolve()}]",  # verl builds a train set even when validating only
         "data.custom_cls.path=pkg://verl_pixel.data.rl_dataset",
         "data.custom_cls.name=PixelRLDataset",
+        f"data.image_patch_size={spec.patch_size}",
         f"actor_rollout_ref.model.path={model_path}",
         "actor_rollout_ref.model.trust_remote_code=True",  # else verl's hf_processor is None: a text-only run
         "actor_rollout_ref.rollout.multi_turn.enable=True",

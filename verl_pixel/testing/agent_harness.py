@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import copy
-import functools
 import json
 import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -22,19 +20,9 @@ import torch
 from omegaconf import DictConfig
 from PIL import Image, ImageDraw
 
-from verl_pixel.configs import PIXEL_TOOLS_YAML
 from verl_pixel.model_family import ModelFamily, resolve_family
 from verl_pixel.testing.fake_server import ScriptedLLMServer
-from verl_pixel.tools.schema_yaml import ops_config, write_tools_yaml
-
-
-@functools.cache
-def family_tools_yaml(family: ModelFamily) -> Path:
-    """The tool YAML of a model family's preset (the shipped file for Qwen2.5-VL, a generated one otherwise)."""
-    if family is ModelFamily.QWEN2_5_VL:
-        return PIXEL_TOOLS_YAML
-    folder = Path(tempfile.mkdtemp(prefix=f"verl_pixel_tools_{family.value}_"))
-    return write_tools_yaml(folder / "pixel_tools.yaml", ops_config(family.value))
+from verl_pixel.tools.schema_yaml import SHIPPED_YAML, ops_config, write_tools_yaml
 
 
 def verl_config_dir() -> str:
@@ -49,7 +37,7 @@ def compose_ppo_config(model_dir: str | Path, overrides: Sequence[str] = ()) -> 
 
     The tools get the preset of the model folder's family (read from its ``config.json``).
     """
-    tools = family_tools_yaml(resolve_family(model_dir=model_dir))
+    tools = SHIPPED_YAML[resolve_family(model_dir=model_dir).value]
     from hydra import compose, initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
 

@@ -5,6 +5,7 @@ Examples::
     verl-pixel view data/sft.parquet --out /tmp/view                       # SFT rows 0..19
     verl-pixel view outputs/rollouts --data data/rl_train.parquet --step 12 --out /tmp/view
     verl-pixel view outputs/rollouts/12.jsonl --tool-config my_tools.yaml --limit 50
+    verl-pixel view outputs/rollouts --data data/rl_train.parquet --family qwen3_vl --out /tmp/view
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
+from verl_pixel.model_family import FAMILY_NAMES, family_spec
 from verl_pixel.ops import CoordinateConvention, VisualOpsConfig
 
 DEFAULT_LIMIT = 20
@@ -34,7 +36,13 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     view.add_argument("--step", type=int, help="rollouts: step file to read from a dump folder (default: latest)")
     view.add_argument("--start", type=int, default=0, help="first row / record")
     view.add_argument("--limit", type=int, default=DEFAULT_LIMIT, help="most trajectories rendered")
-    view.add_argument("--tool-config", help="tool YAML whose crop config the run used (default: package defaults)")
+    view.add_argument(
+        "--family",
+        choices=FAMILY_NAMES,
+        default=FAMILY_NAMES[0],
+        help="model family of the run: its tool preset (coordinates, budgets) unless --tool-config",
+    )
+    view.add_argument("--tool-config", help="tool YAML whose crop config the run used (default: the family's preset)")
     view.add_argument(
         "--coordinates", choices=[c.value for c in CoordinateConvention], help="override the bbox_2d convention"
     )
@@ -43,11 +51,13 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     return view
 
 
-def ops_config(tool_config: str | None, coordinates: str | None, padding: float | None) -> VisualOpsConfig:
-    """The visual-operation config: a tool YAML's (the one reader, ``schema_yaml.read_ops_config``), then overrides."""
+def ops_config(
+    tool_config: str | None, coordinates: str | None, padding: float | None, family: str = FAMILY_NAMES[0]
+) -> VisualOpsConfig:
+    """The visual-operation config: a tool YAML's (``schema_yaml.read_ops_config``) or the family's, overridden."""
     from verl_pixel.tools.schema_yaml import read_ops_config
 
-    config = VisualOpsConfig() if tool_config is None else read_ops_config(tool_config)
+    config = family_spec(family).ops_config() if tool_config is None else read_ops_config(tool_config)
     overrides = {"coordinates": coordinates, "padding": padding}
     return dataclasses.replace(config, **{key: value for key, value in overrides.items() if value is not None})
 
@@ -64,7 +74,7 @@ def run_view(args: argparse.Namespace) -> int:
     from verl_pixel.viewer.load import load_rollout_views, load_sft_views
     from verl_pixel.viewer.output import write_views
 
-    config = ops_config(args.tool_config, args.coordinates, args.padding)
+    config = ops_config(args.tool_config, args.coordinates, args.padding, args.family)
     source = Path(args.input)
     if input_kind(source, args.kind) == "sft":
         views = load_sft_views(source, config, start=args.start, limit=args.limit)
