@@ -118,3 +118,22 @@ def test_endpoint_writer_needs_url_and_model(seed_sample_dir, tmp_path):
                 "2",
             ]
         )
+
+
+def test_synthesize_for_qwen3_writes_relative1000_calls(seed_sample_dir, tmp_path):
+    out = tmp_path / "q3.parquet"
+    argv = ["synthesize", "--seeds", "sample", "--sample-dir", str(seed_sample_dir), "--out", str(out),
+            "--family", "qwen3_vl", "--limit", "6", "--text-only", "0"]  # fmt: skip
+    assert _run(argv) == 0
+    rows = pd.read_parquet(out)
+    assert "integers from 0 to 1000" in json.loads(rows["tools"][0])[0]["function"]["description"]
+    boxes = [
+        json.loads(call["function"]["arguments"])["bbox_2d"]
+        for messages in rows["messages"]
+        for message in messages
+        for call in (message["tool_calls"] if message["tool_calls"] is not None else [])
+        if call["function"]["name"] == "crop_image"
+    ]
+    # The seed sample's cues are small regions of 1600x1200 images: as 0..1000 integers, not fractions or pixels.
+    assert boxes and all(all(float(v).is_integer() and 0 <= v <= 1000 for v in box) for box in boxes)
+    assert any(max(box) > 1 for box in boxes)

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from verl_pixel.data.seeds import SeedAnnotation
+from verl_pixel.model_family import FAMILY_NAMES
 
 SAMPLE_SEEDS = "sample"
 _SHARE_FLAGS = (
@@ -49,6 +50,12 @@ def add_parser(subparsers: Any) -> None:
         choices=("qwen", "pixel_reasoner"),
         default="qwen",
         help="tool outputs as tool messages (qwen) or user observation turns (pixel_reasoner)",
+    )
+    synth.add_argument(
+        "--family",
+        choices=FAMILY_NAMES,
+        default=FAMILY_NAMES[0],
+        help="model family: coordinates of the calls, patch factor and budgets (default: %(default)s)",
     )
     synth.add_argument("--input-max-pixels", type=int, help="resize stored inputs to this pixel budget")
     synth.add_argument("--crop-max-pixels", type=int, help="pixel budget of crops (default: the ops default)")
@@ -115,15 +122,14 @@ def _load_seeds(args: argparse.Namespace) -> list[SeedAnnotation]:
 
 def _synthesis_config(args: argparse.Namespace) -> Any:
     from verl_pixel.data.synthesis_config import SynthesisConfig
-    from verl_pixel.ops import VisualOpsConfig
+    from verl_pixel.model_family import family_spec
 
     ops_overrides: dict[str, Any] = {"output_style": args.output_style}
     if args.crop_max_pixels:
         ops_overrides["crop_max_pixels"] = args.crop_max_pixels
     shares = {name: getattr(args, name) for name in _SHARE_FLAGS if getattr(args, name) is not None}
-    return SynthesisConfig(
-        seed=args.seed, ops=VisualOpsConfig(**ops_overrides), input_max_pixels=args.input_max_pixels, **shares
-    )
+    ops = family_spec(args.family).ops_config(**ops_overrides)
+    return SynthesisConfig(seed=args.seed, ops=ops, input_max_pixels=args.input_max_pixels, **shares)
 
 
 def _writer(args: argparse.Namespace, seed: int) -> Any:
