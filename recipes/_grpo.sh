@@ -5,12 +5,17 @@
 # configs/<recipe>.yaml; what a run *needs* (paths, sizes, hardware) lives here as variables.
 #
 # Variables (environment; defaults in brackets):
-#   MODEL_PATH            required; the SFT model as a Hugging Face folder (sft_qwen25vl7b.sh saves one per epoch
-#                         under .../global_step_N/huggingface; Pixel Reasoner starts RL from the end of epoch 1)
+#   MODEL_PATH            required; the SFT model as a Hugging Face folder (sft_qwen25vl7b.sh / sft_qwen3vl8b.sh save
+#                         one per epoch under .../global_step_N/huggingface; Pixel Reasoner starts RL from epoch 1)
+#   MODEL_FAMILY [auto]   qwen2_5_vl | qwen3_vl; auto reads MODEL_PATH's config.json (model_type). It selects the chat
+#                         template, the tools' coordinate convention (Qwen3-VL: relative1000), patch size (14 | 16) and
+#                         the pixel budgets below (in 28- or 32-px token units); a named family that MODEL_PATH
+#                         contradicts stops the recipe
+
 #   TRAIN_FILES, VAL_FILES  required; RL parquet file(s) (verl-pixel prepare-rl), a path or a Hydra list [a,b]
 #   OUTPUT_DIR            [$PWD/outputs/$PROJECT_NAME/$EXPERIMENT_NAME] checkpoints and the run's tool YAML;
 #                         must be on storage every node can read when NNODES > 1
-#   PROJECT_NAME [verl_pixel], EXPERIMENT_NAME [per recipe]
+#   PROJECT_NAME [verl_pixel], EXPERIMENT_NAME [<qwen25vl7b|qwen3vl8b>_<recipe>]
 #   NNODES [1], NGPUS_PER_NODE [8]   more than one node: start a Ray cluster first (ray start) and export RAY_ADDRESS
 #   ROLLOUT [vllm]        vllm | sglang
 #   ROLLOUT_TP [2], ROLLOUT_GPU_MEM_UTIL [0.6]
@@ -19,11 +24,14 @@
 #   MAX_PROMPT_LENGTH [4096], MAX_RESPONSE_LENGTH [8192]  the response holds every turn, tool images included
 #   PPO_MAX_TOKEN_LEN_PER_GPU [24576]  dynamic micro-batching budget; >= prompt + response
 #   TOTAL_EPOCHS [3], SAVE_FREQ [20], TEST_FREQ [10]
-#   IMAGE_MAX_PIXELS [1568000 = 2000*28*28]  input images as the model sees them (data.max_pixels and the tools)
-#   CROP_MAX_PIXELS [784000 = 1000*28*28], FRAME_MAX_PIXELS [313600 = 400*28*28]  tool outputs
+#   IMAGE_MAX_PIXELS [2000 tokens: 1568000 = 2000*28*28; Qwen3-VL 2048000 = 2000*32*32]  input images as the model
+#                         sees them (data.max_pixels and the tools)
+#   CROP_MAX_PIXELS [1000 tokens: 784000; Qwen3-VL 1024000], FRAME_MAX_PIXELS [400 tokens: 313600; Qwen3-VL 409600]
+#                         tool outputs
 #   FILTER_GROUPS         [recipe yaml's choice] 1: drop groups whose shaped rewards are all equal (algorithm.
 #                         filter_groups, refilled with new prompts), 0: keep them
-#   CHAT_TEMPLATE [qwen2_5_vl_tools.jinja]  a template shipped in verl_pixel/configs/chat_templates
+#   CHAT_TEMPLATE [the family's: qwen2_5_vl_tools.jinja | qwen3_vl_tools.jinja]  a template shipped in
+#                         verl_pixel/configs/chat_templates
 #   PYTHON [python3], DRY_RUN [0]  DRY_RUN=1 writes the tool YAML, prints the command and exits 0
 # Any further argument is a Hydra override appended last (it wins), e.g. trainer.total_training_steps=50.
 
@@ -33,8 +41,18 @@
 MODEL_PATH=${MODEL_PATH:?set MODEL_PATH to the SFT model (a Hugging Face folder, e.g. .../global_step_N/huggingface)}
 TRAIN_FILES=${TRAIN_FILES:?set TRAIN_FILES to the RL training parquet (verl-pixel prepare-rl)}
 VAL_FILES=${VAL_FILES:?set VAL_FILES to the RL validation parquet}
+MODEL_FAMILY=${MODEL_FAMILY:-auto}
+
+# shellcheck source=_lib.sh
+source "$RECIPE_DIR/_lib.sh"
+pixel_model_family "$MODEL_FAMILY" "$MODEL_PATH"  # sets FAMILY and FAMILY_* (template, patch size, budgets)
+case "$FAMILY" in
+    qwen3_vl) MODEL_TAG=qwen3vl8b ;;
+    *) MODEL_TAG=qwen25vl7b ;;
+esac
+
 PROJECT_NAME=${PROJECT_NAME:-verl_pixel}
-EXPERIMENT_NAME=${EXPERIMENT_NAME:?the recipe must set EXPERIMENT_NAME}
+EXPERIMENT_NAME=${EXPERIMENT_NAME:-${MODEL_TAG}_$CONFIG_NAME}
 OUTPUT_DIR=${OUTPUT_DIR:-$PWD/outputs/$PROJECT_NAME/$EXPERIMENT_NAME}
 
 NNODES=${NNODES:-1}
@@ -52,14 +70,11 @@ TOTAL_EPOCHS=${TOTAL_EPOCHS:-3}
 SAVE_FREQ=${SAVE_FREQ:-20}
 TEST_FREQ=${TEST_FREQ:-10}
 
-IMAGE_MAX_PIXELS=${IMAGE_MAX_PIXELS:-1568000}
-CROP_MAX_PIXELS=${CROP_MAX_PIXELS:-784000}
-FRAME_MAX_PIXELS=${FRAME_MAX_PIXELS:-313600}
+IMAGE_MAX_PIXELS=${IMAGE_MAX_PIXELS:-$FAMILY_IMAGE_MAX_PIXELS}
+CROP_MAX_PIXELS=${CROP_MAX_PIXELS:-$FAMILY_CROP_MAX_PIXELS}
+FRAME_MAX_PIXELS=${FRAME_MAX_PIXELS:-$FAMILY_FRAME_MAX_PIXELS}
 FILTER_GROUPS=${FILTER_GROUPS:-}
-CHAT_TEMPLATE=${CHAT_TEMPLATE:-qwen2_5_vl_tools.jinja}
-
-# shellcheck source=_lib.sh
-source "$RECIPE_DIR/_lib.sh"
+CHAT_TEMPLATE=${CHAT_TEMPLATE:-$FAMILY_CHAT_TEMPLATE}
 
 pixel_grpo() {
     case "$ROLLOUT" in
@@ -75,8 +90,8 @@ pixel_grpo() {
     esac
 
     local tools_yaml="$OUTPUT_DIR/pixel_tools.yaml" template template_override
-    pixel_write_tools_yaml "$tools_yaml" "$IMAGE_MAX_PIXELS" "$CROP_MAX_PIXELS" "$FRAME_MAX_PIXELS"
-    pixel_log "tool config with this run's budgets: $tools_yaml"
+    pixel_write_tools_yaml "$tools_yaml" "$FAMILY" "$IMAGE_MAX_PIXELS" "$CROP_MAX_PIXELS" "$FRAME_MAX_PIXELS"
+    pixel_log "model family $FAMILY; tool config with this run's budgets: $tools_yaml"
     template=$(pixel_chat_template_path "$CHAT_TEMPLATE")
     template_override=$(pixel_text_override actor_rollout_ref.model.custom_chat_template "$template")
 
@@ -92,6 +107,7 @@ pixel_grpo() {
         "data.max_prompt_length=$MAX_PROMPT_LENGTH"
         "data.max_response_length=$MAX_RESPONSE_LENGTH"
         "data.max_pixels=$IMAGE_MAX_PIXELS"
+        "data.image_patch_size=$FAMILY_PATCH_SIZE"
         "actor_rollout_ref.actor.ppo_mini_batch_size=$PPO_MINI_BATCH_SIZE"
         "actor_rollout_ref.actor.ppo_max_token_len_per_gpu=$PPO_MAX_TOKEN_LEN_PER_GPU"
         "actor_rollout_ref.rollout.name=$ROLLOUT"

@@ -15,6 +15,23 @@ pixel_die() {
     exit 1
 }
 
+# Resolve the model family and set FAMILY (qwen2_5_vl | qwen3_vl) and its settings FAMILY_CHAT_TEMPLATE,
+# FAMILY_PATCH_SIZE, FAMILY_FACTOR, FAMILY_COORDINATES, FAMILY_MIN_PIXELS, FAMILY_IMAGE_MAX_PIXELS,
+# FAMILY_CROP_MAX_PIXELS, FAMILY_FRAME_MAX_PIXELS (verl_pixel/model_family.py, the one place they are defined).
+# Usage: pixel_model_family FAMILY_OR_AUTO MODEL. `auto` reads MODEL's config.json (a local folder); a named family
+# is checked against that folder when there is one. Any mismatch stops the recipe before launch, naming both.
+pixel_model_family() {
+    local settings
+    # Named here for the readers (and shellcheck); the values come from Python below, the users are the recipes.
+    # shellcheck disable=SC2034
+    FAMILY="" FAMILY_CHAT_TEMPLATE="" FAMILY_PATCH_SIZE=""
+    # shellcheck disable=SC2034
+    FAMILY_IMAGE_MAX_PIXELS="" FAMILY_CROP_MAX_PIXELS="" FAMILY_FRAME_MAX_PIXELS=""
+    settings=$("$PYTHON" -m verl_pixel.cli model-family --family "$1" --model "$2") ||
+        pixel_die "set MODEL_FAMILY to qwen2_5_vl or qwen3_vl matching MODEL_PATH=$2 (see above)"
+    eval "$settings"
+}
+
 # Print the path of a chat template shipped in the installed verl_pixel package.
 pixel_chat_template_path() {
     "$PYTHON" -c 'import sys, verl_pixel.configs as c; print(c.chat_template_path(sys.argv[1]))' "$1"
@@ -45,14 +62,15 @@ PY
 # `tool_schema` come from the same validated config: a bad budget fails here, not inside a Ray worker.
 # Why a file: verl reads tools only from `multi_turn.tool_config_path`; budgets in the file reach every Ray worker
 # that loads the tools, where environment variables of this shell would not.
-# Usage: pixel_write_tools_yaml OUT IMAGE_MAX_PIXELS CROP_MAX_PIXELS FRAME_MAX_PIXELS [KEY=VALUE ...]
+# The family's preset gives the coordinate convention, patch factor and processor minimum.
+# Usage: pixel_write_tools_yaml OUT FAMILY IMAGE_MAX_PIXELS CROP_MAX_PIXELS FRAME_MAX_PIXELS [KEY=VALUE ...]
 pixel_write_tools_yaml() {
-    local out=$1 image=$2 crop=$3 frame=$4
-    shift 4
+    local out=$1 family=$2 image=$3 crop=$4 frame=$5
+    shift 5
     local settings=(--set "image_max_pixels=$image" --set "crop_max_pixels=$crop" --set "frame_max_pixels=$frame")
     local setting
     for setting in "$@"; do settings+=(--set "$setting"); done
-    "$PYTHON" -m verl_pixel.tools.schema_yaml --output "$out" "${settings[@]}"
+    "$PYTHON" -m verl_pixel.tools.schema_yaml --output "$out" --preset "$family" "${settings[@]}"
 }
 
 # Run the command, or with DRY_RUN=1 print it and stop: shell-quoted, a new line before every NAME=VALUE argument

@@ -3,7 +3,7 @@
 # Operation-aware SFT of Qwen2.5-VL-7B-Instruct with PixelSFTDataset on verl's SFT trainer (METHOD.md §4):
 # lr 1e-6, 10% warmup, cosine, 5 epochs, FSDP2, flash-attention 2 with verl's remove-padding, a Hugging Face
 # export after every epoch (the GRPO recipes start from one). Config: recipes/configs/sft_qwen25vl7b.yaml.
-# The vision tower is NOT frozen: verl 0.9.1's SFT trainer has no key for it (see the yaml).
+# The vision tower is NOT frozen: verl 0.9.1's SFT trainer has no key for it (see configs/sft_common.yaml).
 #
 # Hardware: 1 node x 8 GPUs with 80 GB (H100 / H200 / A100-80G); FSDP2 shards parameters, gradients and optimizer
 # state over the GPUs. Needs `pip install "verl-pixel[gpu]"` (flash-attn).
@@ -14,78 +14,17 @@
 #   DRY_RUN=1 ...        print the full command and exit
 #   NNODES=2 NODE_RANK=0|1 MASTER_ADDR=host0 ...   run once per node
 #
-# Variables (environment; defaults in brackets):
-#   TRAIN_FILES           required; SFT parquet file(s), a path or a Hydra list [a,b]. Synthesize them with
-#                         --input-max-pixels 1568000: verl gives the SFT processor no pixel budget of its own
-#   VAL_FILES             [none] validation parquet; without it, no validation (trainer.test_freq=-1)
-#   MODEL_PATH            [Qwen/Qwen2.5-VL-7B-Instruct] Hugging Face id or folder
-#   OUTPUT_DIR            [$PWD/outputs/$PROJECT_NAME/$EXPERIMENT_NAME] checkpoints (global_step_N/huggingface)
-#   PROJECT_NAME [verl_pixel], EXPERIMENT_NAME [qwen25vl7b_sft]
-#   NNODES [1], NGPUS_PER_NODE [8], NODE_RANK [0], MASTER_ADDR [127.0.0.1], MASTER_PORT [29500]
-#   TRAIN_BATCH_SIZE [128]  conversations per optimizer step (Pixel Reasoner's paper: 128)
-#   MICRO_BATCH_SIZE_PER_GPU [1]  (with dynamic batching, the token budget below decides)
-#   MAX_LENGTH [16384]    longest conversation in tokens, images included; longer rows are an error
-#   MAX_TOKEN_LEN_PER_GPU [16384]  dynamic micro-batching budget; >= MAX_LENGTH
-#   SP_SIZE [1]           Ulysses sequence parallel size
-#   CHAT_TEMPLATE [qwen2_5_vl_tools.jinja]  a template shipped in verl_pixel/configs/chat_templates
-#   PYTHON [python3], DRY_RUN [0]
-# Any further argument is a Hydra override appended last (it wins), e.g. trainer.total_epochs=1.
+# Synthesize the data with `verl-pixel synthesize --input-max-pixels 1568000` (the GRPO recipes' image budget).
+# Every variable and its default: recipes/_sft.sh (MODEL_PATH [Qwen/Qwen2.5-VL-7B-Instruct],
+# EXPERIMENT_NAME [qwen25vl7b_sft], CHAT_TEMPLATE [qwen2_5_vl_tools.jinja]).
 set -euo pipefail
 
 RECIPE_DIR=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
-# shellcheck source=_lib.sh
-source "$RECIPE_DIR/_lib.sh"
+CONFIG_NAME=sft_qwen25vl7b
+MODEL_FAMILY=qwen2_5_vl
+DEFAULT_MODEL_PATH=Qwen/Qwen2.5-VL-7B-Instruct
+DEFAULT_EXPERIMENT_NAME=qwen25vl7b_sft
 
-TRAIN_FILES=${TRAIN_FILES:?set TRAIN_FILES to the SFT training parquet (verl-pixel synthesize)}
-VAL_FILES=${VAL_FILES:-}
-MODEL_PATH=${MODEL_PATH:-Qwen/Qwen2.5-VL-7B-Instruct}
-PROJECT_NAME=${PROJECT_NAME:-verl_pixel}
-EXPERIMENT_NAME=${EXPERIMENT_NAME:-qwen25vl7b_sft}
-OUTPUT_DIR=${OUTPUT_DIR:-$PWD/outputs/$PROJECT_NAME/$EXPERIMENT_NAME}
-NNODES=${NNODES:-1}
-NGPUS_PER_NODE=${NGPUS_PER_NODE:-8}
-NODE_RANK=${NODE_RANK:-0}
-MASTER_ADDR=${MASTER_ADDR:-127.0.0.1}
-MASTER_PORT=${MASTER_PORT:-29500}
-TRAIN_BATCH_SIZE=${TRAIN_BATCH_SIZE:-128}
-MICRO_BATCH_SIZE_PER_GPU=${MICRO_BATCH_SIZE_PER_GPU:-1}
-MAX_LENGTH=${MAX_LENGTH:-16384}
-MAX_TOKEN_LEN_PER_GPU=${MAX_TOKEN_LEN_PER_GPU:-16384}
-SP_SIZE=${SP_SIZE:-1}
-CHAT_TEMPLATE=${CHAT_TEMPLATE:-qwen2_5_vl_tools.jinja}
-
-if ((NNODES > 1)); then
-    launch=(--nnodes="$NNODES" --node_rank="$NODE_RANK" --master_addr="$MASTER_ADDR" --master_port="$MASTER_PORT")
-else
-    launch=(--standalone --nnodes=1)
-fi
-validation=("data.val_files=$VAL_FILES")
-if [[ -z "$VAL_FILES" ]]; then
-    # verl 0.9.1's SFT loop iterates the validation loader on every test_freq step even when there is none.
-    validation=(data.val_files=null trainer.test_freq=-1)
-fi
-template=$(pixel_chat_template_path "$CHAT_TEMPLATE")
-template_override=$(pixel_text_override model.custom_chat_template "$template")
-
-cmd=(
-    "$PYTHON" -m torch.distributed.run "${launch[@]}" --nproc_per_node="$NGPUS_PER_NODE"
-    -m verl.trainer.sft_trainer
-    "--config-path=$RECIPE_DIR/configs"
-    --config-name=sft_qwen25vl7b
-    "model.path=$MODEL_PATH"
-    "$template_override"
-    "data.train_files=$TRAIN_FILES"
-    "${validation[@]}"
-    "data.train_batch_size=$TRAIN_BATCH_SIZE"
-    "data.micro_batch_size_per_gpu=$MICRO_BATCH_SIZE_PER_GPU"
-    "data.max_length=$MAX_LENGTH"
-    "data.max_token_len_per_gpu=$MAX_TOKEN_LEN_PER_GPU"
-    "engine.ulysses_sequence_parallel_size=$SP_SIZE"
-    "trainer.nnodes=$NNODES"
-    "trainer.n_gpus_per_node=$NGPUS_PER_NODE"
-    "trainer.project_name=$PROJECT_NAME"
-    "trainer.experiment_name=$EXPERIMENT_NAME"
-    "trainer.default_local_dir=$OUTPUT_DIR/checkpoints"
-    "$@"
-)
-pixel_run "${cmd[@]}"
+# shellcheck source=_sft.sh
+source "$RECIPE_DIR/_sft.sh"
+pixel_sft "$@"

@@ -3,6 +3,7 @@
 Subcommands:
     doctor      import the verl plugin loudly and list what it registered in verl
     tiny-model  build an offline tiny model (Qwen2.5-VL or Qwen3-VL: model + tokenizer + processor) into a folder
+    model-family  print a model family's settings (template, patch size, coordinates, budgets) as shell lines
     quickstart  synthesize SFT data, verl's SFT trainer, then GRPO — on CPU with the tiny model, offline
     synthesize  operation-aware SFT trajectories from seed annotations
     prepare     seed sample, RL parquet, Pixel Reasoner SFT import
@@ -31,6 +32,17 @@ def _tiny_model(args: argparse.Namespace) -> int:
     from verl_pixel.tiny_models import build_tiny_model
 
     print(build_tiny_model(args.out, args.family))
+    return 0
+
+
+def _model_family(args: argparse.Namespace) -> int:
+    from verl_pixel.model_family import shell_settings
+
+    try:
+        print(shell_settings(args.family, args.model))
+    except (ValueError, FileNotFoundError) as err:
+        print(f"model family: {err}", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -63,6 +75,10 @@ def build_parser() -> argparse.ArgumentParser:
     tiny.add_argument("out", help="destination folder")
     _family_argument(tiny)
     tiny.set_defaults(func=_tiny_model)
+    family = sub.add_parser("model-family", help="print a model family's settings as shell lines (for recipes)")
+    family.add_argument("--family", default="auto", help="auto (read --model's config.json) or a family name")
+    family.add_argument("--model", help="model folder or hub id (a folder is checked against --family)")
+    family.set_defaults(func=_model_family)
     from verl_pixel.data.cli import add_parser as add_data_parsers
     from verl_pixel.eval.cli import add_parser as add_eval_parser
     from verl_pixel.viewer.cli import add_parser as add_view_parser

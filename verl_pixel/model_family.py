@@ -14,12 +14,17 @@ Selection: :func:`resolve_family` reads ``model_type`` from the model folder's `
 explicit family name overrides it; an unknown family or model type is an error naming the field.
 :func:`check_model_setup` is the start-up check that the model folder, its processor, the chat template in use and
 the tools' operation config all belong to one family.
+
+The recipes read a family's settings as shell assignments (:func:`shell_settings`)::
+
+    verl-pixel model-family --family auto --model /ckpt/sft/huggingface   # FAMILY=qwen3_vl ...
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import shlex
 from collections.abc import Callable, Mapping
 from enum import Enum
 from pathlib import Path
@@ -342,3 +347,23 @@ def family_settings(family: ModelFamily) -> Mapping[str, Any]:
         "crop_max_pixels": ops.crop_max_pixels,
         "frame_max_pixels": ops.frame_max_pixels,
     }
+
+
+def shell_settings(requested: str | None, model: str | None) -> str:
+    """A family's settings as shell lines ``FAMILY=<name>`` then ``FAMILY_<KEY>=<value>`` (what recipes ``eval``).
+
+    Args:
+        requested: ``auto`` (read ``model``'s ``config.json``) or a family name.
+        model: the model, a local folder (checked against an explicit family) or a hub id (then name the family).
+
+    Raises:
+        ValueError: ``auto`` for a model that is no local folder, an unknown family, or a folder of another family.
+    """
+    folder = model if model and Path(model).is_dir() else None
+    if requested in (None, AUTO) and folder is None:
+        raise ValueError(f"cannot read the model family of {model!r}: not a local folder, so name the family")
+    family = resolve_family(requested, folder)
+    settings = family_settings(family)
+    lines = [f"FAMILY={shlex.quote(family.value)}"]
+    lines += [f"FAMILY_{key.upper()}={shlex.quote(str(value))}" for key, value in settings.items() if key != "family"]
+    return "\n".join(lines)

@@ -30,8 +30,11 @@ REPO = Path(__file__).resolve().parents[2]
 RECIPES = REPO / "recipes"
 GRPO_RECIPES = ("grpo_adaptive", "grpo_curiosity", "grpo_deepeyes")
 SFT_RECIPE = "sft_qwen25vl7b"
-ALL_RECIPES = (*GRPO_RECIPES, SFT_RECIPE)
-TEMPLATE_NAME = "qwen2_5_vl_tools.jinja"
+SFT_RECIPES = {SFT_RECIPE: "qwen2_5_vl", "sft_qwen3vl8b": "qwen3_vl"}  # recipe -> its model family
+ALL_RECIPES = (*GRPO_RECIPES, *SFT_RECIPES)
+TEMPLATE_NAMES = {"qwen2_5_vl": "qwen2_5_vl_tools.jinja", "qwen3_vl": "qwen3_vl_tools.jinja"}
+# Per family: the side of a visual token in pixels and the vision patch (data.image_patch_size).
+FACTOR_AND_PATCH = {"qwen2_5_vl": (28, 14), "qwen3_vl": (32, 16)}
 
 # Keys a recipe may add to verl's schema, and why each is not drift. Below a key that verl leaves empty or null
 # (override_config: {}, sampler_kwargs: {}, custom_cls.path: null) anything goes: that content is validated by
@@ -187,10 +190,10 @@ def resolve_references(config: DictConfig) -> dict[str, Any]:
     return resolved
 
 
-def template_text() -> str:
+def template_text(family: str = "qwen2_5_vl") -> str:
     from verl_pixel.configs import read_chat_template
 
-    return read_chat_template(TEMPLATE_NAME)
+    return read_chat_template(TEMPLATE_NAMES[family])
 
 
 class FakeTrainer:
@@ -287,32 +290,44 @@ def sft_data(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 
 @pytest.fixture(scope="module")
-def grpo_env(tmp_path_factory, tiny_model_dir, rl_data):
-    def make(**extra: str) -> dict[str, str]:
-        return recipe_env(tmp_path_factory.mktemp("grpo"), tiny_model_dir, *rl_data, **extra)
+def grpo_env(tmp_path_factory, tiny_model_of, rl_data):
+    """``grpo_env(family="qwen2_5_vl", **extra)``: a GRPO recipe's environment with that family's tiny model."""
+
+    def make(family: str = "qwen2_5_vl", **extra: str) -> dict[str, str]:
+        return recipe_env(tmp_path_factory.mktemp("grpo"), tiny_model_of(family), *rl_data, **extra)
 
     return make
 
 
 @pytest.fixture(scope="module")
-def sft_env(tmp_path_factory, tiny_model_dir, sft_data):
-    def make(**extra: str) -> dict[str, str]:
-        return recipe_env(tmp_path_factory.mktemp("sft"), tiny_model_dir, *sft_data, **extra)
+def sft_env(tmp_path_factory, tiny_model_of, sft_data):
+    """``sft_env(recipe=SFT_RECIPE, **extra)``: an SFT recipe's environment with the tiny model of its family."""
+
+    def make(recipe: str = SFT_RECIPE, **extra: str) -> dict[str, str]:
+        return recipe_env(tmp_path_factory.mktemp("sft"), tiny_model_of(SFT_RECIPES[recipe]), *sft_data, **extra)
 
     return make
 
 
+def env_for(recipe: str, grpo_env, sft_env) -> dict[str, str]:
+    return sft_env(recipe) if recipe in SFT_RECIPES else grpo_env()
+
+
 class CheckedRecipes(dict):
-    """recipe -> (launch, checked), computed on first use so that one broken recipe fails only its own tests."""
+    """(recipe, family) -> (launch, checked), computed on first use so a broken recipe fails only its own tests.
+
+    A plain recipe name stands for the Qwen2.5-VL family.
+    """
 
     def __init__(self, make_env) -> None:
         super().__init__()
         self.make_env = make_env
 
-    def __missing__(self, recipe: str) -> tuple[Launch, Checked]:
-        launch = dry_run(recipe, self.make_env())
-        self[recipe] = (launch, check_main_ppo(launch))
-        return self[recipe]
+    def __missing__(self, key: str | tuple[str, str]) -> tuple[Launch, Checked]:
+        recipe, family = (key, "qwen2_5_vl") if isinstance(key, str) else key
+        launch = dry_run(recipe, self.make_env(family))
+        self[key] = (launch, check_main_ppo(launch))
+        return self[key]
 
 
 @pytest.fixture(scope="module")
@@ -320,9 +335,10 @@ def checked_grpo(grpo_env) -> CheckedRecipes:
     return CheckedRecipes(grpo_env)
 
 
-@pytest.fixture(scope="module")
-def checked_sft(sft_env) -> tuple[Launch, Checked]:
-    launch = dry_run(SFT_RECIPE, sft_env())
+@pytest.fixture(scope="module", params=list(SFT_RECIPES))
+def checked_sft(request, sft_env) -> tuple[Launch, Checked]:
+    """Each SFT recipe, dry-run and checked (the test reads its family from SFT_RECIPES[launch.config_name])."""
+    launch = dry_run(request.param, sft_env(request.param))
     return launch, check_sft(launch)
 
 
@@ -331,18 +347,18 @@ def checked_sft(sft_env) -> tuple[Launch, Checked]:
 
 @pytest.mark.parametrize("recipe", ALL_RECIPES)
 def test_dry_run_prints_the_trainer_command_and_passes_extra_overrides_last(recipe, grpo_env, sft_env):
-    env = sft_env() if recipe == SFT_RECIPE else grpo_env()
+    env = env_for(recipe, grpo_env, sft_env)
     proc = run_recipe(recipe, env, ["trainer.total_training_steps=7"])
     assert proc.returncode == 0, proc.stderr
     argv = reparse(proc.stdout)
     launch = parse_launch(argv, Path(env["OUTPUT_DIR"]))
     assert argv[0] == sys.executable
-    assert launch.entry_module == ("verl.trainer.sft_trainer" if recipe == SFT_RECIPE else "verl.trainer.main_ppo")
+    assert launch.entry_module == ("verl.trainer.sft_trainer" if recipe in SFT_RECIPES else "verl.trainer.main_ppo")
     assert Path(launch.config_path) == RECIPES / "configs"  # resolved from the recipe's own folder, not the CWD
     assert (RECIPES / "configs" / f"{launch.config_name}.yaml").is_file()
     assert launch.overrides[-1] == "trainer.total_training_steps=7"
     assert compose(launch).trainer.total_training_steps == 7
-    if recipe == SFT_RECIPE:
+    if recipe in SFT_RECIPES:
         assert argv[1:3] == ["-m", "torch.distributed.run"]  # torchrun
         assert "--nproc_per_node=8" in argv and "--standalone" in argv
 
@@ -350,7 +366,7 @@ def test_dry_run_prints_the_trainer_command_and_passes_extra_overrides_last(reci
 @pytest.mark.parametrize("recipe", ALL_RECIPES)
 def test_the_trainer_entry_point_composes_what_the_tests_compose(recipe, grpo_env, sft_env):
     """Hydra's ``--cfg job`` runs the real ``@hydra.main`` of the entry module up to the composed config."""
-    env = sft_env() if recipe == SFT_RECIPE else grpo_env()
+    env = env_for(recipe, grpo_env, sft_env)
     launch = dry_run(recipe, env)
     hydra_args = launch.argv[launch.argv.index(launch.entry_module) + 1 :]
     proc = subprocess.run(
@@ -366,7 +382,7 @@ def test_the_trainer_entry_point_composes_what_the_tests_compose(recipe, grpo_en
 
 @pytest.mark.parametrize("recipe", ALL_RECIPES)
 def test_missing_required_path_stops_the_recipe_with_its_name(recipe, grpo_env, sft_env):
-    env = sft_env() if recipe == SFT_RECIPE else grpo_env()
+    env = env_for(recipe, grpo_env, sft_env)
     del env["TRAIN_FILES"]
     proc = run_recipe(recipe, env)
     assert proc.returncode != 0
@@ -387,17 +403,23 @@ def test_sft_multi_node_uses_a_rendezvous_instead_of_standalone(sft_env):
 
 
 @pytest.mark.parametrize("recipe", GRPO_RECIPES)
-def test_grpo_config_passes_verl_validation_and_dataclass_conversion(recipe, checked_grpo):
+def test_grpo_config_passes_verl_validation_and_dataclass_conversion(recipe, family, checked_grpo):
     from verl.workers.config import HFModelConfig, RolloutConfig
 
-    _, checked = checked_grpo[recipe]
+    _, checked = checked_grpo[recipe, family]
     rollout, model = checked.converted["rollout"], checked.converted["model"]
     assert isinstance(rollout, RolloutConfig) and isinstance(model, HFModelConfig)
     assert checked.config.algorithm.adv_estimator == "grpo"
     assert set(checked.converted) == {"actor", "rollout", "model", "checkpoint_engine", "algorithm"}  # no ref/critic
-    # The template override reached verl's model config as text and verl put it on the processor and tokenizer.
-    assert model.custom_chat_template == template_text()
-    assert model.processor is not None and model.processor.chat_template == template_text()
+    # The family's template (MODEL_FAMILY=auto: read from the model folder) reached verl's model config as text and
+    # verl put it on the processor and tokenizer.
+    assert model.custom_chat_template == template_text(family)
+    assert model.processor is not None and model.processor.chat_template == template_text(family)
+    assert checked.config.data.image_patch_size == FACTOR_AND_PATCH[family][1]
+    assert (
+        checked.config.trainer.experiment_name
+        == f"{ {'qwen2_5_vl': 'qwen25vl7b', 'qwen3_vl': 'qwen3vl8b'}[family] }_{recipe}"
+    )
     # GPU path: FSDP2, flash-attention 2 with remove-padding; vLLM by default.
     assert checked.converted["actor"].strategy == "fsdp2"
     assert model.use_remove_padding and model.override_config["attn_implementation"] == "flash_attention_2"
@@ -446,11 +468,12 @@ def test_grpo_references_resolve_and_name_registered_components(recipe, checked_
 
 
 @pytest.mark.parametrize("recipe", GRPO_RECIPES)
-def test_grpo_tool_yaml_loads_with_verl_and_carries_the_budgets(recipe, checked_grpo):
+def test_grpo_tool_yaml_loads_with_verl_and_carries_the_budgets(recipe, family, checked_grpo):
     from verl.tools.tool_registry import initialize_tools_from_config
     from verl.utils.import_utils import resolve_config_path
 
-    launch, checked = checked_grpo[recipe]
+    launch, checked = checked_grpo[recipe, family]
+    factor = FACTOR_AND_PATCH[family][0]
     config = checked.config
     path = Path(config.actor_rollout_ref.rollout.multi_turn.tool_config_path)
     assert path.parent == launch.output_dir  # generated for the run, next to its checkpoints
@@ -459,8 +482,13 @@ def test_grpo_tool_yaml_loads_with_verl_and_carries_the_budgets(recipe, checked_
     assert set(tools) == {"crop_image", "select_frames"}
     for tool in tools.values():
         ops = tool.ops_config
-        assert ops.image_max_pixels == config.data.max_pixels == 2000 * 28 * 28
-        assert (ops.crop_max_pixels, ops.frame_max_pixels) == (1000 * 28 * 28, 400 * 28 * 28)
+        # Pixel Reasoner's budgets (2000 / 1000 / 400 visual tokens) in the family's units, and its coordinates.
+        assert ops.image_max_pixels == config.data.max_pixels == 2000 * factor * factor
+        assert (ops.crop_max_pixels, ops.frame_max_pixels) == (1000 * factor * factor, 400 * factor * factor)
+        assert (ops.factor, ops.coordinates.value) == (
+            factor,
+            {"qwen2_5_vl": "auto", "qwen3_vl": "relative1000"}[family],
+        )
         assert ops.max_images == config.actor_rollout_ref.rollout.limit_images
         assert ops.max_operations + 1 <= config.actor_rollout_ref.rollout.multi_turn.max_assistant_turns
     for entry in yaml.safe_load(path.read_text())["tools"]:
@@ -486,18 +514,38 @@ def test_grpo_bad_budget_is_refused_before_launch(grpo_env):
 
 
 @pytest.mark.parametrize("recipe", GRPO_RECIPES)
-def test_grpo_datasets_build_from_the_composed_data_section(recipe, checked_grpo):
+def test_grpo_datasets_build_from_the_composed_data_section(recipe, family, checked_grpo):
     from verl.trainer.ppo.utils import create_rl_dataset
 
     from verl_pixel.data.rl_dataset import PixelRLDataset
 
-    _, checked = checked_grpo[recipe]
+    _, checked = checked_grpo[recipe, family]  # building it runs the family start-up check
     config, model = checked.config, checked.converted["model"]
     for files, is_train in ((config.data.train_files, True), (config.data.val_files, False)):
         dataset = create_rl_dataset(files, config.data, model.tokenizer, model.processor, is_train=is_train)
         assert isinstance(dataset, PixelRLDataset) and len(dataset) > 0  # nothing filtered as overlong
         row = dataset[0]
         assert any(item.get("type") == "image" for m in row["raw_prompt"] for item in m["content"] if "type" in item)
+
+
+# ------------------------------------------------------------------------------------------------ model family
+
+
+def test_a_named_family_the_model_folder_contradicts_stops_the_recipe_naming_both(grpo_env, sft_env):
+    proc = run_recipe("grpo_adaptive", grpo_env("qwen2_5_vl", MODEL_FAMILY="qwen3_vl"))
+    assert proc.returncode != 0 and proc.stdout == ""
+    assert "model family qwen3_vl was requested but" in proc.stderr and "is qwen2_5_vl" in proc.stderr
+    proc = run_recipe("sft_qwen3vl8b", sft_env(SFT_RECIPE))  # the Qwen3-VL recipe given a Qwen2.5-VL folder
+    assert proc.returncode != 0 and "qwen3_vl was requested but" in proc.stderr
+
+
+def test_a_hub_id_needs_the_family_named(grpo_env):
+    proc = run_recipe("grpo_curiosity", grpo_env(MODEL_PATH="Qwen/Qwen3-VL-8B-Instruct"))
+    assert proc.returncode != 0 and "set MODEL_FAMILY" in proc.stderr and proc.stdout == ""
+    launch = dry_run("grpo_curiosity", grpo_env(MODEL_PATH="Qwen/Qwen3-VL-8B-Instruct", MODEL_FAMILY="qwen3_vl"))
+    config = compose(launch)
+    assert (config.data.max_pixels, config.data.image_patch_size) == (2000 * 32 * 32, 16)
+    assert config.trainer.experiment_name == "qwen3vl8b_grpo_curiosity"
 
 
 # --------------------------------------------------------------------------------------- the methods' settings
@@ -623,11 +671,15 @@ def test_sglang_is_one_variable_away(grpo_env):
 def test_sft_config_converts_like_the_sft_trainer_and_has_method_hyperparameters(checked_sft):
     from verl.workers.config import FSDPEngineConfig, HFModelConfig
 
-    _, checked = checked_sft
+    launch, checked = checked_sft
     config, converted = checked.config, checked.converted
     model, engine, optim = converted["model"], converted["engine"], converted["optim"]
     assert isinstance(model, HFModelConfig) and isinstance(engine, FSDPEngineConfig)
-    assert model.processor is not None and model.processor.chat_template == template_text()
+    family = SFT_RECIPES[launch.config_name]
+    assert model.processor is not None and model.processor.chat_template == template_text(family)
+    assert (
+        type(model.processor).__name__ == {"qwen2_5_vl": "Qwen2_5_VLProcessor", "qwen3_vl": "Qwen3VLProcessor"}[family]
+    )
     assert engine.strategy == "fsdp2"
     assert model.use_remove_padding and model.override_config["attn_implementation"] == "flash_attention_2"
     # METHOD.md §4: lr 1e-6, 10% warmup, cosine, 5 epochs
