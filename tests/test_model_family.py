@@ -141,3 +141,12 @@ def test_startup_check_of_the_sft_and_rl_datasets(tmp_path, tiny_model_of, proce
     good = processor_of("qwen3_vl")
     with pytest.raises(FamilyMismatchError, match=r"data\.image_patch_size is 14: set data\.image_patch_size=16"):
         PixelRLDataset(str(train), good.tokenizer, OmegaConf.create({"image_patch_size": 14}), processor=good)
+
+
+def test_qwen35_is_refused_with_the_reason(tmp_path):
+    folder = _folder_with_model_type(tmp_path, "qwen3_5")
+    reason = r"model_type 'qwen3_5' is not supported: Qwen3\.5 writes tool calls in the Qwen3-Coder XML format"
+    with pytest.raises(ValueError, match=reason):
+        resolve_family("auto", folder)
+    with pytest.raises(ValueError, match=reason):  # naming a family does not smuggle it in
+        resolve_family("qwen3_vl", folder)

@@ -123,6 +123,16 @@ SPECS: dict[ModelFamily, FamilySpec] = {
 }
 FAMILY_NAMES: tuple[str, ...] = tuple(family.value for family in ModelFamily)
 
+# Checkpoints verl 0.9.1 trains but verl-pixel deliberately does not speak (README, "Model families"): named here so
+# they are refused with the reason instead of running with the wrong tool-call protocol.
+UNSUPPORTED_MODEL_TYPES: dict[str, str] = {
+    model_type: (
+        "Qwen3.5 writes tool calls in the Qwen3-Coder XML format (<function=...><parameter=...>), which verl-pixel's "
+        "parser, chat templates and prompts do not speak yet (verl 0.9.1 itself trains it: see the README)"
+    )
+    for model_type in ("qwen3_5", "qwen3_5_moe")
+}
+
 
 def family_spec(family: str | ModelFamily) -> FamilySpec:
     """The spec of ``family`` (a :class:`ModelFamily` or its name).
@@ -140,8 +150,11 @@ def family_of_model_type(model_type: str, source: str = "config.json") -> ModelF
     """The family whose checkpoints carry ``model_type``.
 
     Raises:
-        ValueError: naming the field and the value when no family claims it.
+        ValueError: naming the field and the value when no family claims it (with the reason for a model type
+            that is refused on purpose, :data:`UNSUPPORTED_MODEL_TYPES`).
     """
+    if model_type in UNSUPPORTED_MODEL_TYPES:
+        raise ValueError(f"{source}: model_type {model_type!r} is not supported: {UNSUPPORTED_MODEL_TYPES[model_type]}")
     for spec in SPECS.values():
         if model_type in spec.model_types:
             return spec.family
@@ -185,6 +198,8 @@ def resolve_family(requested: str | ModelFamily | None = AUTO, model_dir: str | 
     family = family_spec(requested).family
     if model_dir is not None and (Path(model_dir) / "config.json").is_file():
         model_type = read_model_type(model_dir)
+        if model_type in UNSUPPORTED_MODEL_TYPES:
+            family_of_model_type(model_type, f"{Path(model_dir) / 'config.json'}")  # raises with the reason
         folder = next((spec.family for spec in SPECS.values() if model_type in spec.model_types), None)
         if folder is not None and folder is not family:
             raise FamilyMismatchError(
@@ -287,11 +302,16 @@ def family_of_processor(processor: Any) -> tuple[ModelFamily, str] | None:
     Reads ``processor.config.model_type`` (verl's ``hf_processor`` attaches the model config) or else the
     ``config.json`` next to the tokenizer. A model type no family claims gives ``None``: the start-up check then
     has nothing to compare against.
+
+    Raises:
+        ValueError: for a model type refused on purpose (:data:`UNSUPPORTED_MODEL_TYPES`).
     """
     source = str(getattr(getattr(processor, "tokenizer", None), "name_or_path", "") or "the model")
     model_type = getattr(getattr(processor, "config", None), "model_type", None)
     if model_type is None and (Path(source) / "config.json").is_file():
         model_type = json.loads((Path(source) / "config.json").read_text(encoding="utf-8")).get("model_type")
+    if model_type in UNSUPPORTED_MODEL_TYPES:
+        family_of_model_type(model_type, source)  # raises with the reason
     for spec in SPECS.values():
         if model_type in spec.model_types:
             return spec.family, source
