@@ -7,17 +7,20 @@ import shutil
 
 import pytest
 
+from verl_pixel.family_check import (
+    check_loaded_model,
+    check_model_setup,
+    check_run_config,
+    template_default_system_prompt,
+    template_family,
+)
 from verl_pixel.model_family import (
     FamilyMismatchError,
     ModelFamily,
-    check_loaded_model,
-    check_model_setup,
     family_of_patch_size,
     family_settings,
     family_spec,
     resolve_family,
-    template_default_system_prompt,
-    template_family,
 )
 from verl_pixel.ops import CoordinateConvention
 from verl_pixel.tools.schema_yaml import ops_config
@@ -150,3 +153,33 @@ def test_qwen35_is_refused_with_the_reason(tmp_path):
         resolve_family("auto", folder)
     with pytest.raises(ValueError, match=reason):  # naming a family does not smuggle it in
         resolve_family("qwen3_vl", folder)
+
+
+def test_main_ppo_start_up_check_compares_the_model_folder_with_the_run_config(tiny_model_of):
+    """The hydra start-up callback (before Ray) reads the folder's family and checks tools, patch size, template."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    from verl_pixel.configs import CONFIG_DIR, read_chat_template
+    from verl_pixel.quickstart.grpo_cpu import family_overrides
+    from verl_pixel.startup_check import check_trainer_config
+    from verl_pixel.tools.schema_yaml import SHIPPED_YAML
+
+    def check(*overrides):
+        GlobalHydra.instance().clear()
+        with initialize_config_dir(config_dir=str(CONFIG_DIR / "cpu"), version_base=None):
+            return check_trainer_config(compose("grpo_cpu", overrides=list(overrides)))
+
+    qwen3 = f"actor_rollout_ref.model.path={tiny_model_of('qwen3_vl')}"
+    tools = f"actor_rollout_ref.rollout.multi_turn.tool_config_path={SHIPPED_YAML['qwen3_vl']}"
+    check(qwen3, tools, *family_overrides("qwen3_vl"))  # the CPU runner's own settings pass
+    with pytest.raises(FamilyMismatchError, match=r"is qwen3_vl \(patch 16\) but data\.image_patch_size is 14"):
+        check(qwen3, tools)  # verl's default patch size
+    with pytest.raises(FamilyMismatchError, match=r"is qwen3_vl .* but the tool config has factor 28"):
+        check(qwen3, f"actor_rollout_ref.rollout.multi_turn.tool_config_path={SHIPPED_YAML['qwen2_5_vl']}")
+    template = read_chat_template("qwen2_5_vl_tools.jinja").replace("'", "\\'")
+    with pytest.raises(FamilyMismatchError, match="is qwen3_vl but the chat template in use is a qwen2_5_vl template"):
+        check(
+            qwen3, tools, *family_overrides("qwen3_vl"), f"+actor_rollout_ref.model.custom_chat_template='{template}'"
+        )
+    assert check_run_config("Qwen/Qwen3-VL-8B-Instruct", image_patch_size=14) is None  # a hub id: checked later

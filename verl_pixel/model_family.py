@@ -12,8 +12,8 @@ A family selects, in one place:
 
 Selection: :func:`resolve_family` reads ``model_type`` from the model folder's ``config.json`` (``auto``), and an
 explicit family name overrides it; an unknown family or model type is an error naming the field.
-:func:`check_model_setup` is the start-up check that the model folder, its processor, the chat template in use and
-the tools' operation config all belong to one family.
+:mod:`verl_pixel.family_check` is the start-up check that the model folder, its processor, the chat template in
+use and the tools' operation config all belong to one family.
 
 The recipes read a family's settings as shell assignments (:func:`shell_settings`)::
 
@@ -31,7 +31,6 @@ from pathlib import Path
 from typing import Any
 
 from verl_pixel.constants import (
-    IM_START,
     QWEN3_VL_PATCH_SIZE,
     QWEN3_VL_TOOL_TEMPLATE,
     QWEN25_VL_PATCH_SIZE,
@@ -206,136 +205,6 @@ def resolve_family(requested: str | ModelFamily | None = AUTO, model_dir: str | 
                 f"model family {family.value} was requested but {model_dir} is {folder.value} "
                 f"(config.json model_type {model_type!r})"
             )
-    return family
-
-
-# A conversation of one user turn: what a template adds around it tells the families apart.
-_PROBE = [{"role": "user", "content": [{"type": "text", "text": "probe"}]}]
-
-
-def template_family(render: Callable[[list[dict[str, Any]]], str]) -> ModelFamily | None:
-    """The family whose conversation frame a chat template renders, from one probe rendering.
-
-    Args:
-        render: renders messages to text, e.g. ``lambda m: processor.apply_chat_template(m, tokenize=False)``.
-
-    Returns:
-        Qwen2.5-VL when the template opens with Qwen2.5-VL's default system turn, Qwen3-VL when it opens directly
-        with the user turn, ``None`` when it is neither (a template this check cannot place).
-    """
-    text = render(_PROBE)
-    if text.startswith(f"{IM_START}system\n{QWEN25_VL_DEFAULT_SYSTEM_PROMPT}"):
-        return ModelFamily.QWEN2_5_VL
-    if text.startswith(f"{IM_START}user\n"):
-        return ModelFamily.QWEN3_VL
-    return None
-
-
-_DEFAULT_SYSTEM_BY_TEMPLATE: dict[str, str] = {}
-
-
-def template_default_system_prompt(renderer: Any) -> str:
-    """The default system prompt of the family whose template ``renderer`` (a processor or tokenizer) uses.
-
-    What the template renders for a conversation without a system message: Qwen2.5-VL's persona, or "" for
-    Qwen3-VL. A template this module cannot place gets Qwen2.5-VL's (the project's behaviour before families).
-    Cached per template text, so a rollout pays for one rendering per template.
-    """
-    template = str(getattr(renderer, "chat_template", "") or "")
-    if template not in _DEFAULT_SYSTEM_BY_TEMPLATE:
-        family = template_family(lambda messages: renderer.apply_chat_template(messages, tokenize=False))
-        _DEFAULT_SYSTEM_BY_TEMPLATE[template] = SPECS[family or ModelFamily.QWEN2_5_VL].default_system_prompt
-    return _DEFAULT_SYSTEM_BY_TEMPLATE[template]
-
-
-def check_model_setup(
-    family: ModelFamily,
-    *,
-    processor: Any = None,
-    ops_config: VisualOpsConfig | None = None,
-    image_patch_size: int | None = None,
-    source: str = "the model",
-) -> None:
-    """Fail when the processor, the chat template in use, the tools or the data config belong to another family.
-
-    Args:
-        family: the model folder's family (:func:`resolve_family`).
-        processor: the loaded processor; its class name, ``image_processor.patch_size`` and ``chat_template``
-            (rendered once with :func:`template_family`) are checked.
-        ops_config: the tools' operation config; its patch ``factor`` must be the family's.
-        image_patch_size: verl's ``data.image_patch_size`` (the patch its RL dataset sizes images with).
-        source: how to name the model in messages (its path).
-
-    Raises:
-        FamilyMismatchError: naming both sides of the first mismatch found.
-    """
-    spec = SPECS[family]
-    expected = f"{source} is {family.value}"
-    if processor is not None:
-        name = type(processor).__name__
-        if name != spec.processor_class:
-            raise FamilyMismatchError(f"{expected} but its processor is {name} (expected {spec.processor_class})")
-        patch = getattr(getattr(processor, "image_processor", None), "patch_size", spec.patch_size)
-        if patch != spec.patch_size:
-            raise FamilyMismatchError(f"{expected} (patch {spec.patch_size}) but its image processor has patch {patch}")
-        if getattr(processor, "chat_template", None):
-            rendered = template_family(lambda messages: processor.apply_chat_template(messages, tokenize=False))
-            if rendered is not None and rendered is not family:
-                raise FamilyMismatchError(
-                    f"{expected} but the chat template in use is a {rendered.value} template (use {spec.chat_template})"
-                )
-    if ops_config is not None and ops_config.factor != spec.factor:
-        raise FamilyMismatchError(
-            f"{expected} (patch factor {spec.factor}) but the tool config has factor {ops_config.factor}: write it "
-            f"with `python -m verl_pixel.tools.schema_yaml --preset {family.value}`"
-        )
-    if image_patch_size is not None and int(image_patch_size) != spec.patch_size:
-        raise FamilyMismatchError(
-            f"{expected} (patch {spec.patch_size}) but data.image_patch_size is {image_patch_size}: "
-            f"set data.image_patch_size={spec.patch_size}"
-        )
-
-
-def family_of_processor(processor: Any) -> tuple[ModelFamily, str] | None:
-    """The family of the model a processor was loaded for, and the model's name, or ``None`` if it cannot tell.
-
-    Reads ``processor.config.model_type`` (verl's ``hf_processor`` attaches the model config) or else the
-    ``config.json`` next to the tokenizer. A model type no family claims gives ``None``: the start-up check then
-    has nothing to compare against.
-
-    Raises:
-        ValueError: for a model type refused on purpose (:data:`UNSUPPORTED_MODEL_TYPES`).
-    """
-    source = str(getattr(getattr(processor, "tokenizer", None), "name_or_path", "") or "the model")
-    model_type = getattr(getattr(processor, "config", None), "model_type", None)
-    if model_type is None and (Path(source) / "config.json").is_file():
-        model_type = json.loads((Path(source) / "config.json").read_text(encoding="utf-8")).get("model_type")
-    if model_type in UNSUPPORTED_MODEL_TYPES:
-        family_of_model_type(model_type, source)  # raises with the reason
-    for spec in SPECS.values():
-        if model_type in spec.model_types:
-            return spec.family, source
-    return None
-
-
-def check_loaded_model(
-    processor: Any, *, ops_config: VisualOpsConfig | None = None, image_patch_size: int | None = None
-) -> ModelFamily | None:
-    """Start-up check of a run whose processor verl loaded: see :func:`check_model_setup`.
-
-    Returns:
-        The model's family, or ``None`` when its ``model_type`` is not a supported family (nothing is checked).
-
-    Raises:
-        FamilyMismatchError: naming both sides of the first mismatch.
-    """
-    found = family_of_processor(processor)
-    if found is None:
-        return None
-    family, source = found
-    check_model_setup(
-        family, processor=processor, ops_config=ops_config, image_patch_size=image_patch_size, source=source
-    )
     return family
 
 

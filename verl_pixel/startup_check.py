@@ -22,7 +22,10 @@ What it checks, each error naming the key's full path:
 * the whole ``pixel`` section (:func:`verl_pixel.pixel_config.pixel_config`) and its agreement with the trainer
   settings (:func:`verl_pixel.pixel_config.check_against_run`: mode layout vs ``rollout.n``, Look Less probes);
 * ``actor_rollout_ref.rollout.engine_kwargs.hf`` (:class:`~verl_pixel.backends.hf_options.HFServerOptions`);
-* the pixel tools' ``config`` in the tool YAML at ``actor_rollout_ref.rollout.multi_turn.tool_config_path``.
+* the pixel tools' ``config`` in the tool YAML at ``actor_rollout_ref.rollout.multi_turn.tool_config_path``;
+* that a local model folder's family (``config.json``) is the family of the tools' patch factor,
+  ``data.image_patch_size`` and ``actor_rollout_ref.model.custom_chat_template``
+  (:func:`verl_pixel.family_check.check_run_config`).
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from typing import Any
 from hydra.experimental.callback import Callback
 
 from verl_pixel.backends.hf_options import HFServerOptions
+from verl_pixel.family_check import check_run_config
 from verl_pixel.pixel_config import PixelConfig, RunSettings, check_against_run, pixel_config, select
 from verl_pixel.tools.schema_yaml import agreed_ops_config, read_ops_configs
 
@@ -42,6 +46,9 @@ logger = logging.getLogger(__name__)
 
 ENGINE_KWARGS_KEY = "actor_rollout_ref.rollout.engine_kwargs"
 TOOL_CONFIG_KEY = "actor_rollout_ref.rollout.multi_turn.tool_config_path"
+MODEL_PATH_KEY = "actor_rollout_ref.model.path"
+CHAT_TEMPLATE_KEY = "actor_rollout_ref.model.custom_chat_template"
+IMAGE_PATCH_SIZE_KEY = "data.image_patch_size"
 
 
 def check_trainer_config(config: Mapping[str, Any]) -> PixelConfig:
@@ -55,12 +62,19 @@ def check_trainer_config(config: Mapping[str, Any]) -> PixelConfig:
         logger.warning("verl-pixel config: %s", warning)
     HFServerOptions.from_engine_kwargs(select(config, ENGINE_KWARGS_KEY))
     tool_config = select(config, TOOL_CONFIG_KEY)
+    ops = None
     if tool_config:
         if not Path(tool_config).is_file():
             raise ValueError(f"{TOOL_CONFIG_KEY}={tool_config}: no such file")
         configs = read_ops_configs(tool_config)
         if configs:  # the pixel tools of a run share one config (budgets and numbering are per trajectory)
-            agreed_ops_config(configs, f"{TOOL_CONFIG_KEY}={tool_config}")
+            ops = agreed_ops_config(configs, f"{TOOL_CONFIG_KEY}={tool_config}")
+    check_run_config(
+        select(config, MODEL_PATH_KEY),
+        ops_config=ops,
+        image_patch_size=select(config, IMAGE_PATCH_SIZE_KEY),
+        chat_template=select(config, CHAT_TEMPLATE_KEY),
+    )
     return pixel
 
 

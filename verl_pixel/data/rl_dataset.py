@@ -31,7 +31,8 @@ from verl.utils.import_utils import resolve_config_path
 from verl_pixel.constants import QWEN_VL_MERGE_SIZE
 from verl_pixel.data.images import load_image
 from verl_pixel.data.row_checks import RowCheckConfig, RowKind, RowPlan, plan_rows
-from verl_pixel.model_family import check_loaded_model, family_of_patch_size, family_spec
+from verl_pixel.family_check import check_loaded_model
+from verl_pixel.model_family import family_of_patch_size, family_spec
 from verl_pixel.ops import resize_to_budget
 from verl_pixel.tools.schema_yaml import read_ops_config
 

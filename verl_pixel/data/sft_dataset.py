@@ -35,7 +35,7 @@ from verl_pixel.data.images import ImageDecodeError, load_image
 from verl_pixel.data.message_content import expand_placeholders
 from verl_pixel.data.row_checks import RowCheckConfig, RowKind, RowPlan, plan_rows
 from verl_pixel.data.sft_schema import RowError, check_row, is_trained, parse_tools
-from verl_pixel.model_family import check_loaded_model
+from verl_pixel.family_check import check_loaded_model
 
 
 class PixelSFTDataset(MultiTurnSFTDataset):

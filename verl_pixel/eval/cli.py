@@ -62,7 +62,8 @@ def _run(args: argparse.Namespace) -> int:
     from verl_pixel.chat_endpoint import EndpointConfig
     from verl_pixel.eval.episode import DEFAULT_MAX_TURNS, EpisodeConfig
     from verl_pixel.eval.runner import RunnerConfig, run_eval
-    from verl_pixel.model_family import check_model_setup, family_spec
+    from verl_pixel.family_check import check_model_setup
+    from verl_pixel.model_family import family_spec
     from verl_pixel.rollout.config import PixelRolloutConfig
     from verl_pixel.tools.schema_yaml import SHIPPED_YAML, read_ops_config
 

@@ -43,7 +43,7 @@ from verl.experimental.agent_loop.tool_parser import FunctionCall
 from verl.tools.schemas import ToolResponse
 
 from verl_pixel.constants import IMAGE_PAD, NUM_VIDEO_FRAMES_FIELD, PIXEL_AGENT_NAME
-from verl_pixel.model_family import template_default_system_prompt
+from verl_pixel.family_check import template_default_system_prompt
 from verl_pixel.ops import ToolCall, VisualOpsConfig, canonical_operation, parse_tool_calls
 from verl_pixel.pixel_config import pixel_config
 from verl_pixel.record import RolloutMode, StopReason
