@@ -242,7 +242,7 @@ def test_two_calls_in_one_turn_are_both_answered(rollouts, tiny_tokenizer):
 def test_crop_tool_registered_under_an_alias_name_still_answers_crop_image(make_rollouts, tmp_path):
     import yaml
 
-    from verl_pixel.testing.agent_harness import PIXEL_TOOLS_YAML
+    from verl_pixel.configs import PIXEL_TOOLS_YAML
 
     data = yaml.safe_load(PIXEL_TOOLS_YAML.read_text())
     data["tools"][0]["tool_schema"]["function"]["name"] = "image_zoom_in_tool"  # as DeepEyes-style configs do
