@@ -26,7 +26,7 @@ LOOK_LESS_KEYS = "(known: alignment, lambda_align, lambda_instr, margin, op_coun
         ({"rollout": {"mode_layot": {"adaptive": 8}}}, f"pixel.rollout.mode_layot: unknown key {ROLLOUT_KEYS}"),
         (
             {"reward": {"look_less": {"lamda_instr": 0.5}}},
-            f"pixel.reward.look_less.lamda_instr: unknown reward config key {LOOK_LESS_KEYS}",
+            f"pixel.reward.look_less.lamda_instr: unknown key {LOOK_LESS_KEYS}",
         ),
         (
             {"rollout": {"mode_layout": {"adaptve": 8}}},

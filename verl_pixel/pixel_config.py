@@ -57,7 +57,7 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
-from verl_pixel.plain_values import to_plain
+from verl_pixel.plain_values import config_mapping, reject_unknown_keys
 from verl_pixel.record import RolloutMode
 from verl_pixel.reward.config import ShapingConfig
 from verl_pixel.rollout.config import PixelRolloutConfig
@@ -90,23 +90,14 @@ class PixelConfig:
         Raises:
             ValueError: for an unknown subsection or key, or a bad value, naming its full path from ``pixel``.
         """
-        section = to_plain(section)
-        if section is None:
-            return cls()
-        if not isinstance(section, Mapping):
-            raise ValueError(f"{PIXEL_SECTION}: expected a mapping, got {section!r}")
-        known = sorted(field.name for field in dataclasses.fields(cls))
-        unknown = sorted(set(section) - set(known))
-        if unknown:
-            raise ValueError(f"{PIXEL_SECTION}.{unknown[0]}: unknown section (known: {', '.join(known)})")
+        section = config_mapping(section, PIXEL_SECTION)
+        reject_unknown_keys(section, (field.name for field in dataclasses.fields(cls)), PIXEL_SECTION, "section")
         return cls(rollout=PixelRolloutConfig.from_mapping(section.get("rollout")), reward=_reward(section))
 
 
 def _reward(section: Mapping[str, Any]) -> ShapingConfig:
     path = f"{PIXEL_SECTION}.reward"
-    reward = section.get("reward")
-    if reward is not None and not isinstance(reward, Mapping):
-        raise ValueError(f"{path}: expected a mapping, got {reward!r}")
+    reward = config_mapping(section.get("reward"), path)
     try:
         return ShapingConfig.from_mapping(reward)
     except ValueError as err:  # the reward core names the key relative to its own root

@@ -84,7 +84,7 @@ def test_from_mapping_nested() -> None:
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        ({"methd": "none"}, r"^methd: unknown reward config key"),
+        ({"methd": "none"}, r"^methd: unknown key"),
         ({"look_less": {"alignment": {"b4": 1.0}}}, r"^look_less\.alignment\.b4: unknown"),
         ({"look_less": {"alignment": {"b2": -1.0}}}, r"^look_less\.alignment\.b2: need b2 > b3"),
         ({"curiosity": {"redundancy": {"beta": -1}}}, r"^curiosity\.redundancy\.beta: "),

@@ -14,7 +14,7 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
-from verl_pixel.plain_values import to_plain
+from verl_pixel.plain_values import config_mapping, reject_unknown_keys, to_plain
 
 HF_OPTIONS_PATH = "actor_rollout_ref.rollout.engine_kwargs.hf"
 
@@ -56,15 +56,8 @@ class HFServerOptions:
         Raises:
             ValueError: for an unknown key or a bad value, naming its full path.
         """
-        data = to_plain((engine_kwargs or {}).get("hf"))
-        if data is None:
-            return cls()
-        if not isinstance(data, Mapping):
-            raise ValueError(f"{HF_OPTIONS_PATH}: expected a mapping, got {data!r}")
-        known = sorted(field.name for field in dataclasses.fields(cls))
-        unknown = sorted(set(data) - set(known))
-        if unknown:
-            raise ValueError(f"{HF_OPTIONS_PATH}.{unknown[0]}: unknown key (known: {', '.join(known)})")
+        data = config_mapping((to_plain(engine_kwargs) or {}).get("hf"), HF_OPTIONS_PATH)
+        reject_unknown_keys(data, (field.name for field in dataclasses.fields(cls)), HF_OPTIONS_PATH)
         return cls(**data)
 
 

@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from enum import Enum
 from typing import Any
 
+from verl_pixel.plain_values import reject_unknown_keys
+
 # Patch factor = vision patch size * spatial merge size: the side of the square one visual token covers.
 QWEN2_5_VL_FACTOR = 28  # patch 14, merge 2
 QWEN3_VL_FACTOR = 32  # patch 16, merge 2
@@ -157,9 +159,7 @@ class VisualOpsConfig:
             ValueError: on an unknown key (listing the known ones) or an invalid value, naming the key.
         """
         known = sorted(field.name for field in dataclasses.fields(cls))
-        unknown = sorted(set(mapping) - set(known) - set(ignore))
-        if unknown:
-            raise ValueError(f"{path}{unknown[0]}: unknown key (known: {', '.join(known)})")
+        reject_unknown_keys({k: v for k, v in mapping.items() if k not in ignore}, known, path.rstrip("."))
         try:
             return cls(**{key: value for key, value in mapping.items() if key in known})
         except ValueError as err:  # the dataclass names the field; name where it sits too

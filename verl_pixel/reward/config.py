@@ -23,6 +23,8 @@ import typing
 from collections.abc import Mapping
 from typing import Any, Literal
 
+from verl_pixel.plain_values import reject_unknown_keys
+
 Method = Literal["none", "curiosity", "look_less", "deepeyes"]
 CuriosityVariant = Literal["paper", "released_code"]
 OpCount = Literal["succeeded", "attempted"]
@@ -219,10 +221,7 @@ def _build(cls: type, data: Mapping[str, Any], prefix: str) -> Any:
     if not isinstance(data, Mapping):
         raise ValueError(f"{prefix.rstrip('.') or 'config'}: expected a mapping, got {data!r}")
     hints = typing.get_type_hints(cls)
-    names = {field.name for field in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - names)
-    if unknown:
-        raise ValueError(f"{prefix}{unknown[0]}: unknown reward config key (known: {', '.join(sorted(names))})")
+    reject_unknown_keys(data, (field.name for field in dataclasses.fields(cls)), prefix.rstrip("."))
     kwargs: dict[str, Any] = {}
     for name, value in data.items():
         hint = hints[name]

@@ -18,6 +18,7 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
+from verl_pixel.plain_values import config_mapping, reject_unknown_keys
 from verl_pixel.prompts import DEFAULT_MODE_INSTRUCTIONS, DEFAULT_SYSTEM_PROMPT
 from verl_pixel.record import RolloutMode
 
@@ -75,11 +76,8 @@ class PixelRolloutConfig:
             ValueError: for an unknown key or mode, or a bad value, naming its full path (``pixel.rollout.mode_layot:
                 unknown key (known: ...)``).
         """
-        data = _mapping(data, ROLLOUT_PATH)
-        known = [field.name for field in dataclasses.fields(cls)]
-        unknown = sorted(set(data) - set(known))
-        if unknown:
-            raise ValueError(f"{ROLLOUT_PATH}.{unknown[0]}: unknown key (known: {', '.join(sorted(known))})")
+        data = config_mapping(data, ROLLOUT_PATH)
+        reject_unknown_keys(data, (field.name for field in dataclasses.fields(cls)), ROLLOUT_PATH)
         kwargs: dict[str, Any] = {}
         if "mode_layout" in data:
             counts = _by_mode(data["mode_layout"], "mode_layout")
@@ -92,17 +90,9 @@ class PixelRolloutConfig:
         return cls(**kwargs)
 
 
-def _mapping(data: Any, path: str) -> dict[str, Any]:
-    if data is None:
-        return {}
-    if not isinstance(data, Mapping):
-        raise ValueError(f"{path}: expected a mapping, got {data!r}")
-    return dict(data)
-
-
 def _by_mode(data: Any, key: str) -> dict[RolloutMode, Any]:
     path = f"{ROLLOUT_PATH}.{key}"
-    values = _mapping(data, path)
+    values = config_mapping(data, path)
     known = ", ".join(mode.value for mode in RolloutMode)
     out: dict[RolloutMode, Any] = {}
     for name, value in values.items():

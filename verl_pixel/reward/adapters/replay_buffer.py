@@ -70,7 +70,7 @@ from transfer_queue import KVBatchMeta
 from verl.trainer.ppo.v1.replay_buffer import ReplayBuffer, ReplayBufferAsync
 
 from verl_pixel.pixel_config import PIXEL_SECTION, PixelConfig, RunSettings, check_against_run
-from verl_pixel.plain_values import to_plain
+from verl_pixel.plain_values import reject_unknown_keys, to_plain
 from verl_pixel.reward.config import ShapingConfig
 from verl_pixel.reward.shaping.group_step import GroupStepResult, shape_stored_groups
 from verl_pixel.reward.shaping.metrics import step_metrics
@@ -212,10 +212,7 @@ def _check_trainer_mode(class_name: str, trainer_mode: str, sync_mode: bool) -> 
 
 def _sampler_options(sampler_kwargs: Mapping[str, Any] | None) -> dict[str, Any]:
     options = to_plain(sampler_kwargs) or {}
-    unknown = sorted(set(options) - {PIXEL_SECTION, *BUILTIN_SAMPLER_KWARGS})
-    if unknown:
-        known = ", ".join((PIXEL_SECTION, *BUILTIN_SAMPLER_KWARGS))
-        raise ValueError(f"trainer.v1.sampler.sampler_kwargs.{unknown[0]}: unknown key (known: {known})")
+    reject_unknown_keys(options, (PIXEL_SECTION, *BUILTIN_SAMPLER_KWARGS), "trainer.v1.sampler.sampler_kwargs")
     return options
 
 
