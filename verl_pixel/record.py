@@ -21,6 +21,9 @@ name                   type      meaning
 ``tool_visual_tokens`` int       ``<|image_pad|>`` tokens appended by tools
 ``stop_reason``        str       why the trajectory ended (see :class:`StopReason`)
 ``answer_text``        str       the final assistant message's text (the answer is extracted from it)
+``last_call_failed``   bool      the last call answered before the end failed: the model answered (or stopped)
+                                 right after an error it did not fix (Pixel Reasoner's ``final_error_flags``)
+``video_input``        bool      the prompt's visual input is a video (its sampled frames), not images
 =====================  ========  ===========================================================================
 """
 
@@ -67,6 +70,8 @@ class TrajectoryRecord:
     tool_visual_tokens: int = 0
     stop_reason: StopReason = StopReason.ANSWERED
     answer_text: str = ""
+    last_call_failed: bool = False
+    video_input: bool = False
 
     @property
     def used_tool(self) -> bool:
@@ -100,6 +105,7 @@ class TrajectoryRecord:
         return cls(**kwargs)
 
 
+_BOOL_FIELDS = {"complied", "last_call_failed", "video_input"}
 _INT_FIELDS = {"ops_attempted", "ops_succeeded", "ops_failed", "turns", "images_added", "tool_visual_tokens"}
 
 
@@ -110,7 +116,7 @@ def _coerce(name: str, value: Any) -> Any:
             return RolloutMode(str(value))
         if name == "stop_reason":
             return StopReason(str(value))
-        if name == "complied":
+        if name in _BOOL_FIELDS:
             return bool(value)
         if name in _INT_FIELDS:
             return int(value)

@@ -95,9 +95,9 @@ def test_config_from_mapping():
 
 
 KNOWN_OPS_KEYS = (
-    "(known: coordinates, crop_max_pixels, crop_source, crop_video_frames, factor, frame_max_pixels, "
-    "image_max_pixels, max_aspect_ratio, max_frames_per_call, max_images, max_operations, min_pixels, min_side, "
-    "output_style, padding)"
+    "(known: budget_stop, coordinates, crop_max_pixels, crop_source, crop_tool_name, crop_video_frames, factor, "
+    "frame_max_pixels, image_max_pixels, max_aspect_ratio, max_frames_per_call, max_images, max_operations, "
+    "min_pixels, min_side, output_style, padding, small_box)"
 )
 
 
@@ -115,6 +115,10 @@ KNOWN_OPS_KEYS = (
         ({"max_images": 0}, "tools[0].config.max_images: must be >= 1, got 0"),
         ({"crop_video_frames": "no"}, "tools[0].config.crop_video_frames: expected bool, got 'no'"),
         ({"crop_max_pixels": 100}, "tools[0].config.crop_max_pixels: must be >= min_pixels and >= factor**2, got 100"),
+        ({"budget_stop": "stop"}, "tools[0].config.budget_stop: 'stop' is not one of warn_then_end, end"),
+        ({"small_box": "shrink"}, "tools[0].config.small_box: 'shrink' is not one of grow, reject"),
+        ({"crop_tool_name": "zoom"}, "tools[0].config.crop_tool_name: 'zoom' is not one of crop_image, "
+         "crop_image_normalized, image_zoom_in_tool, zoom_in"),
     ],
 )  # fmt: skip
 def test_config_rejects_bad_values_naming_the_key(mapping, message):

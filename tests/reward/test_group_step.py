@@ -65,6 +65,7 @@ def test_look_less_group_scores_uids_and_components():
         "pixel/trainable": True,
         "pixel/group/rapr": 0.5,
         "pixel/group/need": 1.0,
+        "pixel/group/filter_reward": -0.1,  # the group is not uniform: the rollout's own total
     }
     # everything else in extra_fields is kept (verl reads min/max_global_steps from it)
     assert result.updates[1].extra_fields["min_global_steps"] == 1

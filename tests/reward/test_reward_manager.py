@@ -150,6 +150,7 @@ def test_reward_loop_worker_scores_agent_loop_batch(compose_verl_config, tiny_to
         "pixel/acc": 1.0,
         "pixel/fmt": 0.0,
         "pixel/answer_source": "boxed",
+        "pixel/answer_marked": True,
         "pixel/answer": "B",
         "pixel/used_tool": 1.0,
         **_record_info(rows[0]["record"]),
@@ -160,6 +161,7 @@ def test_reward_loop_worker_scores_agent_loop_batch(compose_verl_config, tiny_to
         "pixel/acc": 1.0,
         "pixel/fmt": 0.0,
         "pixel/answer_source": "boxed",
+        "pixel/answer_marked": True,
         "pixel/answer": "blue",
         "pixel/used_tool": 0.0,
         **plain_record,
@@ -167,6 +169,7 @@ def test_reward_loop_worker_scores_agent_loop_batch(compose_verl_config, tiny_to
     assert (infos[2]["pixel/acc"], infos[2]["pixel/fmt"], infos[2]["pixel/answer"]) == (0.0, -1.0, "Not sure.")
     assert (infos[3]["pixel/acc"], infos[3]["pixel/fmt"], infos[3]["pixel/ops_failed"]) == (1.0, -1.0, 1)
     assert (infos[4]["pixel/acc"], infos[4]["pixel/fmt"], infos[4]["pixel/answer_source"]) == (1.0, -1.0, "last_line")
+    assert (infos[2]["pixel/answer_marked"], infos[4]["pixel/answer_marked"]) == (False, False)
     assert (infos[4]["pixel/mode"], infos[4]["pixel/complied"], infos[4]["pixel/stop_reason"]) == (
         "force_tool",
         False,

@@ -72,11 +72,12 @@ class Case:
     mode: RolloutMode = RolloutMode.ADAPTIVE
 
 
-def rec(attempted, succeeded, turns, images, tokens, stop, answer, mode=RolloutMode.ADAPTIVE, complied=True):
+def rec(attempted, succeeded, turns, images, tokens, stop, answer, mode=RolloutMode.ADAPTIVE, complied=True,
+        last_failed=False, video=False):  # fmt: skip
     return TrajectoryRecord(
         mode=mode, complied=complied, ops_attempted=attempted, ops_succeeded=succeeded,
         ops_failed=attempted - succeeded, turns=turns, images_added=images, tool_visual_tokens=tokens,
-        stop_reason=stop, answer_text=answer,
+        stop_reason=stop, answer_text=answer, last_call_failed=last_failed, video_input=video,
     )  # fmt: skip
 
 
@@ -103,25 +104,25 @@ DEFAULT_CASES = [
         # Every call of a turn is answered and counted (verl alone would run max_parallel_calls and drop the rest).
         "six_calls_one_turn",
         ("Six." + call(bbox_2d=[0.1, 0.1, 0.5, 0.5]) * 6, FINAL),
-        rec(6, 4, 2, 4, 140, ANSWERED, FINAL),
+        rec(6, 4, 2, 4, 140, ANSWERED, FINAL, last_failed=True),
         (CROP_TEXT, *(f"Image {n}: crop of image 1 (196x140)." for n in (3, 4, 5)), OPS_SPENT, OPS_SPENT),
     ),
     Case(
         "bad_json",
         (BAD_JSON, FINAL),
-        rec(1, 0, 2, 0, 0, ANSWERED, FINAL),
+        rec(1, 0, 2, 0, 0, ANSWERED, FINAL, last_failed=True),
         (f"Error: tool call is not valid JSON (Expecting ',' delimiter at char 53); write {CALL_FORMAT}",),
     ),
     Case(
         "unknown_tool",
         (call("rotate_image", angle=90), FINAL),
-        rec(1, 0, 2, 0, 0, ANSWERED, FINAL),
+        rec(1, 0, 2, 0, 0, ANSWERED, FINAL, last_failed=True),
         ('Error: unknown tool "rotate_image"; available: crop_image, select_frames',),
     ),
     Case(
         "frames_without_video",
         (FRAMES_1_2, FINAL),
-        rec(1, 0, 2, 0, 0, ANSWERED, FINAL),
+        rec(1, 0, 2, 0, 0, ANSWERED, FINAL, last_failed=True),
         (
             "Error: select_frames works on a video and this conversation has none; "
             "use crop_image(bbox_2d=[x1, y1, x2, y2], target_image=N) on an image instead",
@@ -131,13 +132,13 @@ DEFAULT_CASES = [
         # 4 operations are allowed; the 5th call is told so; the 6th turn's call ends the trajectory unrun.
         "operation_budget",
         (CROP,),
-        rec(5, 4, 6, 4, 140, MAX_OPS, "Let me look."),
+        rec(5, 4, 6, 4, 140, MAX_OPS, "Let me look.", last_failed=True),
         (CROP_TEXT, *(f"Image {n}: crop of image 1 (196x140)." for n in (3, 4, 5)), OPS_SPENT),
     ),
     Case(
         "no_tool_refuses",
         (CROP, FINAL),
-        rec(1, 0, 2, 0, 0, ANSWERED, FINAL, RolloutMode.NO_TOOL, complied=False),
+        rec(1, 0, 2, 0, 0, ANSWERED, FINAL, RolloutMode.NO_TOOL, complied=False, last_failed=True),
         ("Error: no visual operations are available here; answer from the images you have",),
         mode=RolloutMode.NO_TOOL,
     ),
@@ -155,7 +156,7 @@ FOUR_IMAGE_CASES = [
     Case(
         "image_budget",
         (CROP,),
-        rec(4, 3, 5, 3, 105, MAX_IMAGES, "Let me look."),
+        rec(4, 3, 5, 3, 105, MAX_IMAGES, "Let me look.", last_failed=True),
         (
             CROP_TEXT,
             "Image 3: crop of image 1 (196x140).",
@@ -167,7 +168,7 @@ FOUR_IMAGE_CASES = [
         # "only 4 more fit" is fixable: the retry with 2 frames succeeds and the model answers.
         "video_frames_too_many_then_fewer",
         (FRAMES_1_TO_5, FRAMES_1_2, FINAL),
-        rec(2, 1, 3, 2, 24, ANSWERED, FINAL),
+        rec(2, 1, 3, 2, 24, ANSWERED, FINAL, video=True),
         (
             "Error: target_frames asks for 5 frames but only 4 more images fit in this conversation",
             "Images 17 to 18: frames 1, 2 of the video (112x84 each).",
@@ -178,7 +179,7 @@ FOUR_IMAGE_CASES = [
         # 4 frames fill the budget; the next call is told so; the call after that ends the trajectory.
         "video_frames_fill_the_budget",
         (FRAMES_1_TO_4, FRAME_5, FRAME_5, FINAL),
-        rec(2, 1, 3, 4, 48, MAX_IMAGES, "One more."),
+        rec(2, 1, 3, 4, 48, MAX_IMAGES, "One more.", last_failed=True, video=True),
         (
             "Images 17 to 20: frames 1, 2, 3, 4 of the video (112x84 each).",
             "Error: this conversation already has 4 images besides the video's frames, the maximum",
@@ -188,7 +189,7 @@ FOUR_IMAGE_CASES = [
     Case(
         "video_crop_a_selected_frame",
         (FRAMES_1_2, CROP_FRAME, FINAL),
-        rec(2, 2, 3, 3, 28, ANSWERED, FINAL),
+        rec(2, 2, 3, 3, 28, ANSWERED, FINAL, video=True),
         ("Images 17 to 18: frames 1, 2 of the video (112x84 each).", "Image 19: crop of image 17 (56x56)."),
         video=True,
     ),
@@ -198,10 +199,33 @@ TURN_LIMIT_CASES = [
     Case("turn_limit", (CROP,), rec(1, 1, 2, 1, 35, MAX_TURNS_STOP, "Let me look."), (CROP_TEXT,)),
 ]
 
+# budget_stop: end (Pixel Reasoner, experience_maker.py line 2246): 4 operations run; the 5th call ends the
+# trajectory unrun, with no warning in between.
+END_AT_ONCE_CASES = [
+    Case(
+        "operation_budget_ends_at_once",
+        (CROP,),
+        rec(4, 4, 5, 4, 140, MAX_OPS, "Let me look."),
+        (CROP_TEXT, *(f"Image {n}: crop of image 1 (196x140)." for n in (3, 4, 5))),
+    ),
+    Case(
+        "error_then_spent_budget",
+        (CROP, CROP, CROP, BAD_JSON, CROP),
+        rec(4, 3, 5, 3, 105, MAX_OPS, "Let me look.", last_failed=True),
+        (
+            CROP_TEXT,
+            "Image 3: crop of image 1 (196x140).",
+            "Image 4: crop of image 1 (196x140).",
+            f"Error: tool call is not valid JSON (Expecting ',' delimiter at char 53); write {CALL_FORMAT}",
+        ),
+    ),
+]
+
 GROUPS = [  # (tool config overrides, max turns, cases)
     ({}, MAX_TURNS, DEFAULT_CASES),
     ({"max_images": 4}, MAX_TURNS, FOUR_IMAGE_CASES),
     ({}, 2, TURN_LIMIT_CASES),
+    ({"budget_stop": "end"}, MAX_TURNS, END_AT_ONCE_CASES),
 ]
 
 
@@ -325,7 +349,9 @@ def run_eval_episode(case: Case, sample: PreparedSample, tool_yaml, max_turns: i
 # ---- the table ---------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("overrides", "max_turns", "cases"), GROUPS, ids=["default", "max_images_4", "max_turns_2"])
+@pytest.mark.parametrize(
+    ("overrides", "max_turns", "cases"), GROUPS, ids=["default", "max_images_4", "max_turns_2", "end_at_once"]
+)
 def test_training_and_evaluation_follow_one_rule_book(tiny_model_dir, tiny_tokenizer, tmp_path, overrides, max_turns,
                                                        cases):  # fmt: skip
     ops = ops_config(overrides=overrides)

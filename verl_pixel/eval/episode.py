@@ -151,13 +151,15 @@ class _EpisodeState:
     tool_tokens: int = 0
 
 
-def _stop_before_running(reply: ChatReply, has_calls: bool, state: _EpisodeState, max_turns: int) -> StopReason | None:
+def _stop_before_running(
+    reply: ChatReply, has_calls: bool, state: _EpisodeState, max_turns: int, registry: ImageRegistry
+) -> StopReason | None:
     """Why the episode ends at this reply, or ``None`` to run its calls (the order of ``pixel_agent``'s checks)."""
     if not has_calls:
         return StopReason.MAX_RESPONSE_LENGTH if reply.finish_reason == "length" else StopReason.ANSWERED
     if len(state.replies) >= max_turns:
         return StopReason.MAX_TURNS
-    return state.outcome.budget.stop_before_calls()
+    return state.outcome.budget.stop_before_calls(registry)
 
 
 async def run_episode(endpoint: ChatEndpoint, sample: PreparedSample, config: EpisodeConfig) -> EpisodeOutcome:
@@ -179,10 +181,10 @@ async def run_episode(endpoint: ChatEndpoint, sample: PreparedSample, config: Ep
         parsed = parse_tool_calls(reply.content)
         calls = structured_calls(reply.tool_calls) if reply.tool_calls else list(parsed.calls)
         state.outcome.turns, state.outcome.answer_text = len(state.replies), parsed.text
-        stop = _stop_before_running(reply, bool(calls), state, config.max_turns)
+        stop = _stop_before_running(reply, bool(calls), state, config.max_turns, registry)
         if stop is not None:
             state.outcome.stop_reason = stop
-            return _outcome(config, state)
+            return _outcome(config, state, sample.num_video_frames > 0)
         results = await asyncio.to_thread(run_calls, registry, calls, available)
         state.outcome.events += [result.to_event() for result in results]
         state.outcome.budget.after_tool_turn(registry, [result.reason for result in results])
@@ -201,9 +203,9 @@ def _follow_up(
     return [{"role": "assistant", "content": reply.content}, *text_tool_outputs(results, style, encode)]
 
 
-def _outcome(config: EpisodeConfig, state: _EpisodeState) -> EpisodeOutcome:
+def _outcome(config: EpisodeConfig, state: _EpisodeState, video_input: bool) -> EpisodeOutcome:
     return EpisodeOutcome(
-        record=build_record(config.mode, state.outcome, state.tool_tokens),
+        record=build_record(config.mode, state.outcome, state.tool_tokens, video_input),
         transcript=tuple(_transcript_text(reply) for reply in state.replies),
         prompt_tokens=_sum([reply.prompt_tokens for reply in state.replies]),
         completion_tokens=_sum([reply.completion_tokens for reply in state.replies]),

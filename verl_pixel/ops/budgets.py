@@ -20,6 +20,12 @@ budget, or the image budget with no room left), the model has been told so; if i
 trajectory ends before those calls run (they are not counted) with ``max_operations`` / ``max_images`` (images win
 when both apply). A refusal that leaves room ("only 3 more images fit") is a fixable error, not a warning: the
 model may retry with fewer frames.
+
+End at once (``budget_stop: end``, Pixel Reasoner): a turn that calls when the operation budget is used up, or no
+image fits any more, ends the trajectory before its calls run, without a warning. Pixel Reasoner's loop
+(``experience_maker.py`` line 2246, ``force_terminate = num_toolcalls > 3 or len(images) > max_imgnum``) ends on
+the 5th call, so a trajectory runs at most 4 operations; the ending call is not counted here (its
+``num_toolcalls`` counts it, which the released-code curiosity variant's ``n_vo`` therefore differs by).
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable
 
+from verl_pixel.ops.config import BudgetStop
 from verl_pixel.ops.registry import ImageRegistry
 from verl_pixel.ops.result import FailureReason, OperationError
 from verl_pixel.record import StopReason
@@ -92,6 +99,15 @@ def check_image_room(registry: ImageRegistry, wanted: int, request: str) -> None
     raise OperationError(FailureReason.IMAGE_BUDGET, message)
 
 
+def exhausted_budget_stop(registry: ImageRegistry) -> StopReason | None:
+    """The stop reason for a further call when a budget is used up (images win), else ``None``."""
+    if image_room(registry) == 0:
+        return StopReason.MAX_IMAGES
+    if operations_left(registry) == 0:
+        return StopReason.MAX_OPERATIONS
+    return None
+
+
 def spent_budget_stop(registry: ImageRegistry, reasons: Iterable[str | None]) -> StopReason | None:
     """The stop reason a further call gets after a turn whose calls failed for ``reasons``, or ``None``.
 
@@ -124,6 +140,13 @@ class WarnThenEnd:
         if self.stop is None and registry is not None:
             self.stop = spent_budget_stop(registry, reasons)
 
-    def stop_before_calls(self) -> StopReason | None:
-        """The stop reason for a turn that calls again after the warning, else ``None`` (run its calls)."""
+    def stop_before_calls(self, registry: ImageRegistry | None = None) -> StopReason | None:
+        """The stop reason for a turn that calls, else ``None`` (run its calls).
+
+        Args:
+            registry: the trajectory's images (``None`` before its first call): with ``budget_stop: end`` a call
+                ends the trajectory as soon as a budget is used up, warned or not.
+        """
+        if self.stop is None and registry is not None and registry.config.budget_stop is BudgetStop.END:
+            return exhausted_budget_stop(registry)
         return self.stop

@@ -66,6 +66,20 @@ class CropSource(str, Enum):
     MODEL_VIEW = "model_view"  # the resized copy the model saw: Pixel Reasoner / DeepEyes behaviour
 
 
+class BudgetStop(str, Enum):
+    """What a call past a spent budget (``max_operations``, ``max_images``) does; see :mod:`verl_pixel.ops.budgets`."""
+
+    WARN_THEN_END = "warn_then_end"  # ours: it is answered with a message; a further call ends the trajectory
+    END = "end"  # Pixel Reasoner: it ends the trajectory unrun (experience_maker.py line 2246: num_toolcalls > 3)
+
+
+class SmallBox(str, Enum):
+    """What happens to a padded box with a side of ``min_side`` pixels or less."""
+
+    GROW = "grow"  # ours: sides below min_side grow about the centre
+    REJECT = "reject"  # Pixel Reasoner (``assert w > 28 and h > 28``) and DeepEyes (``min(h, w) > 30``): an error
+
+
 class OutputStyle(str, Enum):
     """How a tool result is shown to the model."""
 
@@ -95,6 +109,12 @@ class VisualOpsConfig:
         output_style: how results are rendered for the model.
         crop_video_frames: when the input is a video and no image, number its sampled frames as images 1..F so
             ``crop_image`` can target them directly (Pixel Reasoner); otherwise cropping needs ``select_frames`` first.
+        budget_stop: whether a call past a spent budget is first answered (``warn_then_end``) or ends the
+            trajectory at once (``end``, Pixel Reasoner).
+        small_box: grow a box whose side is below ``min_side`` (``grow``) or refuse one whose side is at most
+            ``min_side`` (``reject``, as Pixel Reasoner and DeepEyes do).
+        crop_tool_name: the name the crop tool is offered under (one of :data:`CROP_TOOL_ALIASES`); every alias is
+            accepted in calls whatever the name.
     """
 
     coordinates: CoordinateConvention = CoordinateConvention.AUTO
@@ -112,6 +132,9 @@ class VisualOpsConfig:
     max_images: int = DEFAULT_MAX_IMAGES
     output_style: OutputStyle = OutputStyle.QWEN
     crop_video_frames: bool = False
+    budget_stop: BudgetStop = BudgetStop.WARN_THEN_END
+    small_box: SmallBox = SmallBox.GROW
+    crop_tool_name: str = CROP_TOOL_NAME
 
     def __post_init__(self) -> None:
         # Accept the YAML spellings of the enums so configs can be built from plain mappings.
@@ -125,6 +148,8 @@ class VisualOpsConfig:
         for name in ("min_side", "factor", "min_pixels", "max_frames_per_call", "max_operations", "max_images"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name}: must be >= 1, got {getattr(self, name)}")
+        if self.crop_tool_name not in CROP_TOOL_ALIASES:
+            raise ValueError(f"crop_tool_name: {self.crop_tool_name!r} is not one of {', '.join(CROP_TOOL_ALIASES)}")
         for name in ("image_max_pixels", "crop_max_pixels", "frame_max_pixels"):
             if getattr(self, name) < max(self.min_pixels, self.factor**2):
                 raise ValueError(f"{name}: must be >= min_pixels and >= factor**2, got {getattr(self, name)}")
@@ -178,6 +203,8 @@ _ENUM_FIELDS: dict[str, type[Enum]] = {
     "coordinates": CoordinateConvention,
     "crop_source": CropSource,
     "output_style": OutputStyle,
+    "budget_stop": BudgetStop,
+    "small_box": SmallBox,
 }
 
 

@@ -5,7 +5,8 @@ Steps, all in the target image's view frame (the pixels the model saw) until the
 1. read ``bbox_2d`` in the configured convention (``auto``: see ``coords.resolve_convention``);
 2. reject an inverted / zero-area box, clamp to the image, reject a box entirely outside it;
 3. pad each side by ``padding`` of the image size and clamp again;
-4. grow sides below ``min_side`` about the centre, shifted inside the image;
+4. grow sides below ``min_side`` about the centre, shifted inside the image (``small_box: reject``: refuse a box
+   with a side of ``min_side`` or less, as Pixel Reasoner's ``assert w > 28 and h > 28`` and DeepEyes do);
 5. reject an aspect ratio above ``max_aspect_ratio``;
 6. cut from the stored original (``crop_source: original``, via the registry's mapping) or from the model's
    copy (``model_view``), then resize to ``crop_max_pixels`` with the processor's ``smart_resize``.
@@ -20,7 +21,7 @@ from PIL import Image
 
 from verl_pixel.ops.arguments import check_argument_names, read_box_values, read_whole_number, show
 from verl_pixel.ops.budgets import check_image_room
-from verl_pixel.ops.config import CROP_TOOL_NAME, CoordinateConvention, CropSource, VisualOpsConfig
+from verl_pixel.ops.config import CROP_TOOL_NAME, CoordinateConvention, CropSource, SmallBox, VisualOpsConfig
 from verl_pixel.ops.coords import (
     Box,
     clamp_box,
@@ -121,6 +122,12 @@ def _prepare_box(
     if box.width <= 0 or box.height <= 0:
         raise OperationError(FailureReason.DEGENERATE_BOX, f"{shown} lies outside image {view.number}. {hint}")
     box = clamp_box(pad_box(box, config.padding, view.view_size), view.view_size)
+    if config.small_box is SmallBox.REJECT and min(box.width, box.height) <= config.min_side:
+        raise OperationError(
+            FailureReason.DEGENERATE_BOX,
+            f"{shown} gives a {box.width:.0f}x{box.height:.0f} crop of image {view.number}: both sides must be "
+            f"larger than {config.min_side} pixels. {hint}",
+        )
     box = grow_to_min_side(box, config.min_side, view.view_size)
     if box.aspect_ratio > config.max_aspect_ratio:
         raise OperationError(

@@ -90,5 +90,5 @@ def select_frames_tool_schema(config: VisualOpsConfig) -> dict[str, Any]:
 
 
 def tool_schemas(config: VisualOpsConfig) -> list[dict[str, Any]]:
-    """Schemas of both operations, crop first."""
-    return [crop_tool_schema(config), select_frames_tool_schema(config)]
+    """Schemas of both operations, crop first (offered under ``config.crop_tool_name``)."""
+    return [crop_tool_schema(config, config.crop_tool_name), select_frames_tool_schema(config)]

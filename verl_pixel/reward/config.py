@@ -5,6 +5,7 @@
     ShapingConfig
     ├── method               "none" | "curiosity" | "look_less" | "deepeyes"
     ├── correct_threshold    r_acc >= this counts as correct (Look Less alignment, DeepEyes gate)
+    ├── uniform_threshold    groups this close to uniform are filtered by pixel/group/filter_reward
     ├── format: FormatConfig             r_fmt and its weight
     ├── curiosity: CuriosityConfig       Pixel Reasoner (alpha, H, variant, redundancy: beta, N)
     ├── look_less: LookLessConfig        Look Less (margin, lambda_instr, lambda_align, alignment table, ...)
@@ -70,16 +71,26 @@ class RedundancyConfig:
 
 @dataclasses.dataclass(frozen=True)
 class CuriosityConfig:
-    """Pixel Reasoner's curiosity bonus (paper App. C.3): ``alpha * max(H - RaPR, 0) * 1[used]``.
+    r"""Pixel Reasoner's curiosity bonus (paper App. C.3): ``alpha * max(H - RaPR, 0) * 1[used]``.
 
     Attributes:
         variant: ``paper`` (default) or ``released_code``: the released OpenRLHF code multiplies the bonus by
-            ``code_scale / RaPR`` and counts *attempted* calls (for RaPR, ``used`` and ``n_vo``) where the paper
-            counts successful ones.
-        alpha: bonus weight (0.5).
+            ``code_scale / RaPR``, counts *attempted* calls (for RaPR, ``used`` and ``n_vo``) where the paper
+            counts successful ones, weighs video rollouts by ``video_alpha``, zeroes a correct answer given right
+            after an unfixed tool error (``zero_correct_after_error``) and can score unparsable answers
+            ``unparsable_score``. The last three apply to ``released_code`` only.
+        alpha: bonus weight (0.5; the released code's ``/ 2.0``).
         target_rapr: H, the RaPR below which tool use earns the bonus (0.3).
         code_scale: the released code's extra factor numerator (0.25).
         redundancy: beta and N.
+        video_alpha: ``released_code``: the bonus weight of a rollout whose input is a video (its ``/ 1.5``).
+        zero_correct_after_error: ``released_code``: a correct answer (``r_acc >= correct_threshold``; the code's
+            ``> 0.5``) right after a tool call that failed and was not retried (``TrajectoryRecord.
+            last_call_failed``) scores 0. The code reads that flag with the group-local index (a bug that makes
+            every group reuse the first group's flags); the rollout's own flag is used here.
+        unparsable_score: ``released_code``: ``r`` of a wrong answer the model did not mark (no ``\boxed{}`` /
+            ``<answer>``). The code's ``do_verify`` returns -1.0 when math-verify parses nothing; -1.0 reproduces
+            that, the default 0.0 keeps ``r_acc``.
     """
 
     variant: CuriosityVariant = "paper"
@@ -87,6 +98,9 @@ class CuriosityConfig:
     target_rapr: float = 0.3
     code_scale: float = 0.25
     redundancy: RedundancyConfig = dataclasses.field(default_factory=RedundancyConfig)
+    video_alpha: float = 1 / 1.5
+    zero_correct_after_error: bool = True
+    unparsable_score: float = 0.0
 
     def __post_init__(self) -> None:
         _check_choice("variant", self.variant, CuriosityVariant)
@@ -94,6 +108,10 @@ class CuriosityConfig:
         _check_number("alpha", self.alpha, low=0.0)
         _check_number("target_rapr", self.target_rapr, low=0.0, high=1.0)
         _check_number("code_scale", self.code_scale, low=0.0)
+        _check_number("video_alpha", self.video_alpha, low=0.0)
+        _check_number("unparsable_score", self.unparsable_score, low=-1.0, high=0.0)
+        if not isinstance(self.zero_correct_after_error, bool):
+            raise ValueError(f"zero_correct_after_error: expected true or false, got {self.zero_correct_after_error!r}")
 
     @property
     def op_count(self) -> OpCount:
@@ -188,10 +206,15 @@ class ShapingConfig:
         curiosity: Pixel Reasoner constants.
         look_less: Look Less constants.
         deepeyes: DeepEyes constants.
+        uniform_threshold: a group whose shaped totals have a mean absolute deviation below this counts as
+            uniform for the group filter metric ``pixel/group/filter_reward`` (Pixel Reasoner drops groups under
+            0.01, ``experience_maker.py`` line 2462); 0.0 (default) means only exactly equal totals, like verl's
+            own ``reward`` metric.
     """
 
     method: Method = "look_less"
     correct_threshold: float = 0.5
+    uniform_threshold: float = 0.0
     format: FormatConfig = dataclasses.field(default_factory=FormatConfig)
     curiosity: CuriosityConfig = dataclasses.field(default_factory=CuriosityConfig)
     look_less: LookLessConfig = dataclasses.field(default_factory=LookLessConfig)
@@ -204,6 +227,7 @@ class ShapingConfig:
         _check_type("look_less", self.look_less, LookLessConfig)
         _check_type("deepeyes", self.deepeyes, DeepEyesConfig)
         _check_number("correct_threshold", self.correct_threshold, low=0.0, high=1.0)
+        _check_number("uniform_threshold", self.uniform_threshold, low=0.0)
         if self.correct_threshold == 0.0:
             raise ValueError("correct_threshold: must be > 0, else every answer counts as correct")
 

@@ -50,7 +50,7 @@ from verl_pixel.record import RolloutMode, StopReason
 from verl_pixel.rollout.config import PixelRolloutConfig
 from verl_pixel.rollout.modes import mode_for_session, with_mode_instruction
 from verl_pixel.rollout.tool_parser import PixelHermesToolParser, from_function_call
-from verl_pixel.rollout.trajectory import TurnOutcome, build_record, tool_image_tokens
+from verl_pixel.rollout.trajectory import TurnOutcome, build_record, has_video_input, tool_image_tokens
 from verl_pixel.tools.pixel_tools import PixelOperationTool, tool_response
 from verl_pixel.tools.schema_yaml import agreed_ops_config
 from verl_pixel.tools.session import (
@@ -98,6 +98,7 @@ class PixelAgentLoop(ToolAgentLoop):
         extra_info = kwargs.get("extra_info")
         if isinstance(extra_info, Mapping):
             self.frame_images = int(extra_info.get(NUM_VIDEO_FRAMES_FIELD) or 0)
+        video_input = has_video_input(kwargs["raw_prompt"], self.frame_images)
         kwargs["raw_prompt"] = with_mode_instruction(
             list(kwargs["raw_prompt"]),
             self.pixel_config.instruction(self.mode),
@@ -106,7 +107,7 @@ class PixelAgentLoop(ToolAgentLoop):
         output = await super().run(sampling_params, **kwargs)
         pop_tool_events(output.extra_fields)  # the record keeps those of the tool turns that reached the model
         tokens = tool_image_tokens(output.response_ids, output.response_mask, self._image_pad_id)
-        output.extra_fields.update(build_record(self.mode, self.outcome, tokens).to_extra_fields())
+        output.extra_fields.update(build_record(self.mode, self.outcome, tokens, video_input).to_extra_fields())
         return output
 
     async def _handle_pending_state(self, agent_data: AgentData, sampling_params: dict[str, Any]) -> AgentState:
@@ -131,7 +132,7 @@ class PixelAgentLoop(ToolAgentLoop):
         return state
 
     async def _handle_processing_tools_state(self, agent_data: AgentData) -> AgentState:
-        stop = self.outcome.budget.stop_before_calls()
+        stop = self.outcome.budget.stop_before_calls(trajectory_registry(agent_data))
         if stop is not None:
             # The model was told its budget is spent and called again: end here, before running or appending
             # anything (the calls never reach the conversation, so they are not counted).

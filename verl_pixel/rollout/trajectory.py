@@ -42,7 +42,25 @@ def tool_image_tokens(response_ids: Sequence[int], response_mask: Sequence[int],
     return sum(1 for token, mask in pairs if mask == 0 and token == image_pad_id)
 
 
-def build_record(mode: RolloutMode, outcome: TurnOutcome, tool_visual_tokens: int) -> TrajectoryRecord:
+def has_video_input(messages: Sequence[Mapping[str, Any]], frame_images: int = 0) -> bool:
+    """Whether a prompt's visual input is a video: a ``video`` content item, or images that are sampled frames.
+
+    Args:
+        messages: the prompt's messages (content lists as verl's datasets build them).
+        frame_images: the row's ``extra_info.num_video_frames`` (frames given as images).
+    """
+    if frame_images > 0:
+        return True
+    for message in messages:
+        content = message.get("content") if isinstance(message, Mapping) else None
+        if isinstance(content, list) and any(isinstance(i, Mapping) and i.get("type") == "video" for i in content):
+            return True
+    return False
+
+
+def build_record(
+    mode: RolloutMode, outcome: TurnOutcome, tool_visual_tokens: int, video_input: bool = False
+) -> TrajectoryRecord:
     """Summarize a finished rollout.
 
     Args:
@@ -50,8 +68,13 @@ def build_record(mode: RolloutMode, outcome: TurnOutcome, tool_visual_tokens: in
         outcome: what the loop observed.
         tool_visual_tokens: visual tokens of the images tools added (counted from the response's tokens in
             training, from the images' sizes by the endpoint episode).
+        video_input: the prompt's visual input is a video (:func:`has_video_input`).
     """
     summary = summarize_events(outcome.events)
+    # The calls whose outputs reached the model, in order: the last one failing means the trajectory ended right
+    # after an error the model did not fix (Pixel Reasoner's final_error_flags, experience_maker.py, whose flag
+    # is reset by every executed call and read when the trajectory finishes).
+    last_call_failed = bool(outcome.events) and not outcome.events[-1].get("ok")
     return TrajectoryRecord(
         mode=mode,
         complied=complied(mode, summary["attempted"], summary["succeeded"]),
@@ -63,4 +86,6 @@ def build_record(mode: RolloutMode, outcome: TurnOutcome, tool_visual_tokens: in
         tool_visual_tokens=tool_visual_tokens,
         stop_reason=outcome.stop_reason,
         answer_text=(outcome.answer_text or "").strip(),
+        last_call_failed=last_call_failed,
+        video_input=video_input,
     )

@@ -34,6 +34,7 @@ logger = logging.getLogger(__name__)
 ACC_KEY = EXTRA_FIELD_PREFIX + "acc"
 FMT_KEY = EXTRA_FIELD_PREFIX + "fmt"
 ANSWER_SOURCE_KEY = EXTRA_FIELD_PREFIX + "answer_source"
+ANSWER_MARKED_KEY = EXTRA_FIELD_PREFIX + "answer_marked"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,7 +55,13 @@ class TrajectoryScore:
 
     def to_extra_info(self) -> dict[str, Any]:
         """Plain scalars for verl's ``reward_extra_info`` (read back by ``ScoredRollout.from_extra_fields``)."""
-        return {ACC_KEY: self.acc, FMT_KEY: self.fmt, ANSWER_SOURCE_KEY: self.answer_source.value}
+        marked = ExtractedAnswer(self.answer, self.answer_source).is_explicit
+        return {
+            ACC_KEY: self.acc,
+            FMT_KEY: self.fmt,
+            ANSWER_SOURCE_KEY: self.answer_source.value,
+            ANSWER_MARKED_KEY: marked,
+        }
 
 
 def score_answer(answer: str, ground_truth: GroundTruth) -> float:

@@ -23,7 +23,10 @@ Per rollout, the update carries:
   own no-op padding rows, so the rollout contributes no gradient (policy, KL or entropy) under any estimator;
 * ``extra_fields`` with the components added to ``reward_extra_info``: ``pixel/shaped/total``,
   ``pixel/shaped/<component>`` for each of :data:`~verl_pixel.reward.shaping.shaped_reward.REWARD_COMPONENTS`,
-  ``pixel/advantage_group``, ``pixel/trainable``, ``pixel/group/rapr``, ``pixel/group/need`` (None if undefined).
+  ``pixel/advantage_group``, ``pixel/trainable``, ``pixel/group/rapr``, ``pixel/group/need`` (None if undefined),
+  and ``pixel/group/filter_reward``: the group filter's metric (``algorithm.filter_groups.metric``, which verl's
+  filter drops when it is equal across the group): the group's mean shaped total when the group is uniform within
+  ``uniform_threshold`` (:func:`near_uniform`), else the rollout's own shaped total.
 """
 
 from __future__ import annotations
@@ -50,6 +53,7 @@ ADVANTAGE_GROUP_KEY = EXTRA_FIELD_PREFIX + "advantage_group"
 TRAINABLE_KEY = EXTRA_FIELD_PREFIX + "trainable"
 GROUP_RAPR_KEY = EXTRA_FIELD_PREFIX + "group/rapr"
 GROUP_NEED_KEY = EXTRA_FIELD_PREFIX + "group/need"
+FILTER_REWARD_KEY = EXTRA_FIELD_PREFIX + "group/filter_reward"
 FROZEN_GROUP = "frozen"
 
 
@@ -93,6 +97,15 @@ class GroupStepResult:
     groups: dict[str, GroupShaping]
 
 
+def near_uniform(totals: Sequence[float], threshold: float) -> bool:
+    """Pixel Reasoner's uniformity test: ``mean(|r - mean(r)|) < threshold`` (``experience_maker.py`` line 2462).
+
+    With ``threshold`` 0.0 no group is near uniform (verl's filter still drops exactly equal totals).
+    """
+    mean = sum(totals) / len(totals)
+    return sum(abs(total - mean) for total in totals) / len(totals) < threshold
+
+
 def rollout_fields(extra_fields: Mapping[str, Any]) -> dict[str, Any]:
     """One flat mapping of a stored trajectory's record and raw scores (``reward_extra_info`` wins)."""
     info = extra_fields.get(REWARD_EXTRA_INFO)
@@ -126,11 +139,28 @@ def shape_stored_groups(
         groups[uid] = shape_group(rollouts, config)
         for (session_id, _), reward in zip(sessions, groups[uid].rewards, strict=True):
             reward_of[(uid, session_id)] = reward
+    filter_value = _filter_values(groups, config.uniform_threshold)
     updates = tuple(
-        _update(key, parsed_key.uid, reward_of[(parsed_key.uid, parsed_key.session_id)], groups[parsed_key.uid], extra)
+        _update(
+            key,
+            parsed_key.uid,
+            reward_of[(parsed_key.uid, parsed_key.session_id)],
+            groups[parsed_key.uid],
+            extra,
+            filter_value[parsed_key.uid],
+        )
         for key, parsed_key, extra in zip(keys, parsed, extra_fields, strict=True)
     )
     return GroupStepResult(updates, groups)
+
+
+def _filter_values(groups: Mapping[str, GroupShaping], threshold: float) -> dict[str, float | None]:
+    """Per uid, the shared filter value of a near-uniform group (its mean total), else None (each its own)."""
+    values: dict[str, float | None] = {}
+    for uid, group in groups.items():
+        totals = [reward.total for reward in group.rewards]
+        values[uid] = sum(totals) / len(totals) if near_uniform(totals, threshold) else None
+    return values
 
 
 def _final_outputs(parsed: Sequence[TrajectoryKey]) -> dict[str, list[tuple[int, int]]]:
@@ -151,7 +181,12 @@ def _scored_rollout(key: str, extra_fields: Mapping[str, Any]) -> ScoredRollout:
 
 
 def _update(
-    key: str, uid: str, reward: ShapedReward, group: GroupShaping, extra_fields: Mapping[str, Any]
+    key: str,
+    uid: str,
+    reward: ShapedReward,
+    group: GroupShaping,
+    extra_fields: Mapping[str, Any],
+    filter_value: float | None,
 ) -> TrajectoryUpdate:
     if not reward.trainable:
         advantage_uid, score = f"{uid}/{FROZEN_GROUP}", 0.0
@@ -159,10 +194,13 @@ def _update(
         advantage_uid, score = uid, reward.total
     else:
         advantage_uid, score = f"{uid}/{reward.advantage_group}", reward.total
-    return TrajectoryUpdate(key, score, advantage_uid, reward.trainable, _with_components(extra_fields, reward, group))
+    fields = _with_components(extra_fields, reward, group, reward.total if filter_value is None else filter_value)
+    return TrajectoryUpdate(key, score, advantage_uid, reward.trainable, fields)
 
 
-def _with_components(extra_fields: Mapping[str, Any], reward: ShapedReward, group: GroupShaping) -> dict[str, Any]:
+def _with_components(
+    extra_fields: Mapping[str, Any], reward: ShapedReward, group: GroupShaping, filter_value: float
+) -> dict[str, Any]:
     """A copy of ``extra_fields`` whose ``reward_extra_info`` also holds the rollout's shaped components."""
     info = dict(extra_fields.get(REWARD_EXTRA_INFO) or {})
     info[SHAPED_PREFIX + "total"] = reward.total
@@ -171,4 +209,5 @@ def _with_components(extra_fields: Mapping[str, Any], reward: ShapedReward, grou
     info[TRAINABLE_KEY] = reward.trainable
     info[GROUP_RAPR_KEY] = group.info.rapr
     info[GROUP_NEED_KEY] = None if group.info.need is None else float(group.info.need)
+    info[FILTER_REWARD_KEY] = filter_value
     return {**extra_fields, REWARD_EXTRA_INFO: info}

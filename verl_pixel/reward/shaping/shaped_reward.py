@@ -12,8 +12,9 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
-from verl_pixel.record import EXTRA_FIELD_PREFIX, RolloutMode, TrajectoryRecord
+from verl_pixel.record import RolloutMode, TrajectoryRecord
 from verl_pixel.reward.config import OpCount
+from verl_pixel.reward.scoring.trajectory_score import ACC_KEY, ANSWER_MARKED_KEY, FMT_KEY
 
 # Advantage-group label for rollouts that share the prompt's single GRPO group.
 SHARED_ADVANTAGE_GROUP = "all"
@@ -31,17 +32,19 @@ REWARD_COMPONENTS = (
 
 @dataclasses.dataclass(frozen=True)
 class ScoredRollout:
-    """One rollout as group shaping needs it: its record plus its per-trajectory scores.
+    r"""One rollout as group shaping needs it: its record plus its per-trajectory scores.
 
     Attributes:
         record: what the rollout did.
         acc: ``r_acc`` in [0, 1].
         fmt: ``r_fmt`` in [-1, 0].
+        answer_marked: the response marked its answer (a non-empty ``\boxed{}`` or ``<answer>``).
     """
 
     record: TrajectoryRecord
     acc: float
     fmt: float = 0.0
+    answer_marked: bool = True
 
     def __post_init__(self) -> None:
         # Scores come from our own scorer; an out-of-range one is an upstream bug, not model output.
@@ -57,11 +60,16 @@ class ScoredRollout:
         Raises:
             ValueError: if ``pixel/acc`` is missing or a field is malformed.
         """
-        acc_key, fmt_key = EXTRA_FIELD_PREFIX + "acc", EXTRA_FIELD_PREFIX + "fmt"
+        acc_key, fmt_key = ACC_KEY, FMT_KEY
         if data.get(acc_key) is None:
             raise ValueError(f"extra fields: {acc_key} missing (was the trajectory scored by score_trajectory?)")
-        fmt = data.get(fmt_key)
-        return cls(TrajectoryRecord.from_mapping(data), float(data[acc_key]), 0.0 if fmt is None else float(fmt))
+        fmt, marked = data.get(fmt_key), data.get(ANSWER_MARKED_KEY)
+        return cls(
+            TrajectoryRecord.from_mapping(data),
+            float(data[acc_key]),
+            0.0 if fmt is None else float(fmt),
+            True if marked is None else bool(marked),
+        )
 
 
 @dataclasses.dataclass(frozen=True)
