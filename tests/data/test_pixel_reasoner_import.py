@@ -11,10 +11,9 @@ from verl_pixel.data.parquet_io import write_sft_parquet
 from verl_pixel.data.pixel_reasoner_import import (
     PixelReasonerImportConfig,
     import_pixel_reasoner,
-    read_pixel_reasoner_items,
+    import_pixel_reasoner_file,
 )
 from verl_pixel.data.sft_dataset import PixelSFTDataset
-from verl_pixel.data.sft_schema import RowError
 
 CALL = '<tool_call>\n{"name": "crop_image_normalized", "arguments": {"bbox_2d": [0.1, 0.1, 0.3, 0.3], "target_image": 1}}\n</tool_call>'  # noqa: E501
 
@@ -46,26 +45,30 @@ def _item(frames=None):
 def test_items_become_rows_with_observations_and_last_two_masks(media_dir, tmp_path):
     source = tmp_path / "pr.json"
     source.write_text(json.dumps([_item(), _item(frames=["frame01.png", "frame02.png"])]))
-    rows = import_pixel_reasoner(
-        read_pixel_reasoner_items(source), PixelReasonerImportConfig(image_root=str(media_dir))
-    )
+    result = import_pixel_reasoner_file(source, PixelReasonerImportConfig(image_root=str(media_dir)))
+    rows = result.rows
     messages = rows[0]["messages"]
     assert [m["role"] for m in messages] == ["system", "user", "assistant", "user", "assistant", "user", "assistant"]
     assert [m.get("tool_output") for m in messages] == [None, None, None, True, None, True, None]
     assert [m.get("loss_mask") for m in messages if m["role"] == "assistant"] == [0, 1, 1]
     assert messages[1]["content"] == "<image>How many dots?"
-    assert rows[0]["images"] == [str(media_dir / f"img{i}.png") for i in range(3)]
-    assert rows[1]["videos"] == [{"video": [str(media_dir / "frame01.png"), str(media_dir / "frame02.png")]}]
+    # Pixel Reasoner's SFT budgets: 5120*28*28 per image, 420*360 per video frame (qwen_module.py).
+    assert rows[0]["images"] == [{"path": str(media_dir / f"img{i}.png"), "max_pixels": 4014080} for i in range(3)]
+    frames = [str(media_dir / "frame01.png"), str(media_dir / "frame02.png")]
+    assert rows[1]["videos"] == [{"video": frames, "max_pixels": 151200}]
     assert rows[1]["messages"][1]["content"] == "<video>Q?" and len(rows[1]["images"]) == 2
     assert rows[0]["trajectory_type"] == "image_2_calls"
+    assert result.summary() == f"{source}: 2 rows imported, 0 bad rows skipped"
     all_trained = import_pixel_reasoner(
         [_item()], PixelReasonerImportConfig(image_root=str(media_dir), mask_policy="all")
-    )
+    ).rows
     assert [m.get("loss_mask") for m in all_trained[0]["messages"] if m["role"] == "assistant"] == [1, 1, 1]
+    unbudgeted = PixelReasonerImportConfig(image_root=str(media_dir), image_max_pixels=None, frame_max_pixels=None)
+    assert import_pixel_reasoner([_item()], unbudgeted).rows[0]["images"][0] == str(media_dir / "img0.png")
 
 
 def test_imported_rows_tokenize_with_exactly_the_last_two_turns_trained(media_dir, tiny_processor, tmp_path):
-    rows = import_pixel_reasoner([_item()], PixelReasonerImportConfig(image_root=str(media_dir)))
+    rows = import_pixel_reasoner([_item()], PixelReasonerImportConfig(image_root=str(media_dir))).rows
     path = write_sft_parquet(rows, tmp_path / "pr.parquet")
     config = OmegaConf.create({"max_length": 16384, "pad_mode": "no_padding", "ignore_input_ids_mismatch": False})
     sample = PixelSFTDataset(str(path), tiny_processor.tokenizer, config, processor=tiny_processor)[0]
@@ -90,7 +93,7 @@ def test_imported_rows_tokenize_with_exactly_the_last_two_turns_trained(media_di
         ),
     ],
 )
-def test_malformed_items_name_the_item_and_field(item, field, media_dir):
-    with pytest.raises(RowError) as info:
-        import_pixel_reasoner([_item(), item], PixelReasonerImportConfig(image_root=str(media_dir)))
-    assert info.value.row_index == 1 and info.value.field == field
+def test_malformed_items_are_skipped_naming_the_item_and_field(item, field, media_dir):
+    result = import_pixel_reasoner([_item(), item, _item()], PixelReasonerImportConfig(image_root=str(media_dir)))
+    assert len(result.rows) == 2 and len(result.skipped) == 1
+    assert (result.skipped[0].row_index, result.skipped[0].field) == (1, field)

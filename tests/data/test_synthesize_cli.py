@@ -98,7 +98,11 @@ def test_prepare_pixel_reasoner(media_dir, tmp_path):
         )
         == 0
     )
-    assert pd.read_parquet(tmp_path / "pr.parquet")["images"][0][0] == str(media_dir / "img0.png")
+    # each image carries Pixel Reasoner's SFT budget (5120*28*28)
+    assert pd.read_parquet(tmp_path / "pr.parquet")["images"][0][0] == {
+        "path": str(media_dir / "img0.png"),
+        "max_pixels": 5120 * 28 * 28,
+    }
 
 
 def test_endpoint_writer_needs_url_and_model(seed_sample_dir, tmp_path):

@@ -9,14 +9,19 @@ Usage::
     verl-pixel prepare sample DIR                      # draw the bundled seed sample into DIR
     verl-pixel prepare rl --seeds sample --out data/rl.parquet
     verl-pixel prepare pixel-reasoner --json sft.json --image-root unzipped/ --out data/pr_sft.parquet
+    verl-pixel prepare pixel-reasoner-rl --parquet PixelReasoner-RL-Data/release.parquet --out data/pr_rl.parquet
+    verl-pixel prepare deepeyes --parquet data_0.1.2_visual_toolbox_v2.parquet --out data/deepeyes_rl.parquet
     verl-pixel data check data/sft.parquet data/rl.parquet   # every bad row: file, row, field, reason
 
 ``--seeds sample`` draws the bundled procedural sample into ``--sample-dir`` (default: next to ``--out``).
+The importers of the peers' data skip a bad row, naming it (file, row, field), print how many they skipped, and
+write atomically: no output file when no row is good.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -84,8 +89,39 @@ def add_parser(subparsers: Any) -> None:
     pr.add_argument("--image-root", help="folder relative image paths are resolved against")
     pr.add_argument("--mask-policy", choices=("last_two", "all"), default="last_two")
     pr.add_argument("--out", required=True, help="SFT parquet to write")
+    pr.add_argument(
+        "--image-max-pixels", type=_budget, default=5120 * 28 * 28,
+        help="pixel budget recorded on each image (default: Pixel Reasoner's SFT processor, 5120*28*28; 0: none)",
+    )  # fmt: skip
+    pr.add_argument(
+        "--frame-max-pixels", type=_budget, default=420 * 360,
+        help="pixel budget recorded on each video frame (default: Pixel Reasoner's 420*360; 0: none)",
+    )  # fmt: skip
     pr.set_defaults(func=_prepare_pixel_reasoner)
+    _add_peer_rl(targets)
     _add_check(subparsers)
+
+
+def _budget(text: str) -> int | None:
+    value = int(text)
+    return value or None
+
+
+def _add_peer_rl(targets: Any) -> None:
+    for name, help_text, func in (
+        ("pixel-reasoner-rl", "Pixel Reasoner RL / eval parquet (release.parquet) to the RL schema", _prepare_pr_rl),
+        ("deepeyes", "DeepEyes RL parquet (DeepEyes-Datasets-47k) to the RL schema", _prepare_deepeyes),
+    ):
+        parser = targets.add_parser(name, help=help_text)
+        parser.add_argument("--parquet", required=True, help="the released parquet file")
+        parser.add_argument("--out", required=True, help="RL parquet to write")
+        parser.add_argument("--split", default="train")
+        parser.add_argument("--data-source", help="rows' data_source (default: from the source)")
+        if name == "pixel-reasoner-rl":
+            parser.add_argument("--image-root", help="folder relative image paths start from (default: the parquet's)")
+            parser.add_argument("--no-embed-images", action="store_true", help="store absolute paths, not bytes")
+            parser.add_argument("--video-layout", choices=("frames", "video"), default="frames")
+        parser.set_defaults(func=func)
 
 
 def _add_check(subparsers: Any) -> None:
@@ -185,16 +221,63 @@ def _prepare_rl(args: argparse.Namespace) -> int:
 
 def _prepare_pixel_reasoner(args: argparse.Namespace) -> int:
     from verl_pixel.data.parquet_io import write_sft_parquet
-    from verl_pixel.data.pixel_reasoner_import import (
-        PixelReasonerImportConfig,
-        import_pixel_reasoner,
-        read_pixel_reasoner_items,
-    )
+    from verl_pixel.data.pixel_reasoner_import import PixelReasonerImportConfig, import_pixel_reasoner_file
 
     root = args.image_root or str(Path(args.json).resolve().parent)
-    config = PixelReasonerImportConfig(image_root=root, mask_policy=args.mask_policy)
-    rows = import_pixel_reasoner(read_pixel_reasoner_items(args.json), config)
-    print(f"wrote {write_sft_parquet(rows, args.out)} ({len(rows)} rows)")
+    config = PixelReasonerImportConfig(
+        image_root=root,
+        mask_policy=args.mask_policy,
+        image_max_pixels=args.image_max_pixels,
+        frame_max_pixels=args.frame_max_pixels,
+    )
+    return _write_import(lambda: import_pixel_reasoner_file(args.json, config), args.out, write_sft_parquet)
+
+
+def _peer_rl_config(args: argparse.Namespace) -> Any:
+    from verl_pixel.data.peer_rl_import import PeerRLImportConfig
+
+    return PeerRLImportConfig(
+        image_root=getattr(args, "image_root", None),
+        embed_images=not getattr(args, "no_embed_images", False),
+        video_layout=getattr(args, "video_layout", "frames"),
+        split=args.split,
+        data_source=args.data_source,
+    )
+
+
+def _prepare_pr_rl(args: argparse.Namespace) -> int:
+    from verl_pixel.data.parquet_io import write_rl_parquet
+    from verl_pixel.data.peer_rl_import import import_pixel_reasoner_rl
+
+    config = _peer_rl_config(args)
+    return _write_import(lambda: import_pixel_reasoner_rl(args.parquet, config), args.out, write_rl_parquet)
+
+
+def _prepare_deepeyes(args: argparse.Namespace) -> int:
+    from verl_pixel.data.parquet_io import write_rl_parquet
+    from verl_pixel.data.peer_rl_import import import_deepeyes
+
+    config = _peer_rl_config(args)
+    return _write_import(lambda: import_deepeyes(args.parquet, config), args.out, write_rl_parquet)
+
+
+def _write_import(run: Any, out: str, write: Any) -> int:
+    """Run an import; print the skipped rows and the counts; write the good rows (atomically), or nothing if none.
+
+    A source that cannot be read at all (not JSON, not parquet) is one line on stderr and exit code 2.
+    """
+    try:
+        result = run()
+    except ValueError as err:  # row-level problems never get here: they are skipped and listed
+        print(f"verl-pixel: error: {err}", file=sys.stderr)
+        return 2
+    for line in result.listing():
+        print(line)
+    print(result.summary())
+    if not result.rows:
+        print(f"no good rows: {out} not written")
+        return 1
+    print(f"wrote {write(result.rows, out)} ({len(result.rows)} rows)")
     return 0
 
 

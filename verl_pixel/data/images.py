@@ -29,7 +29,7 @@ from typing import Any
 from PIL import Image, UnidentifiedImageError
 
 from verl_pixel.constants import MAX_IMAGE_PIXELS
-from verl_pixel.ops.resize import to_rgb
+from verl_pixel.ops.resize import resize_to_budget, to_rgb
 
 # Mapping keys holding a reference, in order of preference (bytes first: a ``path`` next to them may be relative).
 REFERENCE_KEYS = ("bytes", "image", "image_url", "path", "url")
@@ -124,3 +124,20 @@ def _decode_once(image: Image.Image) -> None:
             image.load()
         except (OSError, SyntaxError) as err:
             raise ImageDecodeError(f"cannot decode image: {err}") from err
+
+
+def load_image_at_budget(ref: Any, factor: int, min_pixels: int) -> Image.Image:
+    """Decode like :func:`load_image`; a mapping reference carrying ``max_pixels`` is then resized to that budget.
+
+    The resize is the processor's rule (``factor``: patch size x merge size); other references come back as decoded.
+
+    Raises:
+        ImageDecodeError: as :func:`load_image`, or for a ``max_pixels`` that is not a positive whole number.
+    """
+    image = load_image(ref)
+    budget = ref.get("max_pixels") if isinstance(ref, Mapping) else None
+    if budget is None:
+        return image
+    if isinstance(budget, bool) or not isinstance(budget, int) or budget < factor * factor:
+        raise ImageDecodeError(f"max_pixels must be a whole number >= {factor * factor}, got {budget!r}")
+    return resize_to_budget(image, factor=factor, min_pixels=min_pixels, max_pixels=budget)

@@ -13,10 +13,18 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from verl_pixel.data.sft_schema import IMAGE_PLACEHOLDER, PLACEHOLDER_PATTERN, VIDEO_PLACEHOLDER, video_frames
+from verl_pixel.data.sft_schema import content_parts, video_frames
 
 # decode(reference, field) -> image; ``field`` names the reference for error messages (``images[2]``).
 Decoder = Callable[[Any, str], Any]
+
+
+def with_budget(frame: Any, video: Any) -> Any:
+    """A frame reference carrying its video entry's ``max_pixels`` (``{"video": [...], "max_pixels": N}``), if any."""
+    budget = video.get("max_pixels") if isinstance(video, Mapping) else None
+    if budget is None:
+        return frame
+    return {**frame, "max_pixels": budget} if isinstance(frame, Mapping) else {"image": frame, "max_pixels": budget}
 
 
 def expand_placeholders(
@@ -47,19 +55,20 @@ def expand_placeholders(
         content = message.get("content")
         if isinstance(content, str):
             items: list[dict[str, Any]] = []
-            for segment in filter(None, PLACEHOLDER_PATTERN.split(content)):
-                if segment == IMAGE_PLACEHOLDER:
+            for kind, value in content_parts(content):
+                if kind == "image":
                     items.append({"type": "image", "image": decode(images[image_index], f"{image_key}[{image_index}]")})
                     image_index += 1
-                elif segment == VIDEO_PLACEHOLDER:
-                    frames = video_frames(videos[video_index])
+                elif kind == "video":
+                    video = videos[video_index]
                     field = f"{video_key}[{video_index}].video"
                     items += [
-                        {"type": "image", "image": decode(frame, f"{field}[{j}]")} for j, frame in enumerate(frames)
+                        {"type": "image", "image": decode(with_budget(frame, video), f"{field}[{j}]")}
+                        for j, frame in enumerate(video_frames(video))
                     ]
                     video_index += 1
                 else:
-                    items.append({"type": "text", "text": segment})
+                    items.append({"type": "text", "text": value})
             copy["content"] = items
         out.append(copy)
     return out

@@ -6,7 +6,7 @@ missing file is a one-line ``FileNotFoundError``; a row that cannot be decoded (
 :class:`~verl_pixel.data.sft_schema.RowError` naming the file, the row and the column, instead of pyarrow's
 error for the whole file.
 
-**Writing**:
+**Writing** (atomic: a temporary file renamed into place, so a failed write leaves no half-written file):
 Parquet stores one struct type per column, infers it from the values, and cannot store an empty struct. So:
 
 * every message carries the same keys (:data:`~verl_pixel.data.sft_schema.MESSAGE_KEYS`; absent ones are null);
@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -184,9 +185,20 @@ def write_rl_parquet(rows: Sequence[Mapping[str, Any]], path: str | os.PathLike)
 
 
 def _write(rows: list[dict[str, Any]], path: str | os.PathLike) -> Path:
+    """Write atomically: a temporary file next to ``path``, then a rename.
+
+    An interrupted or failed write leaves no file (and an existing one untouched), never half of one.
+    """
     if not rows:
         raise ValueError("no rows to write")
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
-    pd.DataFrame(rows).to_parquet(out)
+    handle, temporary = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+    os.close(handle)
+    try:
+        pd.DataFrame(rows).to_parquet(temporary)
+        os.replace(temporary, out)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
     return out

@@ -31,6 +31,7 @@ from verl.utils.import_utils import resolve_config_path
 from verl_pixel.constants import QWEN_VL_MERGE_SIZE
 from verl_pixel.data.images import load_image
 from verl_pixel.data.row_checks import RowCheckConfig, RowKind, RowPlan, plan_rows
+from verl_pixel.data.sft_schema import hide_literal_placeholders, show_literal_placeholders
 from verl_pixel.family_check import check_loaded_model
 from verl_pixel.model_family import family_of_patch_size, family_spec
 from verl_pixel.ops import resize_to_budget
@@ -91,6 +92,22 @@ class PixelRLDataset(RLHFDataset):
             super()._read_files_and_tokenize()
         finally:
             self.max_samples = wanted
+
+    def _build_messages(self, example: dict, key: str) -> list:
+        r"""verl's placeholder expansion, with escaped literals (``\<image>``) kept as the text ``<image>``."""
+        for message in example[key]:
+            if isinstance(message.get("content"), str):
+                message["content"] = hide_literal_placeholders(message["content"])
+        messages = super()._build_messages(example, key)
+        for message in messages:
+            content = message.get("content")
+            if isinstance(content, str):
+                message["content"] = show_literal_placeholders(content)
+            elif isinstance(content, list):
+                for item in content:
+                    if isinstance(item, dict) and isinstance(item.get("text"), str):
+                        item["text"] = show_literal_placeholders(item["text"])
+        return messages
 
     def maybe_filter_out_long_prompts(self, dataframe: Any = None) -> Any:
         """Keep the planned rows (good ones, ``max_samples`` of them), then verl's length filter."""

@@ -22,7 +22,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from enum import Enum
@@ -38,6 +37,7 @@ from verl_pixel.data.sft_schema import (
     VIDEO_PLACEHOLDER,
     RowError,
     RowProblem,
+    count_placeholders,
     image_ref_problem,
     row_error,
     validate_row,
@@ -48,7 +48,6 @@ from verl_pixel.reward.scoring.ground_truth import row_ground_truth
 logger = logging.getLogger(__name__)
 
 LISTED_BAD_ROWS = 20  # how many bad rows an error or warning spells out
-_PLACEHOLDERS = re.compile(f"({IMAGE_PLACEHOLDER}|{VIDEO_PLACEHOLDER})")
 
 
 class RowKind(str, Enum):
@@ -310,9 +309,7 @@ def _rl_problems(row: Mapping[str, Any], config: RowCheckConfig) -> list[RowProb
             text += message["content"]
         elif not isinstance(message.get("content"), list):
             problems.append(RowProblem(f"{where}.content", "expected text (with <image>/<video>) or a list"))
-    counts = {placeholder: 0 for placeholder in (IMAGE_PLACEHOLDER, VIDEO_PLACEHOLDER)}
-    for placeholder in _PLACEHOLDERS.findall(text):
-        counts[placeholder] += 1
+    counts = {marker: count_placeholders(text, marker) for marker in (IMAGE_PLACEHOLDER, VIDEO_PLACEHOLDER)}
     for placeholder, key in ((IMAGE_PLACEHOLDER, config.image_key), (VIDEO_PLACEHOLDER, config.video_key)):
         refs = row.get(key) or []
         if not isinstance(refs, Sequence) or isinstance(refs, (str, bytes)):

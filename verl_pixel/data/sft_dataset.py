@@ -14,7 +14,10 @@ The row schema is documented in :mod:`verl_pixel.data.sft_schema`. What this cla
   :class:`~verl_pixel.data.sft_schema.RowError` naming the file, the row in that file and the field; a row is
   checked again, without file checks, when it is built.
 * **decoding without torchvision**: images are decoded with PIL; the processor does the resize (the same
-  ``smart_resize`` rule qwen_vl_utils applies). ``<video>`` expands to its frames as images
+  ``smart_resize`` rule qwen_vl_utils applies), except that a reference carrying its own ``max_pixels`` (an image
+  ``{"path": ..., "max_pixels": N}``, a video ``{"video": [...], "max_pixels": N}``; ``verl-pixel prepare
+  pixel-reasoner`` writes them) is first resized to that budget with the same rule, since verl gives the SFT
+  processor no budget of its own. ``<video>`` expands to its frames as images
   (:mod:`verl_pixel.data.message_content`).
 * ``tools`` may be JSON text (how :mod:`verl_pixel.data.parquet_io` stores it) or a list.
 
@@ -31,11 +34,20 @@ import torch
 from verl.utils.dataset.multiturn_sft_dataset import MultiTurnSFTDataset
 from verl.utils.py_functional import convert_nested_value_to_list_recursive
 
-from verl_pixel.data.images import ImageDecodeError, load_image
+from verl_pixel.data.images import ImageDecodeError, load_image_at_budget
 from verl_pixel.data.message_content import expand_placeholders
 from verl_pixel.data.row_checks import RowCheckConfig, RowKind, RowPlan, plan_rows
 from verl_pixel.data.sft_schema import RowError, check_row, is_trained, parse_tools
 from verl_pixel.family_check import check_loaded_model
+
+
+def processor_geometry(processor: Any) -> tuple[int, int]:
+    """``(patch factor, min_pixels)`` of a Qwen-VL processor's image processor (Qwen2.5-VL's when unknown)."""
+    image_processor = getattr(processor, "image_processor", None)
+    factor = int(getattr(image_processor, "patch_size", 14)) * int(getattr(image_processor, "merge_size", 2))
+    size = getattr(image_processor, "size", None)  # transformers 5 keeps min_pixels as size["shortest_edge"]
+    shortest = size.get("shortest_edge") if hasattr(size, "get") else getattr(size, "shortest_edge", None)
+    return factor, int(shortest or getattr(image_processor, "min_pixels", None) or 56 * 56)
 
 
 class PixelSFTDataset(MultiTurnSFTDataset):
@@ -130,8 +142,9 @@ class PixelSFTDataset(MultiTurnSFTDataset):
         )
 
     def _decode(self, ref: Any, field: str) -> Any:
+        factor, min_pixels = processor_geometry(self.processor)
         try:
-            return load_image(ref)
+            return load_image_at_budget(ref, factor, min_pixels)
         except ImageDecodeError as err:
             row_number, file = self._where(self._row_index)
             raise RowError(row_number, field, str(err), file=file) from err

@@ -1,4 +1,4 @@
-"""The SFT row schema of :class:`~verl_pixel.data.sft_dataset.PixelSFTDataset`, and its validation (pure).
+r"""The SFT row schema of :class:`~verl_pixel.data.sft_dataset.PixelSFTDataset`, and its validation (pure).
 
 A row (one parquet record)::
 
@@ -21,7 +21,9 @@ Rules (a violation is a :class:`RowProblem` naming the field):
   verl's per-message rendering would no longer equal the whole conversation);
 * the first non-system message is a user question, no two assistant messages are adjacent, and the
   conversation ends with an assistant message;
-* placeholders appear only in user and tool messages, and their count equals the number of images / videos;
+* placeholders appear only in user and tool messages, and their count equals the number of images / videos; a
+  literal ``<image>`` / ``<video>`` that is text (Pixel Reasoner's questions carry some) is written ``\<image>``
+  / ``\<video>`` (:func:`escape_literal_placeholders`) and renders as the text ``<image>``;
 * an assistant message has text or a tool call (an empty one would train only the turn's end token).
 """
 
@@ -41,7 +43,10 @@ TOOL_OUTPUT_KEY = "tool_output"
 IMAGE_PLACEHOLDER = "<image>"
 VIDEO_PLACEHOLDER = "<video>"
 TOOL_CALL_TAG = "<tool_call>"
-PLACEHOLDER_PATTERN = re.compile(r"(<image>|<video>)")
+LITERAL_ESCAPE = "\\"  # "\\<image>" is the text "<image>", not a placeholder
+# Placeholders and their escaped (literal) forms, as one split pattern; read it with content_parts.
+PLACEHOLDER_PATTERN = re.compile(r"(\\?<image>|\\?<video>)")
+_PLACEHOLDER_KINDS = {IMAGE_PLACEHOLDER: "image", VIDEO_PLACEHOLDER: "video"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,6 +77,55 @@ class RowError(ValueError):
 
     def __reduce__(self) -> tuple[Any, ...]:  # picklable across DataLoader worker processes
         return (RowError, (self.row_index, self.field, self.detail, self.file))
+
+
+def content_parts(text: str) -> list[tuple[str, str]]:
+    r"""A message text as ``(kind, value)`` parts in order.
+
+    Placeholders are ``("image", "<image>")`` and ``("video", "<video>")``; text is ``("text", ...)``, escaped
+    literals (``\<image>``) read back as the text ``<image>`` and merged with the text around them.
+    """
+    parts: list[tuple[str, str]] = []
+    for segment in filter(None, PLACEHOLDER_PATTERN.split(text)):
+        kind = _PLACEHOLDER_KINDS.get(segment, "text")
+        escaped = segment.startswith(LITERAL_ESCAPE) and segment[len(LITERAL_ESCAPE) :] in _PLACEHOLDER_KINDS
+        value = segment[len(LITERAL_ESCAPE) :] if escaped else segment
+        if kind == "text" and parts and parts[-1][0] == "text":
+            parts[-1] = ("text", parts[-1][1] + value)
+        else:
+            parts.append((kind, value))
+    return parts
+
+
+def count_placeholders(text: str, placeholder: str) -> int:
+    """How many ``placeholder`` s (``<image>`` or ``<video>``) ``text`` holds, escaped literals not counted."""
+    return sum(1 for kind, value in content_parts(text) if kind != "text" and value == placeholder)
+
+
+def escape_literal_placeholders(text: str) -> str:
+    """``text`` with every ``<image>`` / ``<video>`` escaped, so that all of it stays text."""
+    for placeholder in (IMAGE_PLACEHOLDER, VIDEO_PLACEHOLDER):
+        text = text.replace(placeholder, LITERAL_ESCAPE + placeholder)
+    return text
+
+
+# Private-use characters standing in for escaped literals while a placeholder splitter that knows no escape (verl's
+# RLHFDataset._build_messages) runs; see hide_literal_placeholders.
+_STAND_INS = {LITERAL_ESCAPE + IMAGE_PLACEHOLDER: "\ue000", LITERAL_ESCAPE + VIDEO_PLACEHOLDER: "\ue001"}
+
+
+def hide_literal_placeholders(text: str) -> str:
+    """``text`` with its escaped literals replaced by stand-ins no placeholder splitter matches."""
+    for escaped, stand_in in _STAND_INS.items():
+        text = text.replace(escaped, stand_in)
+    return text
+
+
+def show_literal_placeholders(text: str) -> str:
+    """Undo :func:`hide_literal_placeholders`: each stand-in becomes the literal text ``<image>`` / ``<video>``."""
+    for escaped, stand_in in _STAND_INS.items():
+        text = text.replace(stand_in, escaped.removeprefix(LITERAL_ESCAPE))
+    return text
 
 
 def is_tool_output(message: Mapping[str, Any]) -> bool:
@@ -185,7 +239,7 @@ def _message_problems(index: int, message: Any, key: str) -> list[RowProblem]:
         problems.append(RowProblem(f"{where}.content", "missing (only an assistant tool call may have no content)"))
     elif role == "assistant" and not (content or "").strip() and not message.get("tool_calls"):
         problems.append(RowProblem(f"{where}.content", "empty assistant message (nothing to train but the turn end)"))
-    elif role in ("assistant", "system") and PLACEHOLDER_PATTERN.search(content or ""):
+    elif role in ("assistant", "system") and any(kind != "text" for kind, _ in content_parts(content or "")):
         problems.append(RowProblem(f"{where}.content", f"{role} messages cannot hold <image>/<video> placeholders"))
     mask = message.get(LOSS_MASK_KEY)
     if mask is not None:
@@ -283,7 +337,7 @@ def _media_problems(
         if not isinstance(refs, Sequence) or isinstance(refs, (str, bytes)):
             problems.append(RowProblem(field, f"expected a list, got {type(refs).__name__}"))
             continue
-        count = text.count(placeholder)
+        count = count_placeholders(text, placeholder)
         if count != len(refs):
             problems.append(RowProblem(field, f"{count} {placeholder} placeholders but {len(refs)} {field}"))
     if problems:

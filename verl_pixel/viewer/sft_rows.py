@@ -17,7 +17,13 @@ from typing import Any
 from PIL import Image
 
 from verl_pixel.data.images import ImageDecodeError, load_image
-from verl_pixel.data.sft_schema import IMAGE_PLACEHOLDER, TOOL_CALL_TAG, is_tool_output, video_frames
+from verl_pixel.data.sft_schema import (
+    IMAGE_PLACEHOLDER,
+    TOOL_CALL_TAG,
+    count_placeholders,
+    is_tool_output,
+    video_frames,
+)
 from verl_pixel.ops import ImageRegistry, MalformedToolCall, ToolCall, VisualOpsConfig, parse_tool_calls
 from verl_pixel.ops.tool_call import parse_call_body
 from verl_pixel.viewer.drawing import placeholder_image
@@ -66,7 +72,7 @@ class _RowReplay:
         self.notes: list[str] = []
 
     def message(self, message: Mapping[str, Any]) -> None:
-        count = (message.get("content") or "").count(IMAGE_PLACEHOLDER)
+        count = count_placeholders(message.get("content") or "", IMAGE_PLACEHOLDER)
         new = self.images[self.seen : self.seen + count]
         self.seen += len(new)
         if is_tool_output(message):

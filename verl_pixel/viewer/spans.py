@@ -23,13 +23,7 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from verl_pixel.data.sft_schema import (
-    IMAGE_PLACEHOLDER,
-    LOSS_MASK_KEY,
-    PLACEHOLDER_PATTERN,
-    is_tool_output,
-    is_trained,
-)
+from verl_pixel.data.sft_schema import LOSS_MASK_KEY, content_parts, is_tool_output, is_trained
 from verl_pixel.ops.tool_call import TOOL_CALL_CLOSE
 from verl_pixel.viewer.model import ImageRef, SpanKind, TextSpan, Turn
 
@@ -57,12 +51,12 @@ def sft_turn(message: Mapping[str, Any], next_image: int) -> tuple[Turn, int]:
     """
     kind = SpanKind.TRAINED if is_trained(message) else SpanKind.MASKED
     parts: list[TextSpan | ImageRef] = []
-    for segment in filter(None, PLACEHOLDER_PATTERN.split(message.get("content") or "")):
-        if segment == IMAGE_PLACEHOLDER:
+    for part, value in content_parts(message.get("content") or ""):
+        if part == "image":
             parts.append(ImageRef(next_image))
             next_image += 1
         else:
-            parts.append(TextSpan(segment, kind))  # a <video> placeholder stays visible as text
+            parts.append(TextSpan(value, kind))  # a <video> placeholder stays visible as text
     calls = [tool_call_text(call) for call in message.get("tool_calls") or ()]
     if calls:
         prefix = "\n" if parts else ""
