@@ -30,6 +30,7 @@ Method = Literal["none", "curiosity", "look_less", "deepeyes"]
 CuriosityVariant = Literal["paper", "released_code"]
 OpCount = Literal["succeeded", "attempted"]
 ProbeGradient = Literal["own_group", "pooled", "off"]
+FormatRule = Literal["pixel", "deepeyes"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,14 +42,20 @@ class FormatConfig:
         penalize_failed_ops: an operation answered with an error (``ops_failed > 0``: malformed JSON, bad
             arguments) is a format error.
         require_explicit_answer: a response without a non-empty ``\boxed{}`` or ``<answer>`` is a format error.
+        rule: ``pixel`` (the two checks above) or ``deepeyes``: DeepEyes' ``vl_agent.py`` ``compute_score`` rule
+            instead (unbalanced ``<think>`` tags, unbalanced ``<answer>`` tags after the last ``</think>``, or an
+            answer of 1000+ characters, which also scores ``r_acc`` 0; see
+            :mod:`verl_pixel.reward.scoring.format_rules`).
     """
 
     weight: float = 0.0
     penalize_failed_ops: bool = True
     require_explicit_answer: bool = True
+    rule: FormatRule = "pixel"
 
     def __post_init__(self) -> None:
         _check_number("weight", self.weight, low=0.0)
+        _check_choice("rule", self.rule, FormatRule)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -23,6 +23,7 @@ from verl_pixel.reward.config import FormatConfig
 from verl_pixel.reward.scoring.anls import anls_score
 from verl_pixel.reward.scoring.answer import AnswerSource, ExtractedAnswer, extract_final_answer
 from verl_pixel.reward.scoring.choice import read_choice
+from verl_pixel.reward.scoring.format_rules import deepeyes_format
 from verl_pixel.reward.scoring.ground_truth import AnswerType, GroundTruth, parse_ground_truth
 from verl_pixel.reward.scoring.math_answer import score_math
 from verl_pixel.reward.scoring.number import read_number
@@ -112,8 +113,11 @@ def format_score(record: TrajectoryRecord, extracted: ExtractedAnswer, config: F
     r"""``r_fmt``: -1.0 if the rollout made a format error, else 0.0 (DeepEyes' convention).
 
     Format errors: an operation answered with an error message (``ops_failed > 0``), when
-    ``config.penalize_failed_ops``; no non-empty ``\boxed{}`` / ``<answer>``, when ``config.require_explicit_answer``.
+    ``config.penalize_failed_ops``; no non-empty ``\boxed{}`` / ``<answer>``, when ``config.require_explicit_answer``;
+    with ``config.rule == "deepeyes"`` DeepEyes' checks instead (:mod:`verl_pixel.reward.scoring.format_rules`).
     """
+    if config.rule == "deepeyes":
+        return -1.0 if deepeyes_format(record.answer_text).error else 0.0
     failed_ops = config.penalize_failed_ops and record.ops_failed > 0
     missing_answer = config.require_explicit_answer and not extracted.is_explicit
     return -1.0 if failed_ops or missing_answer else 0.0
@@ -135,6 +139,9 @@ def score_trajectory(
         ValueError: if the ground truth is malformed (never because of the model's output).
     """
     truth = parse_ground_truth(ground_truth)
+    config = config or FormatConfig()
     acc, extracted = score_response(record.answer_text, truth)
-    fmt = format_score(record, extracted, config or FormatConfig())
+    if config.rule == "deepeyes" and deepeyes_format(record.answer_text).answer_too_long:
+        acc = 0.0  # DeepEyes zeroes an answer of 1000+ characters
+    fmt = format_score(record, extracted, config)
     return TrajectoryScore(acc=acc, fmt=fmt, answer=extracted.text, answer_source=extracted.source)
