@@ -143,7 +143,7 @@ def test_infovqa_rrc_json_and_hf_parquet(tmp_path, bench):
 
 def test_mme_realworld_json_and_tsv(tmp_path, bench):
     (sample,) = load_benchmark("mmerealworld", bench.mme_json(tmp_path / "mme"))
-    assert sample.sample_id == "perception/remote_sensing/color/0001" and sample.category == "Remote Sensing"
+    assert sample.sample_id == "perception/remote_sensing/color/0001" and sample.category == "Perception/Remote Sensing"
     assert sample.options == ("white", "red", "green", "blue", "The image does not show it.")
     assert (
         sample.answers == ("B",) and "(A) white" in sample.question_text() and "(A) (A)" not in sample.question_text()

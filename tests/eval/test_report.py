@@ -34,7 +34,7 @@ def test_summary_math_by_hand():
     assert (a.run, a.queries, a.errors, a.accuracy, a.tur) == ("a", 3, 1, 2 / 3, 2 / 3)
     assert (a.ops_per_response, a.failed_op_rate, a.response_tokens) == (5 / 3, 2 / 5, 40.0)
     assert (a.visual_tokens_per_query, a.tool_visual_tokens_per_query) == (370 / 3, 70 / 3)
-    assert a.by_category == (("FCP", 0.0), ("FSP", 1.0))
+    assert a.by_category == (("cross (FCP)", 0.0), ("single (FSP)", 1.0))  # HR-Bench: the file's and paper's names
     assert (b.run, b.accuracy, b.tur, b.failed_op_rate, b.response_tokens) == ("b", 0.0, 0.0, None, None)
     renamed = summarize_results(results, run="merged")
     assert {s.run for s in renamed} == {"merged"} and renamed[0].queries == 4

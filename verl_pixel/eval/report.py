@@ -16,16 +16,28 @@ response tokens                       mean completion tokens per query (all assi
 ====================================  ===========================================================================
 
 Failed samples (endpoint errors) are counted in ``errors`` and left out of every mean.
+
+Beside those, per benchmark where it applies:
+
+* **official score**: MVBench's headline is the mean of its per-task accuracies ("Avg"), given beside the
+  per-question mean (they differ when tasks have different sizes);
+* **categories** under their report names (HR-Bench: ``single (FSP)``, ``cross (FCP)``: the files' names and the
+  paper's), and **groups**: categories written ``Group/Subgroup`` (MME-RealWorld's ``Task/Subtask``) are also
+  averaged per group, so Perception and Reasoning are reported apart;
+* **secondary scores**: InfographicVQA's ``exact_match`` (how Pixel Reasoner scores it) beside its ANLS;
+* **Avg@k** (``eval run --samples k``): accuracy and TUR are means over all k draws, with their standard deviation
+  over the draws (``ddof`` 0) in ``accuracy_std`` / ``tur_std``.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from verl_pixel.eval.benchmarks import SPECS, Benchmark, Metric
+from verl_pixel.eval.benchmarks import SPECS, Benchmark, BenchmarkSpec, Metric, OfficialScore
 from verl_pixel.eval.results import SampleResult
 
 MISSING = "–"
@@ -48,7 +60,13 @@ class BenchmarkSummary:
         visual_tokens_per_query: input and tool visual tokens per query.
         tool_visual_tokens_per_query: tool visual tokens per query.
         response_tokens: mean completion tokens per query.
-        by_category: mean ``r_acc`` per category, sorted by category.
+        by_category: mean ``r_acc`` per category (report name), sorted by category.
+        by_group: mean ``r_acc`` per group of ``Group/Subgroup`` categories, sorted.
+        official: the benchmark's official score where it is not the per-question mean (MVBench: task mean).
+        scores: mean of each secondary score (``exact_match``), sorted by name.
+        draws: responses per question.
+        accuracy_std: standard deviation of the per-draw accuracies (``None`` for one draw).
+        tur_std: standard deviation of the per-draw TURs (``None`` for one draw).
     """
 
     run: str
@@ -64,11 +82,18 @@ class BenchmarkSummary:
     tool_visual_tokens_per_query: float | None = None
     response_tokens: float | None = None
     by_category: tuple[tuple[str, float], ...] = ()
+    by_group: tuple[tuple[str, float], ...] = ()
+    official: float | None = None
+    scores: tuple[tuple[str, float], ...] = ()
+    draws: int = 1
+    accuracy_std: float | None = None
+    tur_std: float | None = None
 
     def to_json(self) -> dict[str, Any]:
-        """Plain JSON object (categories as a mapping)."""
+        """Plain JSON object (categories, groups and scores as mappings)."""
         out = dataclasses.asdict(self)
-        out["by_category"] = dict(self.by_category)
+        for name in ("by_category", "by_group", "scores"):
+            out[name] = dict(getattr(self, name))
         return out
 
 
@@ -98,15 +123,55 @@ def _mean(values: Sequence[float]) -> float | None:
     return sum(values) / len(values) if values else None
 
 
+def _std(values: Sequence[float]) -> float | None:
+    """Population standard deviation (``ddof`` 0); ``None`` for fewer than two values."""
+    if len(values) < 2:
+        return None
+    mean = sum(values) / len(values)
+    return math.sqrt(sum((value - mean) ** 2 for value in values) / len(values))
+
+
+def _spec(benchmark: str) -> BenchmarkSpec | None:
+    try:
+        return SPECS[Benchmark(benchmark)]
+    except ValueError:
+        return None
+
+
+def _grouped(results: Sequence[SampleResult], key: Any) -> tuple[tuple[str, float], ...]:
+    """Mean ``r_acc`` per ``key(result)`` (results whose key is empty are left out), sorted by key."""
+    groups: dict[str, list[float]] = defaultdict(list)
+    for result in results:
+        if name := key(result):
+            groups[name].append(result.acc)
+    return tuple(sorted((name, sum(values) / len(values)) for name, values in groups.items()))
+
+
+def _draw_spread(scored: Sequence[SampleResult]) -> tuple[int, float | None, float | None]:
+    """Draws, and the standard deviations of the per-draw accuracy and TUR."""
+    draws: dict[int, list[SampleResult]] = defaultdict(list)
+    for result in scored:
+        draws[result.draw].append(result)
+    accuracy = [sum(r.acc for r in group) / len(group) for group in draws.values()]
+    tur = [sum(float(r.record.used_tool) for r in group) / len(group) for group in draws.values()]
+    return max(len(draws), 1), _std(accuracy), _std(tur)
+
+
 def summarize(run: str, benchmark: str, results: Sequence[SampleResult]) -> BenchmarkSummary:
     """Metrics of one run on one benchmark (definitions in the module docstring)."""
     scored = [result for result in results if result.ok]
     attempted = sum(result.record.ops_attempted for result in scored)
     failed = sum(result.record.ops_failed for result in scored)
-    categories: dict[str, list[float]] = defaultdict(list)
-    for result in scored:
-        if result.category:
-            categories[result.category].append(result.acc)
+    spec = _spec(benchmark)
+    labels = spec.category_labels if spec is not None else {}
+    by_category = _grouped(scored, lambda r: labels.get(r.category, r.category))
+    by_group = _grouped(scored, lambda r: r.category.split("/")[0].title() if "/" in r.category else "")
+    official = None
+    if spec is not None and spec.official_score is OfficialScore.CATEGORY_MEAN and by_category:
+        official = sum(value for _, value in by_category) / len(by_category)
+    names = sorted({name for result in scored for name in result.scores})
+    scores = tuple((name, _mean([r.scores[name] for r in scored if name in r.scores]) or 0.0) for name in names)
+    draws, accuracy_std, tur_std = _draw_spread(scored)
     known_tokens = [float(result.response_tokens) for result in scored if result.response_tokens is not None]
     return BenchmarkSummary(
         run=run,
@@ -121,7 +186,13 @@ def summarize(run: str, benchmark: str, results: Sequence[SampleResult]) -> Benc
         visual_tokens_per_query=_mean([float(result.visual_tokens) for result in scored]),
         tool_visual_tokens_per_query=_mean([float(result.record.tool_visual_tokens) for result in scored]),
         response_tokens=_mean(known_tokens),
-        by_category=tuple(sorted((name, sum(v) / len(v)) for name, v in categories.items())),
+        by_category=by_category,
+        by_group=by_group,
+        official=official,
+        scores=scores,
+        draws=draws,
+        accuracy_std=accuracy_std,
+        tur_std=tur_std,
     )
 
 
@@ -141,6 +212,14 @@ def _number(value: float | None, digits: int) -> str:
     return MISSING if value is None else f"{value:.{digits}f}"
 
 
+def _with_std(value: float | None, std: float | None) -> str:
+    """A percentage, with its standard deviation over draws when there is one (``71.3 ± 1.2``)."""
+    return _percent(value) if std is None else f"{_percent(value)} ± {_percent(std)}"
+
+
+SCORE_LABELS = {"exact_match": "exact match (Pixel Reasoner's scoring of this benchmark)"}
+
+
 TABLE_HEADER = (
     "| run | n | {metric} (%) | TUR (%) | ops / response | failed ops (%) | visual tokens / query "
     "| tool visual tokens / query | response tokens | errors |"
@@ -152,8 +231,8 @@ def table_row(summary: BenchmarkSummary) -> str:
     cells = [
         summary.run,
         MISSING if summary.queries is None else str(summary.queries),
-        _percent(summary.accuracy),
-        _percent(summary.tur),
+        _with_std(summary.accuracy, summary.accuracy_std),
+        _with_std(summary.tur, summary.tur_std),
         _number(summary.ops_per_response, 2),
         _percent(summary.failed_op_rate),
         _number(summary.visual_tokens_per_query, 0),
@@ -176,8 +255,31 @@ def markdown_report(summaries: Sequence[BenchmarkSummary]) -> str:
         rule = "|" + "---|" * (header.count("|") - 1)
         lines = [f"## {benchmark_title(benchmark)} (`{benchmark}`)", "", header, rule]
         lines += [table_row(summary) for summary in by_benchmark[benchmark]]
+        lines += _details(by_benchmark[benchmark])
         sections.append("\n".join(lines))
     return "\n\n".join(sections) + "\n"
+
+
+def _named(pairs: Sequence[tuple[str, float]]) -> str:
+    return ", ".join(f"{name} {_percent(value)}" for name, value in pairs)
+
+
+def _details(summaries: Sequence[BenchmarkSummary]) -> list[str]:
+    """Lines under a benchmark's table: Avg@k, official score, secondary scores, groups and categories per run."""
+    lines: list[str] = []
+    for summary in summaries:
+        found = []
+        if summary.draws > 1:
+            found.append(f"Avg@{summary.draws}: mean ± standard deviation over {summary.draws} draws per question")
+        if summary.official is not None:
+            found.append(f"official score (mean of per-task accuracies): {_percent(summary.official)}")
+        found += [f"{SCORE_LABELS.get(name, name)}: {_percent(value)}" for name, value in summary.scores]
+        if summary.by_group:
+            found.append(f"by group: {_named(summary.by_group)}")
+        if summary.by_category:
+            found.append(f"by category: {_named(summary.by_category)}")
+        lines += [f"- {summary.run}: {text}" for text in found]
+    return ["", *lines] if lines else []
 
 
 def json_report(summaries: Sequence[BenchmarkSummary]) -> dict[str, Any]:

@@ -9,7 +9,11 @@ One line per finished sample (appended as soon as it finishes, so an interrupted
                 "turns": 2, "images_added": 1, "tool_visual_tokens": 1000, "stop_reason": "answered",
                 "answer_text": "..."},
      "prompt_tokens": 3120, "completion_tokens": 250, "response_tokens": 250,
-     "input_visual_tokens": 2000, "transcript": ["...", "..."]}
+     "input_visual_tokens": 2000, "transcript": ["...", "..."], "draw": 0, "scores": {}}
+
+With ``eval run --samples k`` a question is answered k times: draw 0 keeps the question's key, draw ``d`` > 0 is
+``<key>#<d>``. ``scores`` holds the scores reported beside ``acc`` (InfographicVQA: Pixel Reasoner's
+``exact_match``).
 
 A failed sample (the endpoint gave up) has ``"ok": false`` and its ``error``; resuming retries it. Reading keeps
 the last line per key, preferring a successful one.
@@ -52,6 +56,8 @@ class SampleResult:
     response_tokens: int | None = None
     input_visual_tokens: int = 0
     transcript: tuple[str, ...] = ()
+    draw: int = 0
+    scores: dict[str, float] = dataclasses.field(default_factory=dict)
 
     @property
     def visual_tokens(self) -> int:
@@ -64,6 +70,7 @@ class SampleResult:
         fields = self.record.to_extra_fields()
         out["record"] = {name.split("/", 1)[1]: value for name, value in fields.items()}
         out["transcript"] = list(self.transcript)
+        out["scores"] = dict(self.scores)
         return out
 
     @classmethod
@@ -81,6 +88,7 @@ class SampleResult:
         record = data.get("record") or {}
         kwargs["record"] = TrajectoryRecord.from_mapping({f"pixel/{name}": value for name, value in record.items()})
         kwargs["transcript"] = tuple(data.get("transcript") or ())
+        kwargs["scores"] = {str(name): float(value) for name, value in (data.get("scores") or {}).items()}
         return cls(**kwargs)
 
 

@@ -12,6 +12,10 @@ Samples run concurrently (``concurrency`` episodes in flight, each one request a
 scored with :func:`verl_pixel.reward.score_trajectory` and appended to the JSONL output at once
 (:mod:`verl_pixel.eval.results`). Re-running with the same output skips every sample already finished there and
 retries the failed ones.
+
+``samples`` (``eval run --samples k``) answers every question k times (draws ``0 .. k-1``, each its own result
+line), for Avg@k: the report gives the mean and the standard deviation over the draws of accuracy and TUR (Mini-o3
+reports Avg@32). More than one draw needs a sampling temperature above 0.
 """
 
 from __future__ import annotations
@@ -31,7 +35,8 @@ from verl_pixel.data.parquet_io import read_rows as read_parquet_rows
 from verl_pixel.eval.episode import EpisodeConfig, EpisodeOutcome, run_episode
 from verl_pixel.eval.results import ResultWriter, SampleResult, completed_keys, read_results
 from verl_pixel.eval.sample_inputs import PreparedSample, RowError, prepare_sample, row_key
-from verl_pixel.reward import score_trajectory
+from verl_pixel.reward import parse_ground_truth, score_trajectory
+from verl_pixel.reward.scoring.exact_match import secondary_scores
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +51,7 @@ class RunnerConfig:
         limit: evaluate only the first ``limit`` rows of each parquet file.
         progress: show a tqdm progress bar.
         tokenizer_path: tokenizer to count response tokens with when the server reports no ``usage``.
+        samples: responses drawn per question (Avg@k).
     """
 
     run_name: str
@@ -53,15 +59,23 @@ class RunnerConfig:
     limit: int | None = None
     progress: bool = True
     tokenizer_path: str | None = None
+    samples: int = 1
 
     def __post_init__(self) -> None:
         if self.concurrency < 1:
             raise ValueError(f"concurrency must be >= 1, got {self.concurrency}")
+        if self.samples < 1:
+            raise ValueError(f"samples must be >= 1, got {self.samples}")
+
+
+def draw_key(row_key_: str, draw: int) -> str:
+    """The result key of one draw of a question: the question's key for draw 0, ``<key>#<draw>`` after."""
+    return row_key_ if draw == 0 else f"{row_key_}#{draw}"
 
 
 @dataclasses.dataclass(frozen=True)
 class RunSummary:
-    """Counts of one invocation: rows seen, skipped as already done, finished now, failed now."""
+    """Counts of one invocation: responses wanted (rows x samples), skipped as done, finished now, failed now."""
 
     path: Path
     total: int
@@ -102,15 +116,23 @@ def read_rows(paths: Sequence[str | os.PathLike], limit: int | None = None) -> l
 
 
 def scored_result(
-    sample: PreparedSample, outcome: EpisodeOutcome, run: RunnerConfig, model: str, counter: ResponseTokenCounter
+    sample: PreparedSample,
+    outcome: EpisodeOutcome,
+    run: RunnerConfig,
+    model: str,
+    counter: ResponseTokenCounter,
+    draw: int = 0,
 ) -> SampleResult:
     """Score a finished episode and package it (pure apart from the optional tokenizer)."""
-    score = score_trajectory(outcome.record, sample.ground_truth)
+    truth = parse_ground_truth(sample.ground_truth)
+    score = score_trajectory(outcome.record, truth)
     response_tokens = outcome.completion_tokens
     if response_tokens is None:
         response_tokens = counter.count(outcome.transcript)
     return SampleResult(
-        key=sample.key,
+        key=draw_key(sample.key, draw),
+        draw=draw,
+        scores=secondary_scores(score.answer, truth),
         benchmark=sample.benchmark,
         sample_id=sample.sample_id,
         category=sample.category,
@@ -130,12 +152,19 @@ def scored_result(
     )
 
 
-def failed_result(row: Mapping[str, Any], run: RunnerConfig, model: str, error: str) -> SampleResult:
+def failed_result(row: Mapping[str, Any], run: RunnerConfig, model: str, error: str, draw: int = 0) -> SampleResult:
     """A result line for a sample that could not be evaluated (retried on resume)."""
     key = row_key(row)
     benchmark, _, sample_id = key.partition("/")
     return SampleResult(
-        key=key, benchmark=benchmark, sample_id=sample_id, run=run.run_name, model=model, ok=False, error=error
+        key=draw_key(key, draw),
+        benchmark=benchmark,
+        sample_id=sample_id,
+        run=run.run_name,
+        model=model,
+        ok=False,
+        error=error,
+        draw=draw,
     )
 
 
@@ -145,8 +174,9 @@ async def evaluate_row(
     episode: EpisodeConfig,
     run: RunnerConfig,
     counter: ResponseTokenCounter,
+    draw: int = 0,
 ) -> SampleResult:
-    """Prepare, run and score one row; any failure becomes a failed result (retried on resume), never an exception.
+    """Prepare, run and score one draw of a row; any failure becomes a failed result (retried on resume).
 
     Endpoint failures (malformed replies included) and bad rows are expected and logged as warnings; anything
     else is a bug, logged with its traceback, and still costs only this sample: one poisoned sample must not end
@@ -156,14 +186,14 @@ async def evaluate_row(
     try:
         sample = await asyncio.to_thread(prepare_sample, row, episode.ops)
         outcome = await run_episode(endpoint, sample, episode)
-        return await asyncio.to_thread(scored_result, sample, outcome, run, model, counter)
+        return await asyncio.to_thread(scored_result, sample, outcome, run, model, counter, draw)
     except (EndpointError, RowError, ValueError) as err:
         logger.warning("%s failed: %s", row_key(row), err)
         error = err
     except Exception as err:  # see the docstring
         logger.exception("%s failed with an unexpected error", row_key(row))
         error = err
-    return failed_result(row, run, model, f"{type(error).__name__}: {error}")
+    return failed_result(row, run, model, f"{type(error).__name__}: {error}", draw)
 
 
 async def run_eval_async(
@@ -174,23 +204,25 @@ async def run_eval_async(
     run: RunnerConfig,
 ) -> RunSummary:
     """Evaluate every row not yet finished in ``out_path`` (see the module docstring)."""
+    if run.samples > 1 and endpoint_config.temperature == 0:
+        raise ValueError(f"samples={run.samples} draws need a sampling temperature above 0 (greedy draws are equal)")
     rows = read_rows(parquet_paths, run.limit)
     done = completed_keys(read_results(out_path))
-    pending: dict[str, dict[str, Any]] = {}
+    pending: dict[str, tuple[dict[str, Any], int]] = {}
     for row in rows:  # a key listed twice (the same file given twice) runs once
-        key = row_key(row)
-        if key not in done:
-            pending.setdefault(key, row)
-    logger.info(
-        "%s: %d rows, %d already done, %d to run", run.run_name, len(rows), len(rows) - len(pending), len(pending)
-    )
+        for draw in range(run.samples):
+            key = draw_key(row_key(row), draw)
+            if key not in done:
+                pending.setdefault(key, (row, draw))
+    total = len(rows) * run.samples
+    logger.info("%s: %d responses, %d already done, %d to run", run.run_name, total, total - len(pending), len(pending))
     counter = ResponseTokenCounter(run.tokenizer_path)
     gate = asyncio.Semaphore(run.concurrency)
     endpoint = ChatEndpoint(endpoint_config, max_connections=run.concurrency)
 
-    async def bounded(row: Mapping[str, Any]) -> SampleResult:
+    async def bounded(row: Mapping[str, Any], draw: int) -> SampleResult:
         async with gate:
-            return await evaluate_row(endpoint, row, episode, run, counter)
+            return await evaluate_row(endpoint, row, episode, run, counter, draw)
 
     finished = failed = 0
     try:
@@ -198,7 +230,7 @@ async def run_eval_async(
             ResultWriter(out_path) as writer,
             tqdm(total=len(pending), desc=run.run_name, disable=not run.progress) as bar,
         ):
-            for next_result in asyncio.as_completed([bounded(row) for row in pending.values()]):
+            for next_result in asyncio.as_completed([bounded(row, draw) for row, draw in pending.values()]):
                 result = await next_result
                 writer.write(result)
                 finished += result.ok
@@ -206,7 +238,7 @@ async def run_eval_async(
                 bar.update(1)
     finally:
         await endpoint.aclose()
-    return RunSummary(Path(out_path), len(rows), len(rows) - len(pending), finished, failed)
+    return RunSummary(Path(out_path), total, total - len(pending), finished, failed)
 
 
 def run_eval(

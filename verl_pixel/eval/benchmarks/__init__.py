@@ -8,7 +8,7 @@ unexpected. The expected layouts are in each module's docstring (``verl-pixel ev
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from enum import Enum
 from pathlib import Path
 
@@ -28,6 +28,13 @@ class Benchmark(str, Enum):
     MMEREALWORLD = "mmerealworld"
 
 
+class OfficialScore(str, Enum):
+    """How a benchmark's headline number averages its questions."""
+
+    QUESTION_MEAN = "question_mean"  # the mean over questions
+    CATEGORY_MEAN = "category_mean"  # the mean of per-category accuracies (MVBench's "Avg" over its 20 tasks)
+
+
 class Metric(str, Enum):
     """The benchmark's headline metric (both are means of the per-question ``r_acc``)."""
 
@@ -43,7 +50,7 @@ class LoadOptions:
         image_root: folder the benchmark's relative image paths start from (TallyQA, InfographicVQA JSON,
             MME-RealWorld JSON); default: next to the annotation file.
         tally_split: TallyQA questions to keep (``complex`` is the benchmark).
-        mvbench_tasks: MVBench tasks to read (default: all 20).
+        mvbench_tasks: MVBench tasks to read (default: all 20 but fine_grained_pose unless its clips are there).
         num_frames: frames sampled per MVBench video.
         frame_max_pixels: pixel budget recorded on each MVBench frame.
         workers: threads decoding MVBench videos.
@@ -66,6 +73,8 @@ class BenchmarkSpec:
     metric: Metric
     load: Callable[[Path, LoadOptions], list[EvalSample]]
     layout: str
+    category_labels: Mapping[str, str] = dataclasses.field(default_factory=dict)  # report names of categories
+    official_score: OfficialScore = OfficialScore.QUESTION_MEAN
 
 
 SPECS: dict[Benchmark, BenchmarkSpec] = {
@@ -78,6 +87,7 @@ SPECS: dict[Benchmark, BenchmarkSpec] = {
             Metric.ACCURACY,
             lambda r, o: hrbench.load_hrbench(r, "hrbench4k"),
             "<root>/hr_bench_4k.parquet (DreamMr/HR-Bench) or VLMEvalKit's HRBench4K.tsv",
+            category_labels=hrbench.CATEGORY_LABELS,
         ),
         BenchmarkSpec(
             Benchmark.HRBENCH8K,
@@ -85,6 +95,7 @@ SPECS: dict[Benchmark, BenchmarkSpec] = {
             Metric.ACCURACY,
             lambda r, o: hrbench.load_hrbench(r, "hrbench8k"),
             "<root>/hr_bench_8k.parquet (DreamMr/HR-Bench) or VLMEvalKit's HRBench8K.tsv",
+            category_labels=hrbench.CATEGORY_LABELS,
         ),
         BenchmarkSpec(
             Benchmark.TALLYQA,
@@ -106,6 +117,7 @@ SPECS: dict[Benchmark, BenchmarkSpec] = {
             Metric.ACCURACY,
             lambda r, o: mvbench.load_mvbench(r, o.mvbench_tasks, o.num_frames, o.frame_max_pixels, o.workers),
             mvbench.LAYOUT,
+            official_score=OfficialScore.CATEGORY_MEAN,
         ),
         BenchmarkSpec(
             Benchmark.MMEREALWORLD,
@@ -141,4 +153,13 @@ def load_benchmark(name: str | Benchmark, root: str | Path, options: LoadOptions
     return benchmark_spec(name).load(Path(root), options or LoadOptions())
 
 
-__all__ = ["SPECS", "Benchmark", "BenchmarkSpec", "LoadOptions", "Metric", "benchmark_spec", "load_benchmark"]
+__all__ = [
+    "SPECS",
+    "Benchmark",
+    "BenchmarkSpec",
+    "LoadOptions",
+    "Metric",
+    "OfficialScore",
+    "benchmark_spec",
+    "load_benchmark",
+]

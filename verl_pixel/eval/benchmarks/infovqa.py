@@ -5,6 +5,9 @@ Source: Mathew et al., "InfographicVQA", WACV 2022 (arXiv 2104.12756); data from
 hub. Metric: ANLS with tau = 0.5 (Biten et al., "Scene Text Visual Question Answering", ICCV 2019), the mean over
 questions of the best normalized Levenshtein similarity to any ground-truth answer (see
 :mod:`verl_pixel.reward.scoring.anls`). The test answers are withheld, so papers report the validation split (2,801).
+Pixel Reasoner scores it by exact match instead (its ``rule_reward``; no ANLS in its code), so each result also
+carries that score (``scores["exact_match"]``, :mod:`verl_pixel.reward.scoring.exact_match`) and the report gives
+both, labelled.
 
 Expected layout, either of:
 

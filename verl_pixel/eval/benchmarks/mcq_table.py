@@ -8,7 +8,7 @@ repeated image, the ``index`` of the row that holds it; such short all-digit cel
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -48,11 +48,11 @@ def row_options(row: Mapping[str, Any], option_columns: Sequence[str]) -> tuple[
     return tuple(options)
 
 
-def _image_cell(row: Mapping[str, Any], by_index: Mapping[str, Any]) -> Any:
-    cell = row.get("image")
+def _image_cell(row: Mapping[str, Any], by_index: Mapping[str, Any], column: str = "image") -> Any:
+    cell = row.get(column)
     if isinstance(cell, str) and cell.strip().isdigit() and len(cell.strip()) <= _MAX_REFERENCE_LENGTH:
         if cell.strip() not in by_index:
-            raise ValueError(f"field 'image': refers to row index {cell.strip()}, which is not in the table")
+            raise ValueError(f"field {column!r}: refers to row index {cell.strip()}, which is not in the table")
         return by_index[cell.strip()]
     return cell
 
@@ -84,19 +84,35 @@ def mcq_sample(
 
 
 def load_mcq_table(
-    path: Path, benchmark: str, option_columns: Sequence[str], category_column: str | None = "category"
+    path: Path,
+    benchmark: str,
+    option_columns: Sequence[str],
+    category_column: str | None = "category",
+    *,
+    option_cells: tuple[str, Callable[[Mapping[str, Any]], Mapping[str, str]]] | None = None,
+    image_column: str = "image",
 ) -> list[EvalSample]:
     """Read every row of a VLMEvalKit-style multiple-choice table.
+
+    Args:
+        path: the table.
+        benchmark: the rows' benchmark name.
+        option_columns: the option columns, in letter order.
+        category_column: the column of the category (``None``: none).
+        option_cells: for a table without option columns, ``(column, read)``: ``read(row)`` gives the option cells
+            (``{"A": ..., "B": ...}``) from ``column``.
+        image_column: the column of the base64 image (``bytes`` in lmms-eval's copies).
 
     Raises:
         PreprocessError: naming the file, the row (by position and ``index``) and the field.
     """
-    required = ["index", "question", "answer", "image", *option_columns[:2]]
-    rows = read_table(path, required)
-    by_index = {str(row["index"]).strip(): row["image"] for row in rows if not _is_blank(row.get("image"))}
+    options_from = [option_cells[0]] if option_cells else list(option_columns[:2])
+    rows = read_table(path, ["index", "question", "answer", image_column, *options_from])
+    by_index = {str(row["index"]).strip(): row[image_column] for row in rows if not _is_blank(row.get(image_column))}
     samples = []
     for position, row in enumerate(rows):
         with record_context(path, f"row {position} (index {row.get('index')!r})"):
-            image = _image_cell(row, by_index)
-            samples.append(mcq_sample(row, benchmark, option_columns, image, category_column))
+            cells = {**row, **option_cells[1](row)} if option_cells else row
+            image = _image_cell(cells, by_index, image_column)
+            samples.append(mcq_sample(cells, benchmark, option_columns, image, category_column))
     return samples

@@ -13,17 +13,27 @@ Expected layout (the HF repository after unzipping its video archives)::
     <root>/video/<prefix>/<video>                 (prefix per task in TASKS, e.g. star/Charades_v1_480/)
 
 Each ``<video>`` is read as (first match): a folder of frame images at ``<root>/video/<prefix>/<video>`` or at the
-same path without the extension (pre-extracted frames; exactly 16 are taken whole, otherwise sampled), else a video
-file decoded with PyAV. TVQA (episodic reasoning) ships as 3-fps frame folders, as the MVBench code reads it.
-Frames become 16 images of the row (``<image>`` x 16) with the frame pixel budget; ``select_frames`` and
-``crop_image`` both work on them in the runner. Tasks whose JSON file is missing are an error unless ``tasks``
-names the subset to read.
+same path without the extension (pre-extracted frames; exactly 16 without a ``start``/``end`` bound are taken whole,
+otherwise sampled within the bound), else a video file decoded with PyAV; each also under
+``<root>/video/data0613/<prefix>/``, where ``data0613.zip`` unpacks some clevrer and star videos that exist nowhere
+else (VLMEvalKit's ``move_files`` moves them up; lmms-eval's ``mvbench/utils.py`` falls back to that path). TVQA
+(episodic reasoning) ships as 3-fps frame folders, as the MVBench code reads it. Frames become 16 images of the row
+(``<image>`` x 16) with the frame pixel budget; ``select_frames`` and ``crop_image`` both work on them in the runner.
+
+Task set: all 20 when ``tasks`` is not given, except ``fine_grained_pose``: its NTU RGB+D clips were removed from
+the HF repository (commit f6b1a53, "Due to NTU RGB+D License, 320 videos ... need to be downloaded manually"), so it
+is left out with a logged message unless the user supplied them (``<root>/video/nturgbd/`` exists) or names it in
+``tasks``. Tasks whose JSON file is missing are an error unless ``tasks`` names the subset to read.
+
+Score: MVBench's official number is the mean of the per-task accuracies ("Avg", OpenGVLab/Ask-Anything#90); the
+report gives it beside the per-question mean (:mod:`verl_pixel.eval.report`).
 """
 
 from __future__ import annotations
 
 import concurrent.futures
 import dataclasses
+import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -69,6 +79,9 @@ TASKS: dict[str, TaskSource] = {
     "counterfactual_inference": TaskSource("clevrer/video_validation", False),
 }
 LAYOUT = "<root>/json/<task>.json and <root>/video/<prefix>/<video> (OpenGVLab/MVBench, archives unzipped)"
+UNDISTRIBUTED_TASK = "fine_grained_pose"  # NTU RGB+D: not in the HF repository any more
+DATA0613 = "data0613"  # the folder data0613.zip unpacks into, under <root>/video/
+logger = logging.getLogger(__name__)
 
 
 def _bound(record: Mapping[str, Any], source: TaskSource) -> tuple[float, float] | None:
@@ -87,14 +100,15 @@ def sample_frames(video_root: Path, record: Mapping[str, Any], source: TaskSourc
         ValueError: if the video is missing or cannot be decoded.
     """
     name = str(field(record, "video"))
-    path = video_root / source.prefix / name
     bound = _bound(record, source)
-    for folder in (path, path.with_suffix("")):
-        if folder.is_dir():
-            return folder_frames(folder, num_frames, FRAME_FOLDER_FPS, bound)
-    if not path.is_file():
-        raise ValueError(f"field 'video': no video file or frame folder at {path}")
-    return video_file_frames(path, num_frames, bound)
+    paths = [video_root / source.prefix / name, video_root / DATA0613 / source.prefix / name]
+    for path in paths:
+        for folder in (path, path.with_suffix("")):
+            if folder.is_dir():
+                return folder_frames(folder, num_frames, FRAME_FOLDER_FPS, bound)
+        if path.is_file():
+            return video_file_frames(path, num_frames, bound)
+    raise ValueError(f"field 'video': no video file or frame folder at {paths[0]} or {paths[1]}")
 
 
 def mvbench_sample(
@@ -134,6 +148,19 @@ def _task_samples(root: Path, task: str, num_frames: int, frame_max_pixels: int,
         return list(pool.map(build, enumerate(records)))
 
 
+def default_tasks(root: Path) -> list[str]:
+    """All 20 tasks, but ``fine_grained_pose`` only when its clips were supplied (module docstring)."""
+    if (root / "video" / TASKS[UNDISTRIBUTED_TASK].prefix).is_dir():
+        return list(TASKS)
+    logger.warning(
+        "MVBench: leaving out %s: its NTU RGB+D clips are no longer distributed with OpenGVLab/MVBench; put the 200 "
+        "clips listed in video/MVBench_videos_ntu.txt under %s to run it (or name it in --mvbench-tasks)",
+        UNDISTRIBUTED_TASK,
+        root / "video" / TASKS[UNDISTRIBUTED_TASK].prefix,
+    )
+    return [task for task in TASKS if task != UNDISTRIBUTED_TASK]
+
+
 def load_mvbench(
     root: str | Path,
     tasks: Sequence[str] | None = None,
@@ -141,7 +168,7 @@ def load_mvbench(
     frame_max_pixels: int = DEFAULT_FRAME_MAX_PIXELS,
     workers: int = 4,
 ) -> list[EvalSample]:
-    """Read MVBench (all 20 tasks, or ``tasks``) with ``num_frames`` sampled frames per question.
+    """Read MVBench (the default tasks, or ``tasks``) with ``num_frames`` sampled frames per question.
 
     Raises:
         PreprocessError: for a missing JSON file, field, video or undecodable video, naming file, item and field.
@@ -152,6 +179,6 @@ def load_mvbench(
         raise ValueError(f"unknown MVBench tasks {unknown}; known: {sorted(TASKS)}")
     root = Path(root)
     samples: list[EvalSample] = []
-    for task in tasks or TASKS:
+    for task in tasks or default_tasks(root):
         samples += _task_samples(root, task, num_frames, frame_max_pixels, workers)
     return samples

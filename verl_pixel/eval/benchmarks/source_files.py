@@ -103,6 +103,25 @@ def read_table(path: Path, required: Sequence[str]) -> list[dict[str, Any]]:
     return frame.to_dict(orient="records")
 
 
+def table_columns(path: Path) -> list[str]:
+    """The column names of a parquet or TSV table, without reading its rows.
+
+    Raises:
+        PreprocessError: for an unreadable file or another suffix.
+    """
+    import pandas as pd
+    import pyarrow.parquet as pq
+
+    try:
+        if path.suffix == ".parquet":
+            return list(pq.read_schema(path).names)
+        if path.suffix == ".tsv":
+            return list(pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False, nrows=0).columns)
+    except (OSError, ValueError) as err:
+        raise PreprocessError(f"{path}: cannot read table ({err})") from err
+    raise PreprocessError(f"{path}: unsupported table type {path.suffix!r} (use {' or '.join(TABLE_SUFFIXES)})")
+
+
 def field(record: Mapping[str, Any], name: str) -> Any:
     """``record[name]``, which must be present and not empty.
 

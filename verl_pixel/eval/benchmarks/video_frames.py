@@ -93,8 +93,9 @@ def video_file_frames(path: Path, num_segments: int, bound: tuple[float, float] 
 def folder_frames(folder: Path, num_segments: int, fps: float, bound: tuple[float, float] | None = None) -> list[bytes]:
     """Sample frames from a folder of frame images (files in name order, numbered from 1).
 
-    A folder of exactly ``num_segments`` frames is taken whole (already sampled, e.g. Pixel Reasoner's extracted
-    MVBench frames); otherwise MVBench's rule for its frame folders applies (1-based, ``fps`` to place the bound).
+    A folder of exactly ``num_segments`` frames and no ``bound`` is taken whole (already sampled, e.g. Pixel
+    Reasoner's extracted MVBench frames); otherwise MVBench's rule for its frame folders applies (1-based, ``fps``
+    to place the bound), so a bounded clip keeps to its ``start``/``end`` whatever its frame count.
 
     Raises:
         ValueError: if the folder holds no frame images.
@@ -102,7 +103,7 @@ def folder_frames(folder: Path, num_segments: int, fps: float, bound: tuple[floa
     files = sorted(path for path in folder.iterdir() if path.suffix.lower() in FRAME_SUFFIXES)
     if not files:
         raise ValueError(f"frame folder {folder} holds no {'/'.join(FRAME_SUFFIXES)} files")
-    if len(files) == num_segments:
+    if len(files) == num_segments and bound is None:
         chosen: Sequence[Path] = files
     else:
         indices = segment_frame_indices(num_segments, len(files), fps, bound, first_index=1)
