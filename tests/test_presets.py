@@ -153,3 +153,34 @@ def test_shell_settings_for_the_recipes():
     sft = shell_settings("pixel_reasoner", "sft")
     assert "PRESET_DEFAULT_TRAIN_BATCH_SIZE=16" in sft and "optim.weight_decay=0.0" in sft
     assert set(PRESETS) == {"verl_pixel", "pixel_reasoner", "deepeyes"}
+
+
+def test_pixel_reasoner_preset_through_verls_agent_loop(tiny_model_dir, tiny_tokenizer, tmp_path):
+    """The prompt verl's AgentLoopWorker builds for a Pixel Reasoner row, and its tool output, with the preset."""
+    import re
+
+    from verl_pixel.testing.agent_harness import Rollouts, tools_yaml
+
+    chosen = preset("pixel_reasoner")
+    path = tools_yaml(tmp_path, **chosen.ops)
+    r = Rollouts(tiny_model_dir, tiny_tokenizer, [f"actor_rollout_ref.rollout.multi_turn.tool_config_path={path}"])
+    base = read_chat_template(chosen.template_name("qwen2_5_vl_tools.jinja"))
+    r.config.actor_rollout_ref.model.custom_chat_template = preset_chat_template(base, chosen.tool_block)
+    image = Image.new("RGB", (320, 240), "white")
+    text = {"type": "text", "text": QUESTION + DEFAULT_GUIDELINES}
+    prompt = [{"role": "user", "content": [{"type": "image", "image": image}, text]}]
+    call = '<tool_call>\n{"name": "crop_image_normalized", "arguments": {"bbox_2d": [0.1, 0.1, 0.5, 0.5], ' \
+        '"target_image": 1}}\n</tool_call>'  # fmt: skip
+    out, server = r.batch(["Let me zoom in.\n" + call, "It is \\boxed{B}."], [prompt])
+    first = tiny_tokenizer.decode(list(server.calls[0].prompt_ids))
+    assert re.sub(r"(<\|image_pad\|>)+", "<|image_pad|>", first) == PIXEL_REASONER_FIRST_PROMPT
+    second = tiny_tokenizer.decode(list(server.calls[1].prompt_ids))
+    # Its tool output: a user turn, text first (experience_maker.py line 2314). The model sees 320x240 as 308x252
+    # (smart_resize); [0.1, 0.5] + 0.1 padding of that view is [0, 0, 184.8, 151.2] -> 185x152 px, cut from the view
+    # (crop_source model_view) and resized by smart_resize to 196x140.
+    tail = re.sub(r"(<\|image_pad\|>)+", "<|image_pad|>", second[len(first) :])
+    assert tail == (
+        "Let me zoom in.\n" + call + "<|im_end|>\n<|im_start|>user\n\nHere is the cropped image (Image Size: 196x140):"
+        "<|vision_start|><|image_pad|><|vision_end|><|im_end|>\n<|im_start|>assistant\n"
+    )
+    assert out.non_tensor_batch["pixel/ops_succeeded"][0] == 1

@@ -31,7 +31,7 @@ import yaml
 
 from verl_pixel.configs import PIXEL_TOOLS_YAML
 from verl_pixel.model_family import SPECS
-from verl_pixel.ops import CROP_TOOL_NAME, SELECT_FRAMES_TOOL_NAME, VisualOpsConfig, tool_schemas
+from verl_pixel.ops import CROP_TOOL_NAME, SELECT_FRAMES_TOOL_NAME, VisualOpsConfig, canonical_operation, tool_schemas
 
 logger = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ def tools_config(config: VisualOpsConfig) -> dict[str, Any]:
         name = schema["function"]["name"]
         tools.append(
             {
-                "class_name": TOOL_CLASSES[name],
+                "class_name": TOOL_CLASSES[canonical_operation(name)],  # crop offered as crop_image_normalized, ...
                 "config": {"type": "native", **config.to_mapping()},
                 "tool_schema": schema,
             }
