@@ -45,6 +45,7 @@ from verl_pixel.ops import (
     run_tool_call,
     tool_schemas,
 )
+from verl_pixel.prompts import DEFAULT_GUIDELINES
 from verl_pixel.record import RolloutMode, StopReason, TrajectoryRecord
 from verl_pixel.rollout.config import PixelRolloutConfig
 from verl_pixel.rollout.modes import with_mode_instruction
@@ -67,6 +68,9 @@ class EpisodeConfig:
         tool_protocol: tools in the system prompt (Hermes text) or in the request's ``tools``.
         rollout: mode instructions and the default system prompt (``pixel.rollout``'s config).
         image_format: how images are encoded in requests.
+        tool_block: a peer preset's tool section of the system prompt, as text (``None``: rendered from the tool
+            schemas); needs the ``prompt`` protocol.
+        guidelines: a peer preset's question suffix, in place of the rows' :data:`DEFAULT_GUIDELINES`.
     """
 
     ops: VisualOpsConfig = dataclasses.field(default_factory=read_ops_config)
@@ -75,10 +79,14 @@ class EpisodeConfig:
     tool_protocol: ToolProtocol = ToolProtocol.PROMPT
     rollout: PixelRolloutConfig = dataclasses.field(default_factory=PixelRolloutConfig)
     image_format: Literal["png", "jpeg"] = "png"
+    tool_block: str | None = None
+    guidelines: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "mode", RolloutMode(self.mode))
         object.__setattr__(self, "tool_protocol", ToolProtocol(self.tool_protocol))
+        if self.tool_block is not None and self.tool_protocol is ToolProtocol.API:
+            raise ValueError("a preset's tool block is prompt text: use the prompt tool protocol, not api")
         if self.max_turns < 1:
             raise ValueError(f"max_turns must be >= 1, got {self.max_turns}")
         data_url_encoder(self.image_format)  # validates the format
@@ -105,10 +113,31 @@ def _registry(sample: PreparedSample, ops: VisualOpsConfig) -> ImageRegistry:
     return ImageRegistry.from_inputs(ops, sample.views, sample.originals, frame_images=sample.num_video_frames)
 
 
+def with_guidelines(messages: list[dict[str, Any]], guidelines: str | None) -> list[dict[str, Any]]:
+    """``messages`` whose question ends with ``guidelines`` instead of :data:`DEFAULT_GUIDELINES`.
+
+    Unchanged for ``None`` or for a question that does not end with them; the input is untouched.
+    """
+    if guidelines is None:
+        return messages
+    out = [dict(message) for message in messages]
+    for message in out:
+        content = message.get("content")
+        if message.get("role") == "user" and isinstance(content, list) and content:
+            last = content[-1]
+            if last.get("type") == "text" and str(last.get("text", "")).endswith(DEFAULT_GUIDELINES):
+                text = str(last["text"])[: -len(DEFAULT_GUIDELINES)] + guidelines
+                message["content"] = [*content[:-1], {**last, "text": text}]
+            break
+    return out
+
+
 def initial_messages(sample: PreparedSample, config: EpisodeConfig, offer_tools: bool) -> list[dict[str, Any]]:
     """The first request's messages: mode instruction, tool block (``prompt`` protocol) and encoded views."""
     messages = with_mode_instruction(
-        sample.messages, config.rollout.instruction(config.mode), config.rollout.default_system_prompt
+        with_guidelines(sample.messages, config.guidelines),
+        config.rollout.instruction(config.mode),
+        config.rollout.default_system_prompt,
     )
     if offer_tools and config.tool_protocol is ToolProtocol.PROMPT:
         messages = with_tools_in_system(messages, tool_schemas(config.ops), config.rollout.default_system_prompt)
