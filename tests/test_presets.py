@@ -134,10 +134,17 @@ def test_presets_set_behaviour_over_the_family_geometry():
         preset("pixelreasoner")
 
 
-def test_template_substitution_is_exact_and_refuses_unknown_templates():
+def test_template_substitution_is_exact_and_refuses_unknown_templates(tiny_processor):
     assert jinja_string("a'b\\c\nd") == "'a\\'b\\\\c\\nd'"
     base = read_chat_template("qwen2_5_vl_tools.jinja")
     assert preset_chat_template(base, None) == base
+    # Qwen3-VL's template renders tools without a default system prompt: the block alone, the family's layout kept.
+    qwen3 = preset_chat_template(read_chat_template("qwen3_vl_tools.jinja"), "# Tools\nBLOCK")
+    rendered = _render(tiny_processor, qwen3, [{"role": "user", "content": "Q"}], [{"type": "function"}])
+    assert (
+        rendered
+        == "<|im_start|>system\n# Tools\nBLOCK<|im_end|>\n<|im_start|>user\nQ<|im_end|>\n<|im_start|>assistant\n"
+    )
     with pytest.raises(ValueError, match="0 Qwen tool sections"):
         preset_chat_template("{{ messages }}", "block")
 
@@ -152,6 +159,7 @@ def test_shell_settings_for_the_recipes():
     assert "output_style=pixel_reasoner" in text and "budget_stop=end" in text
     sft = shell_settings("pixel_reasoner", "sft")
     assert "PRESET_DEFAULT_TRAIN_BATCH_SIZE=16" in sft and "optim.weight_decay=0.0" in sft
+    assert "global token mean" in sft and "global token mean" not in text  # each recipe prints its own notes
     assert set(PRESETS) == {"verl_pixel", "pixel_reasoner", "deepeyes"}
 
 

@@ -4,6 +4,7 @@ Subcommands:
     doctor      import the verl plugin loudly and list what it registered in verl
     tiny-model  build an offline tiny model (Qwen2.5-VL or Qwen3-VL: model + tokenizer + processor) into a folder
     model-family  print a model family's settings (template, patch size, coordinates, budgets) as shell lines
+    preset      a peer preset's settings as shell lines, or its chat template for a family (for recipes)
     quickstart  synthesize SFT data, verl's SFT trainer, then GRPO — on CPU with the tiny model, offline
     synthesize  operation-aware SFT trajectories from seed annotations
     prepare     seed sample, RL parquet, Pixel Reasoner SFT import
@@ -46,6 +47,31 @@ def _model_family(args: argparse.Namespace) -> int:
     return 0
 
 
+def _preset(args: argparse.Namespace) -> int:
+    from verl_pixel.presets import shell_settings, write_preset_template
+
+    if args.preset_command == "shell":
+        print(shell_settings(args.preset, args.recipe))
+    else:
+        print(write_preset_template(args.preset, args.base, args.output))
+    return 0
+
+
+def _add_preset(sub: argparse._SubParsersAction) -> None:
+    from verl_pixel.presets import PRESETS
+
+    parser = sub.add_parser("preset", help="a peer preset's recipe settings (shell lines) or chat template")
+    commands = parser.add_subparsers(dest="preset_command", required=True)
+    shell = commands.add_parser("shell", help="print PRESET_* shell assignments for a recipe")
+    shell.add_argument("preset", choices=sorted(PRESETS))
+    shell.add_argument("--recipe", choices=("grpo", "sft"), required=True)
+    template = commands.add_parser("template", help="write the preset's chat template for a family's template")
+    template.add_argument("preset", choices=sorted(PRESETS))
+    template.add_argument("--base", required=True, help="the family's template, e.g. qwen2_5_vl_tools.jinja")
+    template.add_argument("--output", required=True, help="file to write")
+    parser.set_defaults(func=_preset)
+
+
 def _quickstart(args: argparse.Namespace) -> int:
     from verl_pixel.quickstart.pipeline import format_report, run_quickstart
 
@@ -79,6 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     family.add_argument("--family", default="auto", help="auto (read --model's config.json) or a family name")
     family.add_argument("--model", help="model folder or hub id (a folder is checked against --family)")
     family.set_defaults(func=_model_family)
+    _add_preset(sub)
     from verl_pixel.data.cli import add_parser as add_data_parsers
     from verl_pixel.eval.cli import add_parser as add_eval_parser
     from verl_pixel.viewer.cli import add_parser as add_view_parser

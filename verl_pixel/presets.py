@@ -6,7 +6,8 @@ family* (``verl_pixel.model_family``: template, coordinates' patch factor, budge
 They compose: the family's operation config, then the preset's :attr:`Preset.ops` over it; the family's chat
 template, with the preset's tool block in place of the one rendered from the tool schemas.
 
-Presets (``PRESET=`` in the recipes, ``--preset`` in ``eval run``):
+Presets (``PRESET=`` in the recipes, ``--preset`` in ``eval run``; ``verl-pixel preset shell|template`` gives the
+recipes their settings and chat template):
 
 * ``verl_pixel``: ours (the default; nothing changed);
 * ``pixel_reasoner``: TIGER-AI-Lab/Pixel-Reasoner (a3a6c3a). Its system prompt is Qwen-Agent's
@@ -23,13 +24,11 @@ Presets (``PRESET=`` in the recipes, ``--preset`` in ``eval run``):
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import re
 import shlex
-import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -149,7 +148,8 @@ class Preset:
         grpo_defaults: recipe variables the preset gives a default (the user's setting wins).
         sft_overrides: Hydra overrides the SFT recipe appends.
         sft_defaults: SFT recipe variables the preset gives a default.
-        not_expressible: what the peer does that verl 0.9.1 / verl-pixel cannot, printed by the recipes.
+        grpo_not_expressible: what the peer's RL does that verl 0.9.1 / verl-pixel cannot, printed by the recipes.
+        sft_not_expressible: likewise for its SFT.
     """
 
     name: str
@@ -162,7 +162,8 @@ class Preset:
     grpo_defaults: Mapping[str, str] = dataclasses.field(default_factory=dict)
     sft_overrides: tuple[str, ...] = ()
     sft_defaults: Mapping[str, str] = dataclasses.field(default_factory=dict)
-    not_expressible: tuple[str, ...] = ()
+    grpo_not_expressible: tuple[str, ...] = ()
+    sft_not_expressible: tuple[str, ...] = ()
 
     def ops_config(self, base: VisualOpsConfig | None = None) -> VisualOpsConfig:
         """The preset's operation config over ``base`` (the family's; default Qwen2.5-VL's)."""
@@ -208,7 +209,7 @@ PIXEL_REASONER = Preset(
     grpo_defaults={"TRAIN_BATCH_SIZE": "512", "PPO_MINI_BATCH_SIZE": "32"},
     sft_overrides=("optim.weight_decay=0.0",),  # HF Trainer default of instruction_tuning/sft.sh
     sft_defaults={"TRAIN_BATCH_SIZE": "16"},  # sft.sh: 8 GPUs x per-device 1 x gradient accumulation 2
-    not_expressible=(
+    grpo_not_expressible=(
         "turns after a tool call sampled at temperature 0.9 (experience_maker.py 2368-2370): verl samples every "
         "turn alike",
         "refilling filtered groups by repeating survivors, and Selective Sample Replay (replay_buffer.py 401-510): "
@@ -218,9 +219,11 @@ PIXEL_REASONER = Preset(
         "the call that ends a trajectory counts in n_vo (num_toolcalls): here it is not run and not counted",
         "video numbering after select_frames (target_image 2 = the first selected frame): here frames are 1..16, "
         "selected frames 17 on",
-        "SFT: per-sample loss mean with the turn header trained (sft_tooltrainer.py 309-345, 416): verl's SFT loss "
+    ),
+    sft_not_expressible=(
+        "per-sample loss mean with the turn header trained (sft_tooltrainer.py 309-345, 416): verl's SFT loss "
         "is a global token mean",
-        "SFT: vision tower frozen (--freeze_vision_modules): no key of verl 0.9.1's SFT trainer freezes it",
+        "vision tower frozen (--freeze_vision_modules): no key of verl 0.9.1's SFT trainer freezes it",
     ),
 )
 
@@ -238,7 +241,7 @@ DEEPEYES = Preset(
     tool_block=deepeyes_tool_block(),
     guidelines=DEEPEYES_USER_PROMPT,
     grpo_overrides=("pixel.reward.format.rule=deepeyes",),
-    not_expressible=(
+    grpo_not_expressible=(
         "accuracy from a Qwen2.5-72B judge: verl-pixel scores with its rule-based scorers",
         "tool outputs '<tool_response><image>' + USER_PROMPT_V2 + '</tool_response>': shown in verl-pixel's layout",
         "crops of the stored original read with model-view coordinates (DeepEyes#141): here coordinates are mapped",
@@ -296,41 +299,25 @@ def preset_chat_template(template: str, tool_block: str | None) -> str:
 def shell_settings(name: str, recipe: str) -> str:
     """Shell assignments for a recipe: ``PRESET_*`` arrays and the defaults the preset gives its variables."""
     chosen = preset(name)
-    overrides = chosen.grpo_overrides if recipe == "grpo" else chosen.sft_overrides
-    defaults = chosen.grpo_defaults if recipe == "grpo" else chosen.sft_defaults
+    grpo = recipe == "grpo"
+    overrides = chosen.grpo_overrides if grpo else chosen.sft_overrides
+    defaults = chosen.grpo_defaults if grpo else chosen.sft_defaults
+    notes = chosen.grpo_not_expressible if grpo else chosen.sft_not_expressible
     lines = [
         f"PRESET_TOOL_SETTINGS=({' '.join(shlex.quote(s) for s in chosen.tool_settings())})",
         f"PRESET_OVERRIDES=({' '.join(shlex.quote(o) for o in overrides)})",
-        f"PRESET_NOT_EXPRESSIBLE=({' '.join(shlex.quote(n) for n in chosen.not_expressible)})",
+        f"PRESET_NOT_EXPRESSIBLE=({' '.join(shlex.quote(n) for n in notes)})",
     ]
     lines += [f"PRESET_DEFAULT_{key}={shlex.quote(value)}" for key, value in defaults.items()]
     return "\n".join(lines)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m verl_pixel.presets``: the recipes' way to a preset's settings and chat template."""
+def write_preset_template(name: str, base: str, output: str | Path) -> Path:
+    """Write the chat template of preset ``name`` for a family's packaged template ``base`` to ``output``."""
     from verl_pixel.configs import read_chat_template
 
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = parser.add_subparsers(dest="command", required=True)
-    shell = sub.add_parser("shell", help="print shell assignments of a preset's settings for a recipe")
-    shell.add_argument("preset", choices=sorted(PRESETS))
-    shell.add_argument("--recipe", choices=("grpo", "sft"), required=True)
-    template = sub.add_parser("template", help="write the chat template of a preset for a family's template")
-    template.add_argument("preset", choices=sorted(PRESETS))
-    template.add_argument("--base", required=True, help="the family's template, e.g. qwen2_5_vl_tools.jinja")
-    template.add_argument("--output", type=Path, required=True)
-    args = parser.parse_args(argv)
-    if args.command == "shell":
-        print(shell_settings(args.preset, args.recipe))
-        return 0
-    chosen = preset(args.preset)
-    text = preset_chat_template(read_chat_template(chosen.template_name(args.base)), chosen.tool_block)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(text, encoding="utf-8")
-    print(args.output)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    chosen = preset(name)
+    out = Path(output)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(preset_chat_template(read_chat_template(chosen.template_name(base)), chosen.tool_block))
+    return out
