@@ -12,6 +12,13 @@
 #                         the pixel budgets below (in 28- or 32-px token units); a named family that MODEL_PATH
 #                         contradicts stops the recipe
 
+#   PRESET [verl_pixel]   verl_pixel | pixel_reasoner | deepeyes: whose tools (names, descriptions, argument types as
+#                         the system prompt shows them), tool outputs, crop rules, limits and RL numbers the run uses
+#                         (verl_pixel/presets.py); it composes with MODEL_FAMILY (geometry). pixel_reasoner: its two
+#                         tools byte for byte, its output style, model-view crops, the 5th call ending the trajectory,
+#                         lr floor 0.5 lr, weight decay 0, Adam betas (0.9, 0.95), 512 prompts x 8 per rollout batch in
+#                         256-sample updates (16), the released-code curiosity variant, groups within 0.01 of uniform
+#                         dropped; what verl cannot express is printed. A variable you set wins over the preset's
 #   TRAIN_FILES, VAL_FILES  required; RL parquet file(s) (verl-pixel prepare-rl), a path or a Hydra list [a,b]
 #   OUTPUT_DIR            [$PWD/outputs/$PROJECT_NAME/$EXPERIMENT_NAME] checkpoints and the run's tool YAML;
 #                         must be on storage every node can read when NNODES > 1
@@ -19,8 +26,8 @@
 #   NNODES [1], NGPUS_PER_NODE [8]   more than one node: start a Ray cluster first (ray start) and export RAY_ADDRESS
 #   ROLLOUT [vllm]        vllm | sglang
 #   ROLLOUT_TP [2], ROLLOUT_GPU_MEM_UTIL [0.6]
-#   TRAIN_BATCH_SIZE      prompts per step [per recipe]; x rollout.n trajectories
-#   PPO_MINI_BATCH_SIZE   prompts per optimizer step [per recipe]
+#   TRAIN_BATCH_SIZE      prompts per step [the preset's, else per recipe]; x rollout.n trajectories
+#   PPO_MINI_BATCH_SIZE   prompts per optimizer step [the preset's, else per recipe]
 #   MAX_PROMPT_LENGTH [4096], MAX_RESPONSE_LENGTH [8192]  the response holds every turn, tool images included
 #   PPO_MAX_TOKEN_LEN_PER_GPU [24576]  dynamic micro-batching budget; >= prompt + response
 #   TOTAL_EPOCHS [3], SAVE_FREQ [20], TEST_FREQ [10]
@@ -28,8 +35,8 @@
 #                         sees them (data.max_pixels and the tools)
 #   CROP_MAX_PIXELS [1000 tokens: 784000; Qwen3-VL 1024000], FRAME_MAX_PIXELS [400 tokens: 313600; Qwen3-VL 409600]
 #                         tool outputs
-#   FILTER_GROUPS         [recipe yaml's choice] 1: drop groups whose shaped rewards are all equal (algorithm.
-#                         filter_groups, refilled with new prompts), 0: keep them
+#   FILTER_GROUPS         [the preset's, else the recipe yaml's choice] 1: drop groups whose shaped rewards are all
+#                         equal (algorithm.filter_groups, refilled with new prompts), 0: keep them
 #   CHAT_TEMPLATE [the family's: qwen2_5_vl_tools.jinja | qwen3_vl_tools.jinja]  a template shipped in
 #                         verl_pixel/configs/chat_templates
 #   PYTHON [python3], DRY_RUN [0]  DRY_RUN=1 writes the tool YAML, prints the command and exits 0
@@ -42,10 +49,12 @@ MODEL_PATH=${MODEL_PATH:?set MODEL_PATH to the SFT model (a Hugging Face folder,
 TRAIN_FILES=${TRAIN_FILES:?set TRAIN_FILES to the RL training parquet (verl-pixel prepare-rl)}
 VAL_FILES=${VAL_FILES:?set VAL_FILES to the RL validation parquet}
 MODEL_FAMILY=${MODEL_FAMILY:-auto}
+PRESET=${PRESET:-verl_pixel}
 
 # shellcheck source=_lib.sh
 source "$RECIPE_DIR/_lib.sh"
 pixel_model_family "$MODEL_FAMILY" "$MODEL_PATH"  # sets FAMILY and FAMILY_* (template, patch size, budgets)
+pixel_preset "$PRESET" grpo  # sets PRESET_* (tool fields, overrides, defaults, what verl cannot express)
 case "$FAMILY" in
     qwen3_vl) MODEL_TAG=qwen3vl8b ;;
     *) MODEL_TAG=qwen25vl7b ;;
@@ -61,8 +70,10 @@ ROLLOUT=${ROLLOUT:-vllm}
 ROLLOUT_TP=${ROLLOUT_TP:-2}
 ROLLOUT_GPU_MEM_UTIL=${ROLLOUT_GPU_MEM_UTIL:-0.6}
 
-TRAIN_BATCH_SIZE=${TRAIN_BATCH_SIZE:?the recipe must set TRAIN_BATCH_SIZE}
-PPO_MINI_BATCH_SIZE=${PPO_MINI_BATCH_SIZE:?the recipe must set PPO_MINI_BATCH_SIZE}
+: "${DEFAULT_TRAIN_BATCH_SIZE:?the recipe must set DEFAULT_TRAIN_BATCH_SIZE}"
+: "${DEFAULT_PPO_MINI_BATCH_SIZE:?the recipe must set DEFAULT_PPO_MINI_BATCH_SIZE}"
+TRAIN_BATCH_SIZE=${TRAIN_BATCH_SIZE:-${PRESET_DEFAULT_TRAIN_BATCH_SIZE:-$DEFAULT_TRAIN_BATCH_SIZE}}
+PPO_MINI_BATCH_SIZE=${PPO_MINI_BATCH_SIZE:-${PRESET_DEFAULT_PPO_MINI_BATCH_SIZE:-$DEFAULT_PPO_MINI_BATCH_SIZE}}
 MAX_PROMPT_LENGTH=${MAX_PROMPT_LENGTH:-4096}
 MAX_RESPONSE_LENGTH=${MAX_RESPONSE_LENGTH:-8192}
 PPO_MAX_TOKEN_LEN_PER_GPU=${PPO_MAX_TOKEN_LEN_PER_GPU:-24576}
@@ -81,18 +92,23 @@ pixel_grpo() {
         vllm | sglang) ;;
         *) pixel_die "ROLLOUT=$ROLLOUT: use vllm or sglang" ;;
     esac
-    local filter=()
+    local filter=() preset=() override
     case "$FILTER_GROUPS" in
         "") ;;
         1) filter=(group_filter=drop_zero_variance) ;;
         0) filter=(group_filter=keep_all) ;;
         *) pixel_die "FILTER_GROUPS=$FILTER_GROUPS: use 1, 0 or leave it unset" ;;
     esac
+    for override in ${PRESET_OVERRIDES[@]+"${PRESET_OVERRIDES[@]}"}; do
+        # An explicit FILTER_GROUPS wins over the preset's group filter (hydra takes one group_filter).
+        [[ -n "$FILTER_GROUPS" && "$override" == group_filter=* ]] || preset+=("$override")
+    done
 
-    local tools_yaml="$OUTPUT_DIR/pixel_tools.yaml" template template_override
-    pixel_write_tools_yaml "$tools_yaml" "$FAMILY" "$IMAGE_MAX_PIXELS" "$CROP_MAX_PIXELS" "$FRAME_MAX_PIXELS"
-    pixel_log "model family $FAMILY; tool config with this run's budgets: $tools_yaml"
-    template=$(pixel_chat_template_path "$CHAT_TEMPLATE")
+    local tools_yaml="$OUTPUT_DIR/pixel_tools.yaml" template="$OUTPUT_DIR/chat_template.jinja" template_override
+    pixel_write_tools_yaml "$tools_yaml" "$FAMILY" "$IMAGE_MAX_PIXELS" "$CROP_MAX_PIXELS" "$FRAME_MAX_PIXELS" \
+        ${PRESET_TOOL_SETTINGS[@]+"${PRESET_TOOL_SETTINGS[@]}"}
+    pixel_log "model family $FAMILY, preset $PRESET; tool config with this run's budgets: $tools_yaml"
+    pixel_preset_template "$template" "$PRESET" "$CHAT_TEMPLATE"
     template_override=$(pixel_text_override actor_rollout_ref.model.custom_chat_template "$template")
 
     local cmd=(
@@ -122,6 +138,7 @@ pixel_grpo() {
         "trainer.total_epochs=$TOTAL_EPOCHS"
         "trainer.save_freq=$SAVE_FREQ"
         "trainer.test_freq=$TEST_FREQ"
+        ${preset[@]+"${preset[@]}"}
         ${filter[@]+"${filter[@]}"}
         "$@"
     )

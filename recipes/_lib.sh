@@ -32,6 +32,30 @@ pixel_model_family() {
     eval "$settings"
 }
 
+# Resolve a peer preset (verl_pixel/presets.py: verl_pixel | pixel_reasoner | deepeyes) for a recipe (grpo | sft) and
+# set PRESET_TOOL_SETTINGS (KEY=VALUE operation fields for the tool YAML), PRESET_OVERRIDES (Hydra overrides),
+# PRESET_NOT_EXPRESSIBLE (what the peer does that verl cannot) and PRESET_DEFAULT_<VARIABLE> (defaults it gives the
+# recipe's variables). Usage: pixel_preset PRESET RECIPE
+pixel_preset() {
+    local settings
+    # Named here for the readers (and shellcheck); the values come from Python below.
+    # shellcheck disable=SC2034
+    PRESET_TOOL_SETTINGS=() PRESET_OVERRIDES=() PRESET_NOT_EXPRESSIBLE=()
+    settings=$("$PYTHON" -m verl_pixel.cli preset shell "$1" --recipe "$2") ||
+        pixel_die "PRESET=$1: use verl_pixel, pixel_reasoner or deepeyes"
+    eval "$settings"
+    local note
+    for note in ${PRESET_NOT_EXPRESSIBLE[@]+"${PRESET_NOT_EXPRESSIBLE[@]}"}; do
+        pixel_log "preset $1: not expressible on verl: $note"
+    done
+}
+
+# Write the chat template of preset PRESET for the family's packaged template BASE to OUT (the preset's tool block in
+# place of the one rendered from the tool schemas; unchanged for verl_pixel). Usage: pixel_preset_template OUT PRESET BASE
+pixel_preset_template() {
+    "$PYTHON" -m verl_pixel.cli preset template "$2" --base "$3" --output "$1" >/dev/null
+}
+
 # Print the path of a chat template shipped in the installed verl_pixel package.
 pixel_chat_template_path() {
     "$PYTHON" -c 'import sys, verl_pixel.configs as c; print(c.chat_template_path(sys.argv[1]))' "$1"

@@ -13,7 +13,13 @@
 #   OUTPUT_DIR            [$PWD/outputs/$PROJECT_NAME/$EXPERIMENT_NAME] checkpoints (global_step_N/huggingface)
 #   PROJECT_NAME [verl_pixel], EXPERIMENT_NAME [per recipe]
 #   NNODES [1], NGPUS_PER_NODE [8], NODE_RANK [0], MASTER_ADDR [127.0.0.1], MASTER_PORT [29500]
-#   TRAIN_BATCH_SIZE [128]  conversations per optimizer step (Pixel Reasoner's paper: 128)
+#   PRESET [verl_pixel]   verl_pixel | pixel_reasoner | deepeyes (verl_pixel/presets.py): pixel_reasoner trains with
+#                         its instruction_tuning/sft.sh numbers where verl has a key (16 conversations per step:
+#                         8 GPUs x 1 x gradient accumulation 2; weight decay 0, the HF Trainer default) and its chat
+#                         template; what verl cannot express (per-sample loss mean, frozen vision tower) is printed.
+#                         Import its data with `verl-pixel prepare pixel-reasoner` (its pixel budgets travel with
+#                         the rows). A variable you set wins over the preset's
+#   TRAIN_BATCH_SIZE [the preset's, else 128]  conversations per optimizer step (Pixel Reasoner's paper: 128)
 #   MICRO_BATCH_SIZE_PER_GPU [1]  (with dynamic batching, the token budget below decides)
 #   MAX_LENGTH [16384]    longest conversation in tokens, images included; longer rows are an error
 #   MAX_TOKEN_LEN_PER_GPU [16384]  dynamic micro-batching budget; >= MAX_LENGTH
@@ -30,6 +36,9 @@
 # shellcheck source=_lib.sh
 source "$RECIPE_DIR/_lib.sh"
 
+PRESET=${PRESET:-verl_pixel}
+pixel_preset "$PRESET" sft  # sets PRESET_* (overrides, defaults, what verl cannot express)
+
 TRAIN_FILES=${TRAIN_FILES:?set TRAIN_FILES to the SFT training parquet (verl-pixel synthesize)}
 VAL_FILES=${VAL_FILES:-}
 MODEL_PATH=${MODEL_PATH:-$DEFAULT_MODEL_PATH}
@@ -41,7 +50,7 @@ NGPUS_PER_NODE=${NGPUS_PER_NODE:-8}
 NODE_RANK=${NODE_RANK:-0}
 MASTER_ADDR=${MASTER_ADDR:-127.0.0.1}
 MASTER_PORT=${MASTER_PORT:-29500}
-TRAIN_BATCH_SIZE=${TRAIN_BATCH_SIZE:-128}
+TRAIN_BATCH_SIZE=${TRAIN_BATCH_SIZE:-${PRESET_DEFAULT_TRAIN_BATCH_SIZE:-128}}
 MICRO_BATCH_SIZE_PER_GPU=${MICRO_BATCH_SIZE_PER_GPU:-1}
 MAX_LENGTH=${MAX_LENGTH:-16384}
 MAX_TOKEN_LEN_PER_GPU=${MAX_TOKEN_LEN_PER_GPU:-16384}
@@ -62,7 +71,8 @@ pixel_sft() {
         # verl 0.9.1's SFT loop iterates the validation loader on every test_freq step even when there is none.
         validation=(data.val_files=null trainer.test_freq=-1)
     fi
-    template=$(pixel_chat_template_path "$CHAT_TEMPLATE")
+    template="$OUTPUT_DIR/chat_template.jinja"
+    pixel_preset_template "$template" "$PRESET" "$CHAT_TEMPLATE"
     template_override=$(pixel_text_override model.custom_chat_template "$template")
 
     local cmd=(
@@ -84,6 +94,7 @@ pixel_sft() {
         "trainer.project_name=$PROJECT_NAME"
         "trainer.experiment_name=$EXPERIMENT_NAME"
         "trainer.default_local_dir=$OUTPUT_DIR/checkpoints"
+        ${PRESET_OVERRIDES[@]+"${PRESET_OVERRIDES[@]}"}
         "$@"
     )
     pixel_run "${cmd[@]}"

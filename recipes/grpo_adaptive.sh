@@ -26,8 +26,8 @@ set -euo pipefail
 
 RECIPE_DIR=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
 CONFIG_NAME=grpo_adaptive
-TRAIN_BATCH_SIZE=${TRAIN_BATCH_SIZE:-64}        # x 16 rollouts = 1024 trajectories per step
-PPO_MINI_BATCH_SIZE=${PPO_MINI_BATCH_SIZE:-16}  # 16 x 16 = 256 trajectories per optimizer step
+DEFAULT_TRAIN_BATCH_SIZE=64         # x 16 rollouts = 1024 trajectories per step
+DEFAULT_PPO_MINI_BATCH_SIZE=16   # 16 x 16 = 256 trajectories per optimizer step
 
 # shellcheck source=_grpo.sh
 source "$RECIPE_DIR/_grpo.sh"

@@ -20,13 +20,16 @@
 #   ROLLOUT=sglang ...            SGLang instead of vLLM
 #   ... actor_rollout_ref.rollout.n=16 pixel.rollout.mode_layout.adaptive=16   (layout must sum to n)
 #   ... pixel.reward.curiosity.variant=released_code   the released code's 0.25/RaPR scaling
+#   PRESET=pixel_reasoner ...     continue a released Pixel Reasoner checkpoint (TIGER-Lab/PixelReasoner-WarmStart
+#                                 or -RL-v1) with the tools, outputs, limits and RL numbers it was trained with
+#                                 (prints what verl cannot express)
 # Every variable and its default: recipes/_grpo.sh.
 set -euo pipefail
 
 RECIPE_DIR=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
 CONFIG_NAME=grpo_curiosity
-TRAIN_BATCH_SIZE=${TRAIN_BATCH_SIZE:-128}       # x 8 rollouts = 1024 trajectories per step
-PPO_MINI_BATCH_SIZE=${PPO_MINI_BATCH_SIZE:-32}  # 32 x 8 = 256 trajectories per optimizer step (Pixel Reasoner's 256)
+DEFAULT_TRAIN_BATCH_SIZE=128        # x 8 rollouts = 1024 trajectories per step
+DEFAULT_PPO_MINI_BATCH_SIZE=32   # 32 x 8 = 256 trajectories per optimizer step (Pixel Reasoner's 256)
 
 # shellcheck source=_grpo.sh
 source "$RECIPE_DIR/_grpo.sh"

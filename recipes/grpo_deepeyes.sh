@@ -18,14 +18,16 @@
 #   MODEL_FAMILY=qwen3_vl ...     Qwen3-VL defaults (template, relative1000 boxes, 32-px budgets); auto reads MODEL_PATH
 #   ROLLOUT=sglang ...            SGLang instead of vLLM
 #   FILTER_GROUPS=1 ...           also drop prompt groups whose shaped rewards are all equal
+#   PRESET=deepeyes ...           DeepEyes' zoom tool (no padding, its argument names), system prompt and format rule;
+#                                 train on `verl-pixel prepare deepeyes` rows (they carry its user prompt)
 #   ... actor_rollout_ref.rollout.n=8 pixel.rollout.mode_layout.adaptive=8   (layout must sum to n)
 # Every variable and its default: recipes/_grpo.sh.
 set -euo pipefail
 
 RECIPE_DIR=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
 CONFIG_NAME=grpo_deepeyes
-TRAIN_BATCH_SIZE=${TRAIN_BATCH_SIZE:-64}        # x 16 rollouts = 1024 trajectories per step
-PPO_MINI_BATCH_SIZE=${PPO_MINI_BATCH_SIZE:-16}  # 16 x 16 = 256 trajectories per optimizer step
+DEFAULT_TRAIN_BATCH_SIZE=64         # x 16 rollouts = 1024 trajectories per step
+DEFAULT_PPO_MINI_BATCH_SIZE=16   # 16 x 16 = 256 trajectories per optimizer step
 
 # shellcheck source=_grpo.sh
 source "$RECIPE_DIR/_grpo.sh"

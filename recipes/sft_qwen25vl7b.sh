@@ -13,6 +13,8 @@
 #
 #   DRY_RUN=1 ...        print the full command and exit
 #   NNODES=2 NODE_RANK=0|1 MASTER_ADDR=host0 ...   run once per node
+#   PRESET=pixel_reasoner ...   Pixel Reasoner's SFT numbers where verl has a key (batch 16, weight decay 0); prints
+#                               the rest
 #
 # Synthesize the data with `verl-pixel synthesize --input-max-pixels 1568000` (the GRPO recipes' image budget).
 # Every variable and its default: recipes/_sft.sh (MODEL_PATH [Qwen/Qwen2.5-VL-7B-Instruct],

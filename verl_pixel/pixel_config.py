@@ -11,13 +11,17 @@ component; every key is optional and an absent section means all defaults (METHO
       reward:                        # ShapingConfig (verl_pixel/reward/config.py), read by the reward side
         method: look_less            # none | curiosity | look_less | deepeyes
         correct_threshold: 0.5
-        format: {weight: 0.0, penalize_failed_ops: true, require_explicit_answer: true}
+        uniform_threshold: 0.0       # near-uniform groups for the group filter metric (Pixel Reasoner: 0.01)
+        format: {weight: 0.0, penalize_failed_ops: true, require_explicit_answer: true, rule: pixel}  # | deepeyes
         curiosity:
           variant: paper             # paper | released_code
           alpha: 0.5
           target_rapr: 0.3
           code_scale: 0.25
           redundancy: {beta: 0.05, free_ops: 1}
+          video_alpha: 0.6667        # released_code: its /1.5 for video rollouts
+          zero_correct_after_error: true   # released_code
+          unparsable_score: 0.0      # released_code: -1.0 reproduces do_verify
         look_less:
           margin: 0.0
           lambda_instr: 0.5

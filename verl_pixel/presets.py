@@ -200,9 +200,10 @@ PIXEL_REASONER = Preset(
         "actor_rollout_ref.actor.optim.min_lr_ratio=0.5",  # ppo_actor.py 391-397: cosine_with_min_lr, 0.5 lr
         "actor_rollout_ref.actor.optim.weight_decay=0.0",  # train_ppo_ray.py 298: --l2 0.0
         "actor_rollout_ref.actor.optim.betas=[0.9,0.95]",  # train_ppo_ray.py 330: --adam_betas
-        "pixel.reward.curiosity.variant=released_code",  # the code that trained the released checkpoints
-        "pixel.reward.curiosity.unparsable_score=-1.0",  # do_verify: -1.0 when math-verify parses nothing
-        "pixel.reward.uniform_threshold=0.01",  # groups with mean |r - mean| < 0.01 dropped (line 2462)
+        # `++`: add or override (the pixel section of a recipe yaml may not name the key)
+        "++pixel.reward.curiosity.variant=released_code",  # the code that trained the released checkpoints
+        "++pixel.reward.curiosity.unparsable_score=-1.0",  # do_verify: -1.0 when math-verify parses nothing
+        "++pixel.reward.uniform_threshold=0.01",  # groups with mean |r - mean| < 0.01 dropped (line 2462)
         "group_filter=drop_near_uniform",
     ),
     # README: rbuffer=512 prompts x 8 rollouts per rollout batch, bsz=256 samples per optimizer step: 16 updates.
@@ -240,7 +241,7 @@ DEEPEYES = Preset(
     },
     tool_block=deepeyes_tool_block(),
     guidelines=DEEPEYES_USER_PROMPT,
-    grpo_overrides=("pixel.reward.format.rule=deepeyes",),
+    grpo_overrides=("++pixel.reward.format.rule=deepeyes",),
     grpo_not_expressible=(
         "accuracy from a Qwen2.5-72B judge: verl-pixel scores with its rule-based scorers",
         "tool outputs '<tool_response><image>' + USER_PROMPT_V2 + '</tool_response>': shown in verl-pixel's layout",

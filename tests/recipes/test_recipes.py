@@ -803,3 +803,110 @@ def test_filter_groups_without_the_hand_back_is_refused(grpo_env):
     OmegaConf.resolve(config)
     with pytest.raises(ValueError, match="filter_groups"):
         build_replay_buffer(config)
+
+
+# ------------------------------------------------------------------------------------------------ peer presets
+
+
+def test_pixel_reasoner_preset_sets_its_tools_template_and_rl_numbers(grpo_env):
+    """PRESET=pixel_reasoner: what the dry run launches is checked as main_ppo checks it (verl validation, buffer)."""
+    from verl.tools.tool_registry import initialize_tools_from_config
+    from verl.utils.import_utils import resolve_config_path
+
+    from verl_pixel.presets import preset, preset_chat_template
+
+    proc = run_recipe("grpo_curiosity", grpo_env(PRESET="pixel_reasoner"))
+    assert proc.returncode == 0, proc.stderr
+    # What verl cannot express is said, not hidden.
+    assert "preset pixel_reasoner: not expressible on verl: turns after a tool call sampled at temperature 0.9" in (
+        proc.stderr
+    )
+    launch = parse_launch(reparse(proc.stdout), Path(grpo_env()["OUTPUT_DIR"]))
+    checked = check_main_ppo(launch)
+    config = checked.config
+    actor = config.actor_rollout_ref.actor
+    # ppo_actor.py: cosine_with_min_lr to 0.5 lr; train_ppo_ray.py: --l2 0.0, --adam_betas (0.9, 0.95)
+    assert (actor.optim.min_lr_ratio, actor.optim.weight_decay, list(actor.optim.betas)) == (0.5, 0.0, [0.9, 0.95])
+    # 512 prompts x 8 rollouts per rollout batch, 256-sample optimizer steps: 16 updates per rollout batch.
+    n = config.actor_rollout_ref.rollout.n
+    assert (config.data.train_batch_size, actor.ppo_mini_batch_size, n) == (512, 32, 8)
+    assert (config.data.train_batch_size * n) // (actor.ppo_mini_batch_size * n) == 16
+    reward = config.pixel.reward
+    assert (reward.curiosity.variant, reward.curiosity.unparsable_score, reward.uniform_threshold) == (
+        "released_code",
+        -1.0,
+        0.01,
+    )
+    assert config.algorithm.filter_groups.metric == "pixel/group/filter_reward"
+    assert build_replay_buffer(config).filter_groups_metric == "pixel/group/filter_reward"
+    path = resolve_config_path(config.actor_rollout_ref.rollout.multi_turn.tool_config_path)
+    tools = {tool.name: tool for tool in initialize_tools_from_config(path)}
+    assert set(tools) == {"crop_image_normalized", "select_frames"}
+    ops = tools["crop_image_normalized"].ops_config
+    assert (ops.output_style.value, ops.crop_source.value, ops.budget_stop.value) == (
+        "pixel_reasoner",
+        "model_view",
+        "end",
+    )
+    chosen = preset("pixel_reasoner")
+    expected = preset_chat_template(template_text_of("pixel_reasoner_tools.jinja"), chosen.tool_block)
+    assert checked.converted["model"].custom_chat_template == expected
+
+
+def template_text_of(name: str) -> str:
+    from verl_pixel.configs import read_chat_template
+
+    return read_chat_template(name)
+
+
+def test_variables_the_user_sets_win_over_the_preset(grpo_env):
+    launch = dry_run("grpo_curiosity", grpo_env(PRESET="pixel_reasoner", TRAIN_BATCH_SIZE="64", FILTER_GROUPS="0"))
+    config = compose(launch)
+    assert config.data.train_batch_size == 64 and config.actor_rollout_ref.actor.ppo_mini_batch_size == 32
+    assert not config.algorithm.filter_groups.enable  # FILTER_GROUPS=0 replaced the preset's group filter
+    assert [o for o in launch.overrides if o.startswith("group_filter=")] == ["group_filter=keep_all"]
+
+
+def test_pixel_reasoner_preset_composes_with_the_qwen3_family(grpo_env):
+    from verl_pixel.presets import preset, preset_chat_template
+    from verl_pixel.tools.schema_yaml import read_ops_config
+
+    launch = dry_run("grpo_curiosity", grpo_env("qwen3_vl", PRESET="pixel_reasoner"))
+    config = compose(launch)
+    ops = read_ops_config(config.actor_rollout_ref.rollout.multi_turn.tool_config_path)
+    assert (ops.factor, ops.min_pixels, ops.image_max_pixels) == (32, 65536, 2000 * 32 * 32)  # the family's geometry
+    assert (ops.coordinates.value, ops.crop_tool_name) == ("auto", "crop_image_normalized")  # the preset's behaviour
+    block = preset("pixel_reasoner").tool_block
+    assert config.actor_rollout_ref.model.custom_chat_template == preset_chat_template(template_text("qwen3_vl"), block)
+
+
+def test_deepeyes_preset(grpo_env):
+    from verl_pixel.tools.schema_yaml import read_ops_config
+
+    launch = dry_run("grpo_deepeyes", grpo_env(PRESET="deepeyes"))
+    checked = check_main_ppo(launch)
+    config = checked.config
+    assert config.pixel.reward.format.rule == "deepeyes" and config.pixel.reward.method == "deepeyes"
+    ops = read_ops_config(config.actor_rollout_ref.rollout.multi_turn.tool_config_path)
+    assert (ops.crop_tool_name, ops.padding, ops.min_side, ops.small_box.value) == (
+        "image_zoom_in_tool",
+        0.0,
+        30,
+        "reject",
+    )
+    assert "# How to call a tool" in checked.converted["model"].custom_chat_template
+
+
+def test_sft_pixel_reasoner_preset(sft_env):
+    proc = run_recipe(SFT_RECIPE, sft_env(PRESET="pixel_reasoner"))
+    assert proc.returncode == 0, proc.stderr
+    assert "not expressible on verl: per-sample loss mean" in proc.stderr
+    assert "vision tower frozen" in proc.stderr
+    checked = check_sft(parse_launch(reparse(proc.stdout), Path(sft_env()["OUTPUT_DIR"])))
+    # instruction_tuning/sft.sh: 8 GPUs x 1 x gradient accumulation 2; HF Trainer weight decay 0.
+    assert (checked.config.data.train_batch_size, checked.converted["optim"].weight_decay) == (16, 0.0)
+
+
+def test_unknown_preset_stops_the_recipe(grpo_env):
+    proc = run_recipe("grpo_curiosity", grpo_env(PRESET="pixelreasoner"))
+    assert proc.returncode != 0 and "PRESET=pixelreasoner: use verl_pixel, pixel_reasoner or deepeyes" in proc.stderr
