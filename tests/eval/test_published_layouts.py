@@ -226,11 +226,13 @@ def test_avg_at_k_mean_and_spread_by_hand():
     assert "| r | 6 | 66.7 ± 23.6 | 16.7 ± 23.6 |" in markdown and "Avg@3" in markdown
 
 
-class _AlternatingServer:
-    """A chat endpoint answering one question right, wrong, right, ... in the order it is asked."""
+class _ChatServer:
+    """A chat endpoint on 127.0.0.1 replying ``reply(call number, request body)``; it keeps every request body."""
 
-    def __init__(self) -> None:
+    def __init__(self, reply) -> None:
+        self.reply = reply
         self.calls = 0
+        self.bodies: list[dict] = []
         self.temperatures: list[float] = []
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
@@ -260,10 +262,10 @@ class _AlternatingServer:
 
     async def _handle(self, request: web.Request) -> web.Response:
         body = await request.json()
+        self.bodies.append(body)
         self.temperatures.append(body["temperature"])
-        reply = "\\boxed{B}" if self.calls % 2 == 0 else "\\boxed{A}"
+        message = {"role": "assistant", "content": self.reply(self.calls, body)}
         self.calls += 1
-        message = {"role": "assistant", "content": reply}
         return web.json_response({"choices": [{"index": 0, "message": message, "finish_reason": "stop"}]})
 
 
@@ -275,7 +277,8 @@ def test_run_samples_k_draws_per_question_and_resumes(tmp_path):
     parquet = write_rl_parquet(eval_rows([sample]), tmp_path / "v.parquet")
     out = tmp_path / "k.jsonl"
     runner = RunnerConfig(run_name="k", concurrency=1, progress=False, samples=3)
-    with _AlternatingServer() as server:
+    # The server answers one question right, wrong, right, ... in the order it is asked.
+    with _ChatServer(lambda call, body: "\\boxed{B}" if call % 2 == 0 else "\\boxed{A}") as server:
         endpoint = EndpointConfig(base_url=f"http://127.0.0.1:{server.port}/v1", model="m", temperature=1.0)
         first = run_eval([parquet], out, endpoint, EpisodeConfig(), runner)
         again = run_eval([parquet], out, endpoint, EpisodeConfig(), runner)
@@ -290,3 +293,60 @@ def test_run_samples_k_draws_per_question_and_resumes(tmp_path):
     (summary,) = summarize_results(results)
     assert (summary.draws, summary.accuracy) == (3, 2 / 3)
     assert summary.accuracy_std == pytest.approx(math.sqrt(2 / 9), rel=1e-12)
+
+
+# ---- presets in the endpoint runner ------------------------------------------------------------------------------
+
+
+def _png_image() -> tuple:
+    png = io.BytesIO()
+    Image.new("RGB", (320, 240), "white").save(png, format="PNG")
+    return (ImageInput(data=png.getvalue()),)
+
+
+def test_eval_run_with_the_pixel_reasoner_preset(tmp_path):
+    from verl_pixel.cli import main
+    from verl_pixel.presets import pixel_reasoner_tool_block
+
+    sample = EvalSample("vstar", "q", "Which?", "multiple_choice", ("B",), ("red", "blue"), images=_png_image())
+    parquet = write_rl_parquet(eval_rows([sample]), tmp_path / "v.parquet")
+    call = '<tool_call>\n{"name": "crop_image_normalized", "arguments": {"bbox_2d": [0.1, 0.1, 0.5, 0.5], ' \
+        '"target_image": 1}}\n</tool_call>'  # fmt: skip
+    with _ChatServer(lambda n, body: call if n == 0 else "\\boxed{B}") as server:
+        args = ["eval", "run", str(parquet), "-o", str(tmp_path / "pr.jsonl"), "--no-progress", "--preset",
+                "pixel_reasoner", "--base-url", f"http://127.0.0.1:{server.port}/v1", "--model", "m"]  # fmt: skip
+        assert main(args) == 0
+        assert main([*args[:-4], "--tool-protocol", "api", *args[-4:]]) == 2  # its tools are prompt text
+    first, second = server.bodies
+    # The system prompt the released checkpoints saw (experience_maker.py 1248, 1449-1455), tools byte for byte.
+    assert first["messages"][0] == {
+        "role": "system",
+        "content": "You are a helpful assistant.\n\n" + pixel_reasoner_tool_block(),
+    }
+    assert '"name": "crop_image_normalized"' in first["messages"][0]["content"] and "tools" not in first
+    # Its tool output: a user turn "\nHere is the cropped image (Image Size: WxH):" then the crop; cut from the
+    # model's view (crop_source model_view): [0, 0, 0.6, 0.6] of 308x252 -> 185x152 -> 196x140.
+    tool_turn = second["messages"][-1]
+    assert tool_turn["role"] == "user" and tool_turn["content"][0] == {
+        "type": "text",
+        "text": "\nHere is the cropped image (Image Size: 196x140):",
+    }
+    assert tool_turn["content"][1]["type"] == "image_url"
+    (result,) = read_results(tmp_path / "pr.jsonl")
+    assert (result.acc, result.record.ops_succeeded) == (1.0, 1)
+
+
+def test_eval_run_with_the_deepeyes_preset_uses_its_prompt(tmp_path):
+    from verl_pixel.cli import main
+    from verl_pixel.presets import DEEPEYES_USER_PROMPT, deepeyes_tool_block
+
+    sample = EvalSample("vstar", "q", "Which?", "multiple_choice", ("B",), ("red", "blue"), images=_png_image())
+    parquet = write_rl_parquet(eval_rows([sample]), tmp_path / "v.parquet")
+    with _ChatServer(lambda n, body: "<answer>B</answer>") as server:
+        args = ["eval", "run", str(parquet), "-o", str(tmp_path / "de.jsonl"), "--no-progress", "--preset",
+                "deepeyes", "--base-url", f"http://127.0.0.1:{server.port}/v1", "--model", "m"]  # fmt: skip
+        assert main(args) == 0
+    (body,) = server.bodies
+    assert body["messages"][0]["content"] == "You are a helpful assistant.\n\n" + deepeyes_tool_block()
+    text = body["messages"][1]["content"][-1]["text"]
+    assert text.endswith("(A) red\n(B) blue" + DEEPEYES_USER_PROMPT) and "Guidelines:" not in text

@@ -52,31 +52,34 @@ def image_part(image: Image.Image, encode: ImageEncoder) -> dict[str, Any]:
     return {"type": "image_url", "image_url": {"url": encode(image)}}
 
 
-def hermes_system_prompt(system: str | None, schemas: Sequence[Mapping[str, Any]]) -> str:
+def hermes_system_prompt(system: str | None, schemas: Sequence[Mapping[str, Any]], block: str | None = None) -> str:
     """``system`` and a blank line, then the tool block, exactly as the package's chat templates render them.
 
     ``None`` gives the tool block alone: how Qwen3-VL's template renders tools for a conversation without a
-    system message.
+    system message. ``block`` is a peer preset's tool block (:mod:`verl_pixel.presets`), written as it is in place
+    of the one listing ``schemas``, as the preset's chat template renders it.
     """
     listed = "".join("\n" + json.dumps(schema, ensure_ascii=False) for schema in schemas)
     lead = "" if system is None else f"{system}\n\n"
-    return lead + TOOLS_HEADER + listed + TOOLS_FOOTER
+    return lead + (TOOLS_HEADER + listed + TOOLS_FOOTER if block is None else block)
 
 
-def with_tools_in_system(messages: list[dict[str, Any]], schemas: Sequence[Mapping[str, Any]], default: str) -> list:
-    """``messages`` with the tool block appended to the system message.
+def with_tools_in_system(
+    messages: list[dict[str, Any]], schemas: Sequence[Mapping[str, Any]], default: str, block: str | None = None
+) -> list:
+    """``messages`` with the tool block (a preset's ``block``, else the schemas') appended to the system message.
 
     A missing system message is created from ``default``, the model family's default system prompt; an empty
     ``default`` (Qwen3-VL, whose template adds no system turn) gives the tool block alone, as that template does.
     """
     if not messages or messages[0].get("role") != "system":
         if not default:
-            return [{"role": "system", "content": hermes_system_prompt(None, schemas)}, *messages]
+            return [{"role": "system", "content": hermes_system_prompt(None, schemas, block)}, *messages]
         messages = [{"role": "system", "content": default}, *messages]
     system = messages[0]["content"]
     if isinstance(system, list):  # content parts: the template concatenates their text
         system = "".join(part.get("text", "") for part in system if isinstance(part, Mapping))
-    return [{"role": "system", "content": hermes_system_prompt(str(system), schemas)}, *messages[1:]]
+    return [{"role": "system", "content": hermes_system_prompt(str(system), schemas, block)}, *messages[1:]]
 
 
 def openai_messages(messages: Sequence[Mapping[str, Any]], views: Sequence[Image.Image], encode: ImageEncoder) -> list:

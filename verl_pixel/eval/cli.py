@@ -64,12 +64,22 @@ def _run(args: argparse.Namespace) -> int:
     from verl_pixel.eval.runner import RunnerConfig, run_eval
     from verl_pixel.family_check import check_model_setup
     from verl_pixel.model_family import family_spec
+    from verl_pixel.presets import preset
     from verl_pixel.rollout.config import PixelRolloutConfig
     from verl_pixel.tools.schema_yaml import SHIPPED_YAML, read_ops_config
 
-    # The budgets and knobs training used: the run's tool YAML, else the one shipped for the family.
+    if args.samples > 1 and args.temperature == 0:
+        print("verl-pixel: error: --samples > 1 needs --temperature > 0 (greedy draws are all equal)", file=sys.stderr)
+        return 2
+    # The budgets and knobs training used: the run's tool YAML, else the one shipped for the family; a peer preset's
+    # behaviour over them (its tool names, output style, crop rules and limits, as a recipe's PRESET writes them).
     family = family_spec(args.family).family
-    ops = read_ops_config(args.tool_config or SHIPPED_YAML[family.value])
+    chosen = preset(args.preset)
+    if chosen.tool_block is not None and args.tool_protocol == "api":
+        print(f"verl-pixel: error: --preset {args.preset} writes its tools as prompt text: use --tool-protocol prompt",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    ops = chosen.ops_config(read_ops_config(args.tool_config or SHIPPED_YAML[family.value]))
     check_model_setup(family, ops_config=ops, source=f"the model (--family {family.value})")
     endpoint = EndpointConfig(
         base_url=args.base_url,
@@ -88,6 +98,8 @@ def _run(args: argparse.Namespace) -> int:
         image_format=args.image_format,
         # the system prompt the family's template renders when a conversation has none (none for Qwen3-VL)
         rollout=PixelRolloutConfig(default_system_prompt=family_spec(args.family).default_system_prompt),
+        tool_block=chosen.tool_block,  # the preset's tools as its checkpoints saw them (prompt protocol)
+        guidelines=chosen.guidelines,
     )
     runner = RunnerConfig(
         run_name=args.run_name or Path(args.out).stem,
@@ -95,10 +107,12 @@ def _run(args: argparse.Namespace) -> int:
         limit=args.limit,
         progress=not args.no_progress,
         tokenizer_path=args.tokenizer,
+        samples=args.samples,
     )
     summary = run_eval(args.parquet, args.out, endpoint, episode, runner)
     print(
-        f"{runner.run_name}: {summary.total} rows, {summary.skipped} already done, {summary.finished} finished, "
+        f"{runner.run_name}: {summary.total} {'rows' if runner.samples == 1 else 'responses'}, {summary.skipped} "
+        f"already done, {summary.finished} finished, "
         f"{summary.failed} failed -> {summary.path}"
     )
     return 0 if summary.failed == 0 else 1
@@ -174,13 +188,19 @@ def _add_preprocess(sub: Any) -> None:
     parser.add_argument("--limit", type=int, help="keep the first N questions")
     parser.add_argument("--no-embed", action="store_true", help="store image file paths instead of bytes")
     parser.add_argument("--tally-split", default="complex", choices=("complex", "simple", "all"))
-    parser.add_argument("--mvbench-tasks", help="comma-separated MVBench tasks (default: all 20)")
+    parser.add_argument(
+        "--mvbench-tasks",
+        help="comma-separated MVBench tasks (default: all 20 but fine_grained_pose, whose clips are no longer "
+        "distributed: it runs when video/nturgbd/ holds them)",
+    )
     parser.add_argument("--num-frames", type=int, default=16, help="frames sampled per MVBench video")
     parser.add_argument("--workers", type=int, default=4, help="threads decoding MVBench videos")
     parser.set_defaults(func=_preprocess)
 
 
 def _add_run(sub: Any) -> None:
+    from verl_pixel.presets import PRESETS
+
     parser = sub.add_parser("run", help="evaluate parquet files against an OpenAI-compatible endpoint (resumable)")
     parser.add_argument("parquet", nargs="+", help="parquet files from `eval preprocess`")
     parser.add_argument("-o", "--out", required=True, help="results JSONL (existing finished samples are skipped)")
@@ -204,6 +224,16 @@ def _add_run(sub: Any) -> None:
         choices=FAMILY_NAMES,
         default=FAMILY_NAMES[0],
         help="model family: its shipped tool YAML when --tool-config is not given, and its default system prompt",
+    )
+    parser.add_argument(
+        "--preset",
+        choices=tuple(PRESETS),
+        default="verl_pixel",
+        help="peer preset: the tools, tool outputs, crop rules, limits and question suffix a released "
+        "checkpoint was trained with (Pixel Reasoner's tool block byte for byte); needs --tool-protocol prompt",
+    )
+    parser.add_argument(
+        "--samples", type=int, default=1, help="responses per question, for Avg@k (mean and std over the k draws)"
     )
     parser.add_argument("--image-format", default="png", choices=("png", "jpeg"))
     parser.add_argument("--limit", type=int, help="first N rows of each file")

@@ -140,7 +140,8 @@ def initial_messages(sample: PreparedSample, config: EpisodeConfig, offer_tools:
         config.rollout.default_system_prompt,
     )
     if offer_tools and config.tool_protocol is ToolProtocol.PROMPT:
-        messages = with_tools_in_system(messages, tool_schemas(config.ops), config.rollout.default_system_prompt)
+        default = config.rollout.default_system_prompt
+        messages = with_tools_in_system(messages, tool_schemas(config.ops), default, config.tool_block)
     return openai_messages(messages, sample.views, data_url_encoder(config.image_format))
 
 
