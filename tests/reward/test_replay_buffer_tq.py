@@ -336,6 +336,37 @@ def test_curiosity_group_dapo_sees_shaped_rewards_and_resume_does_not_reshape(tr
     clear("train")
 
 
+def test_near_uniform_groups_are_dropped_by_verls_filter_through_the_pixel_metric(transfer_queue, compose_verl_config):
+    # Pixel Reasoner drops groups with mean |r - mean(r)| < 0.01 (experience_maker.py line 2462); verl's filter drops
+    # a group whose metric is equal across it, and the buffer writes pixel/group/filter_reward to make it so.
+    config = compose_verl_config(
+        *SAMPLER,
+        "trainer.v1.sampler.custom_sampler.name=PixelReplayBuffer",
+        "reward.reward_manager.name=pixel",
+        "actor_rollout_ref.rollout.n=8",
+        "algorithm.filter_groups.enable=True",
+        "algorithm.filter_groups.metric=pixel/group/filter_reward",
+        "+trainer.v1.sampler.sampler_kwargs.filter_groups_metric=pixel/group/filter_reward",
+        "+trainer.v1.sampler.sampler_kwargs.train_batch_size=${data.train_batch_size}",
+        "+trainer.v1.sampler.sampler_kwargs.gen_batch_size=1",
+        "+trainer.v1.sampler.sampler_kwargs.max_inflight_gen_batches=1",
+        "+pixel.reward.method=none",
+        "+pixel.reward.format.weight=0.01",
+        "+pixel.reward.uniform_threshold=0.01",
+    )
+    failed = TrajectoryRecord(ops_attempted=1, ops_failed=1, answer_text=r"\boxed{B}")  # r_fmt -1: total 0.99
+    # "near": totals 1 x 7 and 0.99: mean |r - mean| = 0.0021875 < 0.01; "far": half right, half wrong.
+    generate(config, {"near": [rollout(1, 0)] * 7 + [failed], "far": [rollout(1, 0)] * 4 + [rollout(0, 0)] * 4})
+    harness = StepHarness(config)
+    metrics: dict = {}
+    batch = harness.step(metrics, timing_raw={})
+    assert sorted({key.split("_")[0] for key in batch.keys}) == ["far"]
+    assert metrics["training/filter_groups/evicted_samples"] == 1.0
+    scores = [float(row[-1]) for row in stored("train", batch.keys, "rm_scores")["rm_scores"].unbind(0)]
+    assert sorted(scores) == [0.0] * 4 + [1.0] * 4  # the trained rewards are the shaped totals, untouched
+    clear("train")
+
+
 def test_validation_partition_is_left_raw(transfer_queue, compose_verl_config):
     config = compose_verl_config(
         *SAMPLER,
