@@ -84,22 +84,31 @@ def add_parser(subparsers: Any) -> None:
     rl.add_argument("--split", default="train")
     rl.add_argument("--skip-bad", action="store_true", help="drop seeds whose images are missing or do not decode")
     rl.set_defaults(func=_prepare_rl)
+    _add_pixel_reasoner(targets)
+    _add_peer_rl(targets)
+    _add_check(subparsers)
+
+
+def _add_pixel_reasoner(targets: Any) -> None:
+    from verl_pixel.data.pixel_reasoner_import import (
+        PIXEL_REASONER_SFT_FRAME_MAX_PIXELS,
+        PIXEL_REASONER_SFT_IMAGE_MAX_PIXELS,
+    )
+
     pr = targets.add_parser("pixel-reasoner", help="Pixel Reasoner SFT JSON to the SFT schema")
     pr.add_argument("--json", required=True, help="Pixel Reasoner SFT JSON (list) or JSON lines")
     pr.add_argument("--image-root", help="folder relative image paths are resolved against")
     pr.add_argument("--mask-policy", choices=("last_two", "all"), default="last_two")
     pr.add_argument("--out", required=True, help="SFT parquet to write")
     pr.add_argument(
-        "--image-max-pixels", type=_budget, default=5120 * 28 * 28,
+        "--image-max-pixels", type=_budget, default=PIXEL_REASONER_SFT_IMAGE_MAX_PIXELS,
         help="pixel budget recorded on each image (default: Pixel Reasoner's SFT processor, 5120*28*28; 0: none)",
     )  # fmt: skip
     pr.add_argument(
-        "--frame-max-pixels", type=_budget, default=420 * 360,
+        "--frame-max-pixels", type=_budget, default=PIXEL_REASONER_SFT_FRAME_MAX_PIXELS,
         help="pixel budget recorded on each video frame (default: Pixel Reasoner's 420*360; 0: none)",
     )  # fmt: skip
     pr.set_defaults(func=_prepare_pixel_reasoner)
-    _add_peer_rl(targets)
-    _add_check(subparsers)
 
 
 def _budget(text: str) -> int | None:

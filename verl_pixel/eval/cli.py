@@ -58,29 +58,51 @@ def _verl_family(requested: str, model: str) -> Any:
     return resolve_family(requested, folder)
 
 
-def _run(args: argparse.Namespace) -> int:
-    from verl_pixel.chat_endpoint import EndpointConfig
+def _run_error(args: argparse.Namespace) -> str | None:
+    """Why the ``eval run`` options cannot work together, or ``None``."""
+    from verl_pixel.presets import preset
+
+    if args.samples > 1 and args.temperature == 0:
+        return "--samples > 1 needs --temperature > 0 (greedy draws are all equal)"
+    if preset(args.preset).tool_block is not None and args.tool_protocol == "api":
+        return f"--preset {args.preset} writes its tools as prompt text: use --tool-protocol prompt"
+    return None
+
+
+def _episode_config(args: argparse.Namespace) -> Any:
     from verl_pixel.eval.episode import DEFAULT_MAX_TURNS, EpisodeConfig
-    from verl_pixel.eval.runner import RunnerConfig, run_eval
     from verl_pixel.family_check import check_model_setup
     from verl_pixel.model_family import family_spec
     from verl_pixel.presets import preset
     from verl_pixel.rollout.config import PixelRolloutConfig
     from verl_pixel.tools.schema_yaml import SHIPPED_YAML, read_ops_config
 
-    if args.samples > 1 and args.temperature == 0:
-        print("verl-pixel: error: --samples > 1 needs --temperature > 0 (greedy draws are all equal)", file=sys.stderr)
-        return 2
     # The budgets and knobs training used: the run's tool YAML, else the one shipped for the family; a peer preset's
     # behaviour over them (its tool names, output style, crop rules and limits, as a recipe's PRESET writes them).
-    family = family_spec(args.family).family
-    chosen = preset(args.preset)
-    if chosen.tool_block is not None and args.tool_protocol == "api":
-        print(f"verl-pixel: error: --preset {args.preset} writes its tools as prompt text: use --tool-protocol prompt",
-              file=sys.stderr)  # fmt: skip
+    spec, chosen = family_spec(args.family), preset(args.preset)
+    ops = chosen.ops_config(read_ops_config(args.tool_config or SHIPPED_YAML[spec.family.value]))
+    check_model_setup(spec.family, ops_config=ops, source=f"the model (--family {spec.family.value})")
+    return EpisodeConfig(
+        ops=ops,
+        mode=args.mode,
+        max_turns=args.max_turns or DEFAULT_MAX_TURNS,
+        tool_protocol=args.tool_protocol,
+        image_format=args.image_format,
+        # the system prompt the family's template renders when a conversation has none (none for Qwen3-VL)
+        rollout=PixelRolloutConfig(default_system_prompt=spec.default_system_prompt),
+        tool_block=chosen.tool_block,  # the preset's tools as its checkpoints saw them (prompt protocol)
+        guidelines=chosen.guidelines,
+    )
+
+
+def _run(args: argparse.Namespace) -> int:
+    from verl_pixel.chat_endpoint import EndpointConfig
+    from verl_pixel.eval.runner import RunnerConfig, run_eval
+
+    error = _run_error(args)
+    if error is not None:
+        print(f"verl-pixel: error: {error}", file=sys.stderr)
         return 2
-    ops = chosen.ops_config(read_ops_config(args.tool_config or SHIPPED_YAML[family.value]))
-    check_model_setup(family, ops_config=ops, source=f"the model (--family {family.value})")
     endpoint = EndpointConfig(
         base_url=args.base_url,
         model=args.model,
@@ -90,17 +112,6 @@ def _run(args: argparse.Namespace) -> int:
         timeout_s=args.timeout,
         max_retries=args.retries,
     )
-    episode = EpisodeConfig(
-        ops=ops,
-        mode=args.mode,
-        max_turns=args.max_turns or DEFAULT_MAX_TURNS,
-        tool_protocol=args.tool_protocol,
-        image_format=args.image_format,
-        # the system prompt the family's template renders when a conversation has none (none for Qwen3-VL)
-        rollout=PixelRolloutConfig(default_system_prompt=family_spec(args.family).default_system_prompt),
-        tool_block=chosen.tool_block,  # the preset's tools as its checkpoints saw them (prompt protocol)
-        guidelines=chosen.guidelines,
-    )
     runner = RunnerConfig(
         run_name=args.run_name or Path(args.out).stem,
         concurrency=args.concurrency,
@@ -109,10 +120,10 @@ def _run(args: argparse.Namespace) -> int:
         tokenizer_path=args.tokenizer,
         samples=args.samples,
     )
-    summary = run_eval(args.parquet, args.out, endpoint, episode, runner)
+    summary = run_eval(args.parquet, args.out, endpoint, _episode_config(args), runner)
+    unit = "rows" if runner.samples == 1 else "responses"
     print(
-        f"{runner.run_name}: {summary.total} {'rows' if runner.samples == 1 else 'responses'}, {summary.skipped} "
-        f"already done, {summary.finished} finished, "
+        f"{runner.run_name}: {summary.total} {unit}, {summary.skipped} already done, {summary.finished} finished, "
         f"{summary.failed} failed -> {summary.path}"
     )
     return 0 if summary.failed == 0 else 1
