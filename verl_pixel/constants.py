@@ -87,3 +87,12 @@ NUM_VIDEO_FRAMES_FIELD = "num_video_frames"
 # Largest image decoded (pixels): PIL's own decompression-bomb warning limit, Image.MAX_IMAGE_PIXELS
 # (1024 * 1024 * 1024 // 4 // 3). Larger images are refused from their header, before decoding.
 MAX_IMAGE_PIXELS = 89_478_485
+
+# The training rows' ``extra_info`` field carrying the necessity memory's probe plan for this visit (written by
+# PixelRLDataset, read by pixel_agent and the group-shaping replay buffer; see verl_pixel/rollout/probe_plan.py), and
+# verl 0.9.1's per-row rollout count that AgentLoopWorkerTQ._run_prompt pops ("user can dynamically adjust n").
+PROBE_PLAN_FIELD = "pixel_probe_plan"
+ROLLOUT_N_FIELD = "__rollout_n__"
+# The rows' ``extra_info`` label saying whether a question needs a closer look (look-or-not task, seeds): read for
+# metrics only (TUR split by need), never by a reward.
+NEED_LABEL_FIELD = "needs_zoom"

@@ -54,8 +54,8 @@ class FormatConfig:
     rule: FormatRule = "pixel"
 
     def __post_init__(self) -> None:
-        _check_number("weight", self.weight, low=0.0)
-        _check_choice("rule", self.rule, FormatRule)
+        check_number("weight", self.weight, low=0.0)
+        check_choice("rule", self.rule, FormatRule)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -71,7 +71,7 @@ class RedundancyConfig:
     free_ops: int = 1
 
     def __post_init__(self) -> None:
-        _check_number("beta", self.beta, low=0.0)
+        check_number("beta", self.beta, low=0.0)
         if isinstance(self.free_ops, bool) or not isinstance(self.free_ops, int) or self.free_ops < 0:
             raise ValueError(f"free_ops: expected an integer >= 0, got {self.free_ops!r}")
 
@@ -110,13 +110,13 @@ class CuriosityConfig:
     unparsable_score: float = 0.0
 
     def __post_init__(self) -> None:
-        _check_choice("variant", self.variant, CuriosityVariant)
-        _check_type("redundancy", self.redundancy, RedundancyConfig)
-        _check_number("alpha", self.alpha, low=0.0)
-        _check_number("target_rapr", self.target_rapr, low=0.0, high=1.0)
-        _check_number("code_scale", self.code_scale, low=0.0)
-        _check_number("video_alpha", self.video_alpha, low=0.0)
-        _check_number("unparsable_score", self.unparsable_score, low=-1.0, high=0.0)
+        check_choice("variant", self.variant, CuriosityVariant)
+        check_type("redundancy", self.redundancy, RedundancyConfig)
+        check_number("alpha", self.alpha, low=0.0)
+        check_number("target_rapr", self.target_rapr, low=0.0, high=1.0)
+        check_number("code_scale", self.code_scale, low=0.0)
+        check_number("video_alpha", self.video_alpha, low=0.0)
+        check_number("unparsable_score", self.unparsable_score, low=-1.0, high=0.0)
         if not isinstance(self.zero_correct_after_error, bool):
             raise ValueError(f"zero_correct_after_error: expected true or false, got {self.zero_correct_after_error!r}")
 
@@ -144,7 +144,7 @@ class AlignmentTable:
 
     def __post_init__(self) -> None:
         for name in ("b1", "b2", "b3", "c1", "c2", "c3"):
-            _check_number(name, getattr(self, name))
+            check_number(name, getattr(self, name))
         if not self.b2 > self.b3:
             raise ValueError(f"b2: need b2 > b3 (tool when needed beats no tool), got {self.b2} <= {self.b3}")
         if not self.c3 > self.c2:
@@ -176,13 +176,13 @@ class LookLessConfig:
     probe_gradient: ProbeGradient = "own_group"
 
     def __post_init__(self) -> None:
-        _check_number("margin", self.margin, low=0.0, high=1.0)
-        _check_type("alignment", self.alignment, AlignmentTable)
-        _check_type("redundancy", self.redundancy, RedundancyConfig)
-        _check_number("lambda_instr", self.lambda_instr, low=0.0)
-        _check_number("lambda_align", self.lambda_align, low=0.0)
-        _check_choice("op_count", self.op_count, OpCount)
-        _check_choice("probe_gradient", self.probe_gradient, ProbeGradient)
+        check_number("margin", self.margin, low=0.0, high=1.0)
+        check_type("alignment", self.alignment, AlignmentTable)
+        check_type("redundancy", self.redundancy, RedundancyConfig)
+        check_number("lambda_instr", self.lambda_instr, low=0.0)
+        check_number("lambda_align", self.lambda_align, low=0.0)
+        check_choice("op_count", self.op_count, OpCount)
+        check_choice("probe_gradient", self.probe_gradient, ProbeGradient)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -198,7 +198,7 @@ class DeepEyesConfig:
 
     def __post_init__(self) -> None:
         for name in ("acc_weight", "fmt_weight", "tool_weight"):
-            _check_number(name, getattr(self, name), low=0.0)
+            check_number(name, getattr(self, name), low=0.0)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -228,13 +228,13 @@ class ShapingConfig:
     deepeyes: DeepEyesConfig = dataclasses.field(default_factory=DeepEyesConfig)
 
     def __post_init__(self) -> None:
-        _check_choice("method", self.method, Method)
-        _check_type("format", self.format, FormatConfig)
-        _check_type("curiosity", self.curiosity, CuriosityConfig)
-        _check_type("look_less", self.look_less, LookLessConfig)
-        _check_type("deepeyes", self.deepeyes, DeepEyesConfig)
-        _check_number("correct_threshold", self.correct_threshold, low=0.0, high=1.0)
-        _check_number("uniform_threshold", self.uniform_threshold, low=0.0)
+        check_choice("method", self.method, Method)
+        check_type("format", self.format, FormatConfig)
+        check_type("curiosity", self.curiosity, CuriosityConfig)
+        check_type("look_less", self.look_less, LookLessConfig)
+        check_type("deepeyes", self.deepeyes, DeepEyesConfig)
+        check_number("correct_threshold", self.correct_threshold, low=0.0, high=1.0)
+        check_number("uniform_threshold", self.uniform_threshold, low=0.0)
         if self.correct_threshold == 0.0:
             raise ValueError("correct_threshold: must be > 0, else every answer counts as correct")
 
@@ -245,10 +245,11 @@ class ShapingConfig:
         Raises:
             ValueError: for an unknown key or an invalid value (names the key).
         """
-        return _build(cls, data or {}, "")
+        return build_config(cls, data or {}, "")
 
 
-def _build(cls: type, data: Mapping[str, Any], prefix: str) -> Any:
+def build_config(cls: type, data: Mapping[str, Any], prefix: str) -> Any:
+    """Build the frozen dataclass ``cls`` from nested mappings; errors name the key's path from ``prefix``."""
     if not isinstance(data, Mapping):
         raise ValueError(f"{prefix.rstrip('.') or 'config'}: expected a mapping, got {data!r}")
     hints = typing.get_type_hints(cls)
@@ -257,7 +258,7 @@ def _build(cls: type, data: Mapping[str, Any], prefix: str) -> Any:
     for name, value in data.items():
         hint = hints[name]
         if dataclasses.is_dataclass(hint):
-            kwargs[name] = _build(hint, value, f"{prefix}{name}.")
+            kwargs[name] = build_config(hint, value, f"{prefix}{name}.")
         elif hint is float and isinstance(value, int) and not isinstance(value, bool):
             kwargs[name] = float(value)
         else:
@@ -269,19 +270,22 @@ def _build(cls: type, data: Mapping[str, Any], prefix: str) -> Any:
         raise ValueError(f"{prefix}{err}") from None
 
 
-def _check_number(name: str, value: Any, low: float | None = None, high: float | None = None) -> None:
+def check_number(name: str, value: Any, low: float | None = None, high: float | None = None) -> None:
+    """Raise ``ValueError`` naming ``name`` unless ``value`` is a finite number within ``[low, high]``."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise ValueError(f"{name}: expected a finite number, got {value!r}")
     if (low is not None and value < low) or (high is not None and value > high):
         raise ValueError(f"{name}: {value} is outside [{low}, {high}]")
 
 
-def _check_choice(name: str, value: Any, choices: Any) -> None:
+def check_choice(name: str, value: Any, choices: Any) -> None:
+    """Raise ``ValueError`` naming ``name`` unless ``value`` is one of the ``Literal`` type ``choices``."""
     allowed = typing.get_args(choices)
     if value not in allowed:
         raise ValueError(f"{name}: {value!r} is not one of {', '.join(allowed)}")
 
 
-def _check_type(name: str, value: Any, cls: type) -> None:
+def check_type(name: str, value: Any, cls: type) -> None:
+    """Raise ``ValueError`` naming ``name`` unless ``value`` is a ``cls`` (a sub-config built from a mapping)."""
     if not isinstance(value, cls):
         raise ValueError(f"{name}: expected a {cls.__name__} (use ShapingConfig.from_mapping for dicts), got {value!r}")
