@@ -21,8 +21,9 @@ LOOK_LESS_KEYS = "(known: alignment, lambda_align, lambda_instr, margin, op_coun
     ("section", "message"),
     [
         # section typos: before, pixel.rewards.method=none silently trained Look Less, pixel.rolout ran no probes
-        ({"rewards": {"method": "none"}}, "pixel.rewards: unknown section (known: reward, rollout)"),
-        ({"rolout": {"mode_layout": {"no_tool": 1}}}, "pixel.rolout: unknown section (known: reward, rollout)"),
+        ({"rewards": {"method": "none"}}, "pixel.rewards: unknown section (known: probing, reward, rollout)"),
+        ({"rolout": {"mode_layout": {"no_tool": 1}}},
+         "pixel.rolout: unknown section (known: probing, reward, rollout)"),
         ({"rollout": {"mode_layot": {"adaptive": 8}}}, f"pixel.rollout.mode_layot: unknown key {ROLLOUT_KEYS}"),
         (
             {"reward": {"look_less": {"lamda_instr": 0.5}}},
@@ -44,7 +45,7 @@ LOOK_LESS_KEYS = "(known: alignment, lambda_align, lambda_instr, margin, op_coun
         ({"rollout": {"instructions": {"no_tool": None}}}, "pixel.rollout.instructions.no_tool: need a string, got "
          "None"),
         ({"reward": {"method": "lookless"}}, "pixel.reward.method: 'lookless' is not one of none, curiosity, "
-         "look_less, deepeyes"),
+         "look_less, deepeyes, hdpo, adatooler"),
         ({"reward": {"look_less": {"alignment": {"b2": -1.0}}}}, "pixel.reward.look_less.alignment.b2: need b2 > b3 "
          "(tool when needed beats no tool), got -1.0 <= -0.2"),
         ({"reward": 3}, "pixel.reward: expected a mapping, got 3"),
@@ -145,8 +146,8 @@ def test_probes_under_another_method_are_allowed_with_a_warning():
     warnings = check_against_run(with_method(LOOK_LESS_16, "curiosity"), RunSettings(16))
     assert warnings == [
         "pixel.reward.method=curiosity with force_tool and no_tool rollouts in pixel.rollout.mode_layout "
-        "(adaptive=8, force_tool=4, no_tool=4): only look_less uses probes; curiosity rewards them like adaptive "
-        "rollouts"
+        "(adaptive=8, force_tool=4, no_tool=4): only look_less (and adatooler with delta_source=probes) uses probes; "
+        "curiosity rewards them like adaptive rollouts"
     ]
 
 
@@ -154,7 +155,19 @@ def test_run_settings_come_from_verl_keys():
     config = OmegaConf.create(
         {"actor_rollout_ref": {"rollout": {"n": 16, "val_kwargs": {"n": 2}}}, "trainer": {"val_only": True}}
     )
-    assert RunSettings.from_trainer_config(config) == RunSettings(rollout_n=16, val_n=2, val_only=True)
+    assert RunSettings.from_trainer_config(config) == RunSettings(
+        rollout_n=16, val_n=2, val_only=True, dataset_class="RLHFDataset"
+    )
+    config = OmegaConf.create(
+        {
+            "actor_rollout_ref": {"rollout": {"n": 4}},
+            "algorithm": {"adv_estimator": "grpo", "use_kl_in_reward": True},
+            "data": {"dataloader_num_workers": 8, "custom_cls": {"name": "PixelRLDataset"}},
+        }
+    )
+    assert RunSettings.from_trainer_config(config) == RunSettings(
+        rollout_n=4, adv_estimator="grpo", use_kl_in_reward=True, dataloader_workers=8, dataset_class="PixelRLDataset"
+    )
     assert RunSettings.from_trainer_config(OmegaConf.create({"pixel": {}})) is None
     assert check_against_run(LOOK_LESS_16, None) == []
 
@@ -163,3 +176,62 @@ def test_the_reward_and_rollout_sides_read_the_same_whole_section():
     # before: the reward side read only pixel.reward and accepted {"rollout": {"anything": 1}}
     with pytest.raises(ValueError, match=re.escape(f"pixel.rollout.anything: unknown key {ROLLOUT_KEYS}")):
         pixel_config({"pixel": {"rollout": {"anything": 1}, "reward": {"method": "deepeyes"}}})
+
+
+def probing(method: str = "look_less", **reward) -> PixelConfig:
+    return PixelConfig.from_mapping(
+        {
+            "rollout": {"mode_layout": {"adaptive": 8, "force_tool": 4, "no_tool": 4}},
+            "reward": {"method": method, **reward},
+            "probing": {"enable": True},
+        }
+    )
+
+
+PROBING_RUN = RunSettings(16, adv_estimator="grpo", dataset_class="PixelRLDataset")
+
+
+@pytest.mark.parametrize(
+    ("pixel", "run", "message"),
+    [
+        (probing("curiosity"), PROBING_RUN, "pixel.probing.enable=true with pixel.reward.method=curiosity: the "
+         "necessity memory labels need\\(x\\) for look_less"),
+        (probing("adatooler"), PROBING_RUN, "pixel.probing.enable=true with pixel.reward.method=adatooler"),
+        (probing(), RunSettings(16, dataset_class="RLHFDataset"), "pixel.probing.enable=true needs "
+         "data.custom_cls.name=PixelRLDataset"),
+        (probing(), RunSettings(16, dataloader_workers=8), "pixel.probing.enable=true needs "
+         "data.dataloader_num_workers=0, got 8"),
+        (with_method(LOOK_LESS_16, "hdpo"), RunSettings(16, adv_estimator="grpo"), "pixel.reward.method=hdpo writes "
+         "finished advantages .* set algorithm.adv_estimator=pixel_precomputed"),
+        (LOOK_LESS_16, RunSettings(16, adv_estimator="pixel_precomputed"), "pixel.reward.method=look_less writes "
+         "rewards, not advantages"),
+        (with_method(LOOK_LESS_16, "hdpo"), RunSettings(16, adv_estimator="pixel_precomputed", use_kl_in_reward=True),
+         "algorithm.use_kl_in_reward=True: the KL penalty would be added to finished advantages"),
+        (
+            PixelConfig.from_mapping({"reward": {"method": "adatooler", "adatooler": {"delta_source": "probes"}}}),
+            RunSettings(8),
+            "adatooler.delta_source=probes needs force_tool and no_tool probes",
+        ),
+    ],
+)  # fmt: skip
+def test_new_reward_and_probing_settings_must_agree_with_the_run(pixel, run, message):
+    with pytest.raises(ValueError, match=message):
+        check_against_run(pixel, run)
+
+
+def test_agreeing_probing_and_hdpo_runs_pass():
+    assert check_against_run(probing(), PROBING_RUN) == []
+    assert check_against_run(probing("adatooler", adatooler={"delta_source": "probes"}), PROBING_RUN) == []
+    hdpo = PixelConfig.from_mapping({"reward": {"method": "hdpo"}})
+    assert check_against_run(hdpo, RunSettings(8, adv_estimator="pixel_precomputed")) == []
+
+
+def test_probing_keys_are_checked_with_their_full_path():
+    with pytest.raises(ValueError, match=r"^pixel.probing.decai: unknown probing config key \(known: adaptive_weight"):
+        pixel_config(OmegaConf.create({"pixel": {"probing": {"decai": 0.5}}}))
+    with pytest.raises(ValueError, match=r"^pixel.probing.decay: must be > 0"):
+        pixel_config(OmegaConf.create({"pixel": {"probing": {"decay": 0}}}))
+    with pytest.raises(ValueError, match=r"^pixel.probing.lean_z: 2.0 must not exceed settle_z 1.28"):
+        pixel_config(OmegaConf.create({"pixel": {"probing": {"lean_z": 2.0}}}))
+    with pytest.raises(ValueError, match=r"^pixel.reward.hdpo.op_count: 'all' is not one of succeeded, attempted"):
+        pixel_config(OmegaConf.create({"pixel": {"reward": {"hdpo": {"op_count": "all"}}}}))

@@ -19,8 +19,8 @@ from verl_pixel.testing.agent_harness import Rollouts, compose_ppo_config
 pytestmark = pytest.mark.filterwarnings("ignore:.*load_extern_type.*:FutureWarning")  # verl's own loader warns
 
 SECTION_TYPOS = [
-    ("+pixel.rewards.method=none", "pixel.rewards: unknown section (known: reward, rollout)"),
-    ("+pixel.rolout.mode_layout.no_tool=1", "pixel.rolout: unknown section (known: reward, rollout)"),
+    ("+pixel.rewards.method=none", "pixel.rewards: unknown section (known: probing, reward, rollout)"),
+    ("+pixel.rolout.mode_layout.no_tool=1", "pixel.rolout: unknown section (known: probing, reward, rollout)"),
 ]
 BUFFER = [
     "reward.reward_manager.name=pixel",

@@ -52,7 +52,7 @@ def test_the_check_can_be_added_to_verls_own_ppo_trainer_on_the_command_line():
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        (["+pixel.rewards.method=none"], "pixel.rewards: unknown section (known: reward, rollout)"),
+        (["+pixel.rewards.method=none"], "pixel.rewards: unknown section (known: probing, reward, rollout)"),
         (["actor_rollout_ref.rollout.n=8"], "pixel.rollout.mode_layout sums to 4 (adaptive=2, force_tool=1, no_tool=1) "
          "but actor_rollout_ref.rollout.n=8: "),
         (["pixel.rollout.mode_layout.adaptive=4", "~pixel.rollout.mode_layout.force_tool",
@@ -73,7 +73,7 @@ def test_each_part_of_the_check_names_the_key(overrides, message):
 def test_the_callback_exits_because_hydra_would_only_warn_about_an_exception():
     with pytest.raises(SystemExit) as err:
         PixelConfigCheck().on_job_start(config=compose_cpu("+pixel.rolout.mode_layout.no_tool=1"), task_function=None)
-    assert err.value.code == "verl-pixel config error: pixel.rolout: unknown section (known: reward, rollout)"
+    assert err.value.code == "verl-pixel config error: pixel.rolout: unknown section (known: probing, reward, rollout)"
 
 
 def test_main_ppo_stops_before_ray_starts_naming_the_misspelled_key(tmp_path: Path):

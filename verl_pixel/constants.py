@@ -96,3 +96,7 @@ ROLLOUT_N_FIELD = "__rollout_n__"
 # The rows' ``extra_info`` label saying whether a question needs a closer look (look-or-not task, seeds): read for
 # metrics only (TUR split by need), never by a reward.
 NEED_LABEL_FIELD = "needs_zoom"
+
+# The advantage estimator verl-pixel registers (verl's register_adv_est) for methods whose replay buffer step
+# writes finished per-rollout advantages (HDPO): it hands them to the loss unchanged.
+PRECOMPUTED_ADV_ESTIMATOR = "pixel_precomputed"

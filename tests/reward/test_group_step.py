@@ -61,6 +61,8 @@ def test_look_less_group_scores_uids_and_components():
         "pixel/shaped/instr_bonus": 0.0,
         "pixel/shaped/alignment_bonus": -0.1,
         "pixel/shaped/tool_bonus": 0.0,
+        "pixel/shaped/tool_benefit": 0.0,
+        "pixel/shaped/tool_efficiency": 0.0,
         "pixel/advantage_group": "adaptive",
         "pixel/trainable": True,
         "pixel/group/rapr": 0.5,

@@ -49,6 +49,8 @@ def test_step_metrics_hand_computed(step) -> None:
         "pixel/reward/instr_bonus": 1.0 / 6,
         "pixel/reward/alignment_bonus": (0.5 - 0.1) / 6,
         "pixel/reward/tool_bonus": 0.0,
+        "pixel/reward/tool_benefit": 0.0,
+        "pixel/reward/tool_efficiency": 0.0,
         "pixel/rapr": 2 / 6,
         "pixel/rapr/force_tool": 1.0,
         "pixel/rapr/no_tool": 0.0,
@@ -75,6 +77,7 @@ def test_step_metrics_hand_computed(step) -> None:
         "pixel/stop/answered": 5 / 6,
         "pixel/stop/max_turns": 1 / 6,
         "pixel/trainable_fraction": 1.0,
+        "pixel/group/size": 6 / 2,
     }
     assert m.keys() == expected.keys()
     assert m == pytest.approx(expected)
@@ -95,6 +98,8 @@ def test_every_emitted_name_is_documented(step) -> None:
         generic = re.sub(r"^pixel/(rapr|acc|compliance)/\w+$", r"pixel/\1/<mode>", name)
         generic = re.sub(r"^pixel/stop/\w+$", "pixel/stop/<reason>", generic)
         generic = re.sub(
-            r"^pixel/reward/(acc_term|fmt_term|\w+_bonus|redundancy_penalty)$", "pixel/reward/<component>", generic
+            r"^pixel/reward/(acc_term|fmt_term|\w+_bonus|redundancy_penalty|tool_benefit|tool_efficiency)$",
+            "pixel/reward/<component>",
+            generic,
         )
         assert generic in documented, name

@@ -3,13 +3,17 @@
 ::
 
     ShapingConfig
-    ├── method               "none" | "curiosity" | "look_less" | "deepeyes"
-    ├── correct_threshold    r_acc >= this counts as correct (Look Less alignment, DeepEyes gate)
+    ├── method               "none" | "curiosity" | "look_less" | "deepeyes" | "hdpo" | "adatooler"
+    ├── correct_threshold    r_acc >= this counts as correct (Look Less alignment, DeepEyes gate, HDPO)
     ├── uniform_threshold    groups this close to uniform are filtered by pixel/group/filter_reward
+    ├── ignore_exceed        Mini-o3: rollouts stopped by a limit in exceed_stops leave the loss (any method)
+    ├── exceed_stops         the stop reasons that count as exceeding (turn, operation and image limits)
     ├── format: FormatConfig             r_fmt and its weight
     ├── curiosity: CuriosityConfig       Pixel Reasoner (alpha, H, variant, redundancy: beta, N)
     ├── look_less: LookLessConfig        Look Less (margin, lambda_instr, lambda_align, alignment table, ...)
-    └── deepeyes: DeepEyesConfig         DeepEyes (0.8, 0.2, 1.2)
+    ├── deepeyes: DeepEyesConfig         DeepEyes (0.8, 0.2, 1.2)
+    ├── hdpo: HdpoConfig                 Metis (w_acc 1.0, w_tool 0.15)
+    └── adatooler: AdaToolerConfig       AdaTooler-V (alpha 0.6, gamma 2, n_max 6, where Delta S comes from)
 
 Build it from a plain mapping (a Hydra/OmegaConf container, verl ``sampler_kwargs``) with
 :meth:`ShapingConfig.from_mapping`; unknown keys and out-of-range values raise ``ValueError`` naming the key's full
@@ -25,12 +29,17 @@ from collections.abc import Mapping
 from typing import Any, Literal
 
 from verl_pixel.plain_values import reject_unknown_keys
+from verl_pixel.record import StopReason
 
-Method = Literal["none", "curiosity", "look_less", "deepeyes"]
+Method = Literal["none", "curiosity", "look_less", "deepeyes", "hdpo", "adatooler"]
 CuriosityVariant = Literal["paper", "released_code"]
 OpCount = Literal["succeeded", "attempted"]
 ProbeGradient = Literal["own_group", "pooled", "off"]
 FormatRule = Literal["pixel", "deepeyes"]
+DeltaSource = Literal["row", "probes"]
+# StopReason values (verl_pixel.record) that mean "stopped by a turn or operation limit" (Mini-o3's exceed).
+EXCEED_STOPS_DEFAULT = ("max_turns", "max_operations", "max_images")
+STOP_REASONS = tuple(reason.value for reason in StopReason)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -202,6 +211,70 @@ class DeepEyesConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class HdpoConfig:
+    """Metis' HDPO: accuracy and tool-efficiency advantages normalised separately, then combined.
+
+    Accio-Lab/Metis (arXiv 2604.08545), ``verl_tool/trainer/ppo/hdpo_algos.py`` (``compute_hdpo_advantage``: GRPO
+    on the accuracy reward, a conditional GRPO on the tool reward among qualifying rollouts) and
+    ``verl_tool/workers/reward_manager/metis.py`` (tool reward ``1 / (T + 1)`` for a correct answer, 0 otherwise,
+    T the rollout's tool turns); ``workers/hdpo_actor.py`` weighs the two losses ``w_acc`` and ``w_tool``.
+
+    Attributes:
+        acc_weight: w_acc (1.0).
+        tool_weight: w_tool (0.15, the Metis setting).
+        op_count: what T counts: ``attempted`` calls (default; Metis counts every tool interaction) or
+            ``succeeded`` ones.
+    """
+
+    acc_weight: float = 1.0
+    tool_weight: float = 0.15
+    op_count: OpCount = "attempted"
+
+    def __post_init__(self) -> None:
+        check_number("acc_weight", self.acc_weight, low=0.0)
+        check_number("tool_weight", self.tool_weight, low=0.0)
+        check_choice("op_count", self.op_count, OpCount)
+
+
+@dataclasses.dataclass(frozen=True)
+class AdaToolerConfig:
+    """AdaTooler-V's tool-benefit reward: ``r_acc + alpha * Delta S * exp(-gamma * ((n_tool - n_max) / n_max)^2)``.
+
+    CYWang735/AdaTooler-V (arXiv 2512.16918), ``verl_tool/workers/reward_manager/adatooler_v.py``
+    (``compute_ATReward``; alpha 0.6, gamma 2, n_max 6, n_tool the valid actions). There Delta S (the "Tool
+    Benefit Score") is a per-sample field precomputed with a 72B teacher (accuracy with minus without tools).
+
+    Attributes:
+        alpha: 0.6.
+        gamma: 2.0.
+        max_tools: n_max (6).
+        delta_source: ``row``: Delta S is the row's ``extra_info[delta_field]`` (AdaTooler-V's offline score);
+            ``probes`` [ours]: the policy's own acc_tool - acc_no (the necessity memory's posterior means when
+            ``pixel.probing.enable``, else the group's probes).
+        delta_field: the ``extra_info`` key of the row's Delta S.
+        op_count: what n_tool counts: ``succeeded`` operations (default, AdaTooler-V's valid actions) or
+            ``attempted`` ones.
+    """
+
+    alpha: float = 0.6
+    gamma: float = 2.0
+    max_tools: int = 6
+    delta_source: DeltaSource = "row"
+    delta_field: str = "Tool_Benefit_Score"
+    op_count: OpCount = "succeeded"
+
+    def __post_init__(self) -> None:
+        check_number("alpha", self.alpha, low=0.0)
+        check_number("gamma", self.gamma, low=0.0)
+        if isinstance(self.max_tools, bool) or not isinstance(self.max_tools, int) or self.max_tools < 1:
+            raise ValueError(f"max_tools: expected an integer >= 1, got {self.max_tools!r}")
+        check_choice("delta_source", self.delta_source, DeltaSource)
+        if not isinstance(self.delta_field, str) or not self.delta_field:
+            raise ValueError(f"delta_field: expected a non-empty string, got {self.delta_field!r}")
+        check_choice("op_count", self.op_count, OpCount)
+
+
+@dataclasses.dataclass(frozen=True)
 class ShapingConfig:
     """The whole reward configuration.
 
@@ -217,15 +290,24 @@ class ShapingConfig:
             uniform for the group filter metric ``pixel/group/filter_reward`` (Pixel Reasoner drops groups under
             0.01, ``experience_maker.py`` line 2462); 0.0 (default) means only exactly equal totals, like verl's
             own ``reward`` metric.
+        hdpo: Metis HDPO constants.
+        adatooler: AdaTooler-V constants.
+        ignore_exceed: Mini-o3's ``actor_rollout_ref.actor.ignore_exceed``: a rollout whose stop reason is in
+            ``exceed_stops`` is left out of its group's shaping and of the loss (frozen) instead of scored 0.
+        exceed_stops: the stop reasons that count as exceeding a limit.
     """
 
     method: Method = "look_less"
     correct_threshold: float = 0.5
     uniform_threshold: float = 0.0
+    ignore_exceed: bool = False
+    exceed_stops: tuple[str, ...] = EXCEED_STOPS_DEFAULT
     format: FormatConfig = dataclasses.field(default_factory=FormatConfig)
     curiosity: CuriosityConfig = dataclasses.field(default_factory=CuriosityConfig)
     look_less: LookLessConfig = dataclasses.field(default_factory=LookLessConfig)
     deepeyes: DeepEyesConfig = dataclasses.field(default_factory=DeepEyesConfig)
+    hdpo: HdpoConfig = dataclasses.field(default_factory=HdpoConfig)
+    adatooler: AdaToolerConfig = dataclasses.field(default_factory=AdaToolerConfig)
 
     def __post_init__(self) -> None:
         check_choice("method", self.method, Method)
@@ -233,6 +315,16 @@ class ShapingConfig:
         check_type("curiosity", self.curiosity, CuriosityConfig)
         check_type("look_less", self.look_less, LookLessConfig)
         check_type("deepeyes", self.deepeyes, DeepEyesConfig)
+        check_type("hdpo", self.hdpo, HdpoConfig)
+        check_type("adatooler", self.adatooler, AdaToolerConfig)
+        if not isinstance(self.ignore_exceed, bool):
+            raise ValueError(f"ignore_exceed: expected true or false, got {self.ignore_exceed!r}")
+        if isinstance(self.exceed_stops, str) or not isinstance(self.exceed_stops, (list, tuple)):
+            raise ValueError(f"exceed_stops: expected a list of stop reasons, got {self.exceed_stops!r}")
+        object.__setattr__(self, "exceed_stops", tuple(self.exceed_stops))
+        for reason in self.exceed_stops:
+            if reason not in STOP_REASONS:
+                raise ValueError(f"exceed_stops: {reason!r} is not one of {', '.join(STOP_REASONS)}")
         check_number("correct_threshold", self.correct_threshold, low=0.0, high=1.0)
         check_number("uniform_threshold", self.uniform_threshold, low=0.0)
         if self.correct_threshold == 0.0:

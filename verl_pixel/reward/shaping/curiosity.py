@@ -21,7 +21,9 @@ from collections.abc import Sequence
 
 from verl_pixel.reward.config import CuriosityConfig, ShapingConfig
 from verl_pixel.reward.shaping.shaped_reward import (
+    NO_CONTEXT,
     SHARED_ADVANTAGE_GROUP,
+    GroupContext,
     GroupShaping,
     ScoredRollout,
     build_reward,
@@ -67,12 +69,15 @@ def curiosity_accuracy(rollout: ScoredRollout, config: CuriosityConfig, correct_
     return rollout.acc
 
 
-def shape_curiosity_group(rollouts: Sequence[ScoredRollout], config: ShapingConfig) -> GroupShaping:
+def shape_curiosity_group(
+    rollouts: Sequence[ScoredRollout], config: ShapingConfig, context: GroupContext = NO_CONTEXT
+) -> GroupShaping:
     """Shape one prompt's rollouts with the curiosity bonus and the redundant-operation penalty.
 
     Args:
         rollouts: all rollouts of one prompt.
         config: the reward config (``config.curiosity`` and ``config.format.weight`` are used).
+        context: not used (the bonus needs only the group).
 
     Returns:
         Per-rollout components (one shared advantage group) and the group's RaPR.

@@ -16,7 +16,9 @@ from collections.abc import Sequence
 
 from verl_pixel.reward.config import ShapingConfig
 from verl_pixel.reward.shaping.shaped_reward import (
+    NO_CONTEXT,
     SHARED_ADVANTAGE_GROUP,
+    GroupContext,
     GroupShaping,
     ScoredRollout,
     build_reward,
@@ -25,7 +27,9 @@ from verl_pixel.reward.shaping.shaped_reward import (
 )
 
 
-def shape_deepeyes_group(rollouts: Sequence[ScoredRollout], config: ShapingConfig) -> GroupShaping:
+def shape_deepeyes_group(
+    rollouts: Sequence[ScoredRollout], config: ShapingConfig, context: GroupContext = NO_CONTEXT
+) -> GroupShaping:
     """Shape one prompt's rollouts with the DeepEyes reward (``config.deepeyes``, ``correct_threshold``)."""
     group = tuple(rollouts)
     check_group(group)

@@ -13,9 +13,14 @@ math is the pure core's; this module only knows verl 0.9.1's storage layout:
 Shaping reads only those raw values, never ``rm_scores``, and writes under new keys, so shaping a group again (a
 resumed run whose restored buffer forgot what it shaped) writes the same values: no group is ever shaped twice.
 
+With ``extra_infos`` (the rows' stored ``extra_info``) and the necessity ``memory``, each group first gets its
+:class:`~verl_pixel.reward.shaping.shaped_reward.GroupContext` (:mod:`~verl_pixel.reward.shaping.group_context`):
+the memory takes the group's evidence and answers need(x); the row's need label and Delta S come along.
+
 Per rollout, the update carries:
 
-* ``score``: the value for ``rm_scores[-1]``: the shaped total, or 0.0 for a rollout that must not train;
+* ``score``: the value for ``rm_scores[-1]``: the shaped total (HDPO: the precomputed advantage, see
+  :mod:`~verl_pixel.reward.shaping.hdpo`), or 0.0 for a rollout that must not train;
 * ``advantage_uid``: the value for the ``uid`` field, which verl's GRPO groups by: ``uid`` for the shared group,
   ``uid/<advantage_group>`` for Look Less per-mode groups (``probe_gradient: own_group``), ``uid/frozen`` for
   rollouts that must not train (``probe_gradient: off``);
@@ -39,6 +44,8 @@ from typing import Any
 from verl_pixel.record import EXTRA_FIELD_PREFIX
 from verl_pixel.reward.config import ShapingConfig
 from verl_pixel.reward.shaping.group import shape_group
+from verl_pixel.reward.shaping.group_context import group_context
+from verl_pixel.reward.shaping.necessity_memory import NecessityMemory
 from verl_pixel.reward.shaping.shaped_reward import (
     REWARD_COMPONENTS,
     SHARED_ADVANTAGE_GROUP,
@@ -113,7 +120,11 @@ def rollout_fields(extra_fields: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def shape_stored_groups(
-    keys: Sequence[str], extra_fields: Sequence[Mapping[str, Any]], config: ShapingConfig
+    keys: Sequence[str],
+    extra_fields: Sequence[Mapping[str, Any]],
+    config: ShapingConfig,
+    extra_infos: Sequence[Any] | None = None,
+    memory: NecessityMemory | None = None,
 ) -> GroupStepResult:
     """Shape every prompt group whose trajectories are given (all of a group's stored trajectories at once).
 
@@ -121,30 +132,38 @@ def shape_stored_groups(
         keys: trajectory keys, any order, any number of groups.
         extra_fields: each key's stored ``extra_fields`` dict, same order.
         config: the reward config.
+        extra_infos: each key's stored row ``extra_info`` (same order), for the group context
+            (:mod:`~verl_pixel.reward.shaping.group_context`); None: no row fields.
+        memory: the necessity memory (``pixel.probing.enable``), updated with each group's evidence; None: off.
 
     Returns:
         One update per key (same order) and the :class:`GroupShaping` of each uid.
 
     Raises:
-        ValueError: for a malformed key, or a trajectory the ``pixel`` reward manager did not score.
+        ValueError: for a malformed key, a trajectory the ``pixel`` reward manager did not score, or a row field
+            the configuration needs that is missing or malformed.
     """
-    if len(keys) != len(extra_fields):
-        raise ValueError(f"group step: {len(keys)} keys but {len(extra_fields)} extra_fields")
+    if len(keys) != len(extra_fields) or (extra_infos is not None and len(extra_infos) != len(keys)):
+        raise ValueError(f"group step: {len(keys)} keys but {len(extra_fields)} extra_fields / extra_infos")
     parsed = [TrajectoryKey.parse(key) for key in keys]
     finals = _final_outputs(parsed)
     groups: dict[str, GroupShaping] = {}
-    reward_of: dict[tuple[str, int], ShapedReward] = {}
+    score_of: dict[tuple[str, int], tuple[ShapedReward, float]] = {}
     for uid, sessions in finals.items():
-        rollouts = [_scored_rollout(keys[row], extra_fields[row]) for _, row in sessions]
-        groups[uid] = shape_group(rollouts, config)
-        for (session_id, _), reward in zip(sessions, groups[uid].rewards, strict=True):
-            reward_of[(uid, session_id)] = reward
+        rows = [row for _, row in sessions]
+        rollouts = [_scored_rollout(keys[row], extra_fields[row]) for row in rows]
+        row_info = None if extra_infos is None else extra_infos[rows[0]]
+        context = group_context(row_info, rollouts, config, memory, keys[rows[0]])
+        group = groups[uid] = shape_group(rollouts, config, context)
+        scores = group.advantages or [reward.total for reward in group.rewards]
+        for (session_id, _), reward, score in zip(sessions, group.rewards, scores, strict=True):
+            score_of[(uid, session_id)] = (reward, score)
     filter_value = _filter_values(groups, config.uniform_threshold)
     updates = tuple(
         _update(
             key,
             parsed_key.uid,
-            reward_of[(parsed_key.uid, parsed_key.session_id)],
+            *score_of[(parsed_key.uid, parsed_key.session_id)],
             groups[parsed_key.uid],
             extra,
             filter_value[parsed_key.uid],
@@ -184,6 +203,7 @@ def _update(
     key: str,
     uid: str,
     reward: ShapedReward,
+    score: float,
     group: GroupShaping,
     extra_fields: Mapping[str, Any],
     filter_value: float | None,
@@ -191,9 +211,9 @@ def _update(
     if not reward.trainable:
         advantage_uid, score = f"{uid}/{FROZEN_GROUP}", 0.0
     elif reward.advantage_group == SHARED_ADVANTAGE_GROUP:
-        advantage_uid, score = uid, reward.total
+        advantage_uid = uid
     else:
-        advantage_uid, score = f"{uid}/{reward.advantage_group}", reward.total
+        advantage_uid = f"{uid}/{reward.advantage_group}"
     fields = _with_components(extra_fields, reward, group, reward.total if filter_value is None else filter_value)
     return TrajectoryUpdate(key, score, advantage_uid, reward.trainable, fields)
 

@@ -13,16 +13,25 @@ Look Less (arXiv 2510.01681) published no code or constants; this follows METHOD
 Missing probes: when the group lacks force_tool or no_tool rollouts, need(x) is undefined; the adaptive rollouts
 then get no alignment term (0.0), ``GroupInfo.has_probes`` is False and the group lowers the step metric
 ``pixel/probe/defined_rate``. Nothing raises: a prompt whose probes were dropped still trains on accuracy.
+
+With the necessity memory (``pixel.probing.enable``, [ours]) need(x) is the memory's
+(``GroupContext.memory_need``, :mod:`~verl_pixel.reward.shaping.necessity_memory`), whether or not this visit ran
+probes: its estimate already holds this group's probes and adaptive rollouts and every earlier visit's, where a
+visit's own one or two probes per mode would be a coin toss. ``GroupInfo.need_source`` is then ``memory``;
+``acc_tool`` / ``acc_no`` stay this group's probe means (None for a visit without probes).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
 from verl_pixel.record import RolloutMode
 from verl_pixel.reward.config import AlignmentTable, ProbeGradient, ShapingConfig
 from verl_pixel.reward.shaping.shaped_reward import (
+    NO_CONTEXT,
     SHARED_ADVANTAGE_GROUP,
+    GroupContext,
     GroupInfo,
     GroupShaping,
     ScoredRollout,
@@ -58,12 +67,15 @@ def advantage_group_of(mode: RolloutMode, probe_gradient: ProbeGradient) -> tupl
     return mode.value, probe_gradient == "own_group" or mode is RolloutMode.ADAPTIVE
 
 
-def shape_look_less_group(rollouts: Sequence[ScoredRollout], config: ShapingConfig) -> GroupShaping:
+def shape_look_less_group(
+    rollouts: Sequence[ScoredRollout], config: ShapingConfig, context: GroupContext = NO_CONTEXT
+) -> GroupShaping:
     """Shape one prompt's rollouts (probes and adaptive) with the Look Less rewards.
 
     Args:
         rollouts: all rollouts of one prompt, any modes in any order.
         config: the reward config (``config.look_less``, ``correct_threshold``, ``format.weight``).
+        context: ``memory_need`` replaces the probes' need(x) when the necessity memory is on.
 
     Returns:
         Per-rollout components with their advantage groups, and need(x), acc_tool, acc_no, RaPR.
@@ -71,7 +83,9 @@ def shape_look_less_group(rollouts: Sequence[ScoredRollout], config: ShapingConf
     group = tuple(rollouts)
     check_group(group)
     info = group_info(group, config.look_less.op_count, config.look_less.margin)
-    return GroupShaping(group, tuple(_shape_rollout(rollout, info, config) for rollout in group), info)
+    if context.memory_need is not None:
+        info = dataclasses.replace(info, need=context.memory_need, need_source="memory")
+    return GroupShaping(group, tuple(_shape_rollout(rollout, info, config) for rollout in group), info, context)
 
 
 def _shape_rollout(rollout: ScoredRollout, info: GroupInfo, config: ShapingConfig) -> ShapedReward:

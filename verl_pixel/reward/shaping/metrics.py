@@ -29,6 +29,14 @@ name                                        meaning
 ``pixel/tool_visual_tokens``                visual tokens appended by tools per response
 ``pixel/stop/<reason>``                     fraction of rollouts that ended for this reason
 ``pixel/trainable_fraction``                fraction of rollouts that contribute gradient
+``pixel/group/size``                        rollouts per group (with ``pixel.probing``: varies by prompt)
+``pixel/exceeded_fraction``                 fraction of rollouts left out by ``ignore_exceed`` (when on)
+``pixel/probe/rollouts``                    probe rollouts per group, over groups with a probe plan
+``pixel/probe/plan/<reason>``               fraction of planned groups by the plan's reason (``new``, ...)
+``pixel/memory/need_rate``                  fraction of groups whose memory need(x) is 1, among those with one
+``pixel/need/agreement``                    among groups with a ``needs_zoom`` label and a need(x), agreement
+``pixel/rapr/adaptive/need``                adaptive RaPR over groups labelled ``needs_zoom: true`` (TUR by need)
+``pixel/rapr/adaptive/no_need``             adaptive RaPR over groups labelled ``needs_zoom: false``
 ==========================================  =========================================================================
 
 RaPR and TUR count successful operations here whatever the shaping method, so runs compare; the curiosity
@@ -68,6 +76,7 @@ def step_metrics(results: Sequence[GroupShaping]) -> dict[str, float]:
     metrics.update(_group_metrics(results))
     metrics.update(_operation_metrics(records))
     metrics[f"{PREFIX}trainable_fraction"] = _mean([float(r.trainable) for r in rewards])
+    metrics.update(_context_metrics(results))
     return metrics
 
 
@@ -128,4 +137,35 @@ def _operation_metrics(records: Sequence[TrajectoryRecord]) -> dict[str, float]:
     for record in records:
         stops[record.stop_reason.value] += 1
     metrics.update({f"{PREFIX}stop/{reason}": count / len(records) for reason, count in stops.items()})
+    return metrics
+
+
+def _context_metrics(results: Sequence[GroupShaping]) -> dict[str, float]:
+    """Group sizes, exceeded rollouts, probe plans, the memory's need(x), and tool use split by the row label."""
+    metrics = {f"{PREFIX}group/size": _mean([float(len(result.rollouts)) for result in results])}
+    exceeded = sum(result.info.exceeded for result in results)
+    if exceeded:
+        metrics[f"{PREFIX}exceeded_fraction"] = exceeded / sum(len(result.rollouts) for result in results)
+    plans = [result.context.plan for result in results if result.context.plan is not None]
+    if plans:
+        metrics[f"{PREFIX}probe/rollouts"] = _mean([float(plan.probes) for plan in plans])
+        for reason in sorted({plan.reason for plan in plans}):
+            metrics[f"{PREFIX}probe/plan/{reason}"] = sum(plan.reason == reason for plan in plans) / len(plans)
+    memory = [result.context.memory_need for result in results if result.context.memory_need is not None]
+    if memory:
+        metrics[f"{PREFIX}memory/need_rate"] = _mean([float(need) for need in memory])
+    labelled = [result for result in results if result.context.need_label is not None]
+    judged = [result for result in labelled if result.info.need is not None]
+    if judged:
+        metrics[f"{PREFIX}need/agreement"] = _mean([float(r.info.need == r.context.need_label) for r in judged])
+    for label, name in ((True, "need"), (False, "no_need")):
+        used = [
+            float(rollout.record.used_tool)
+            for result in labelled
+            if result.context.need_label is label
+            for rollout in result.rollouts
+            if rollout.record.mode is RolloutMode.ADAPTIVE
+        ]
+        if used:
+            metrics[f"{PREFIX}rapr/adaptive/{name}"] = _mean(used)
     return metrics

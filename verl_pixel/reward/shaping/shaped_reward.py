@@ -4,6 +4,10 @@ Every reward is reported as separate components so each can be logged (METHOD §
 fixed order, is the total; the vectorized path adds them in the same order, so both agree bit for bit::
 
     total = acc_term + fmt_term + curiosity_bonus + redundancy_penalty + instr_bonus + alignment_bonus + tool_bonus
+            + tool_benefit + tool_efficiency
+
+A method that normalises its channels itself (HDPO) also returns per-rollout advantages
+(:attr:`GroupShaping.advantages`); then the total is for logging and the advantages are what trains.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from typing import Any
 from verl_pixel.record import RolloutMode, TrajectoryRecord
 from verl_pixel.reward.config import OpCount
 from verl_pixel.reward.scoring.trajectory_score import ACC_KEY, ANSWER_MARKED_KEY, FMT_KEY
+from verl_pixel.rollout.probe_plan import ProbePlan
 
 # Advantage-group label for rollouts that share the prompt's single GRPO group.
 SHARED_ADVANTAGE_GROUP = "all"
@@ -27,6 +32,8 @@ REWARD_COMPONENTS = (
     "instr_bonus",
     "alignment_bonus",
     "tool_bonus",
+    "tool_benefit",
+    "tool_efficiency",
 )
 
 
@@ -87,6 +94,8 @@ class ShapedReward:
         instr_bonus: Look Less probe ``lambda_instr * 1[complied]``.
         alignment_bonus: Look Less adaptive ``lambda_align * A(need, used, correct)``.
         tool_bonus: DeepEyes ``1.2 * 1[used and correct]``.
+        tool_benefit: AdaTooler-V ``alpha * Delta S * exp(-gamma ((n_tool - n_max) / n_max)^2)``.
+        tool_efficiency: HDPO's tool reward ``1 / (T + 1)`` of a correct rollout (its own advantage channel).
         mode: the rollout's mode.
         used_tool: whether the rollout counts as having used a visual operation under the method's counting.
         advantage_group: label of the advantage group the rollout belongs to within its prompt
@@ -104,6 +113,8 @@ class ShapedReward:
     instr_bonus: float
     alignment_bonus: float
     tool_bonus: float
+    tool_benefit: float
+    tool_efficiency: float
     mode: RolloutMode
     used_tool: bool
     advantage_group: str
@@ -118,9 +129,11 @@ class GroupInfo:
         size: number of rollouts.
         rapr: fraction of the group's rollouts that used a visual operation (under the method's counting).
         has_probes: the group holds both ``force_tool`` and ``no_tool`` rollouts, so need(x) is defined.
-        need: Look Less need(x); None when undefined (no probes, or another method).
+        need: Look Less need(x); None when undefined (no probes and no memory, or another method).
         acc_tool: mean ``r_acc`` of the ``force_tool`` rollouts; None if there are none.
         acc_no: mean ``r_acc`` of the ``no_tool`` rollouts; None if there are none.
+        need_source: ``memory`` when need(x) is the necessity memory's (``pixel.probing``), else None (the probes').
+        exceeded: rollouts left out under ``ignore_exceed`` (not counted in ``size``).
     """
 
     size: int
@@ -129,15 +142,45 @@ class GroupInfo:
     need: bool | None
     acc_tool: float | None
     acc_no: float | None
+    need_source: str | None = None
+    exceeded: int = 0
+
+
+@dataclasses.dataclass(frozen=True)
+class GroupContext:
+    """What one prompt's group cannot tell from its own rollouts, given from outside (every field optional).
+
+    Attributes:
+        memory_need: the necessity memory's need(x), after this group's evidence (``pixel.probing``).
+        memory_gap: the memory's acc_tool - acc_no (posterior means).
+        tool_benefit: AdaTooler-V's Delta S from the row (``adatooler.delta_field``).
+        need_label: the row's ``needs_zoom`` label, for metrics only (no reward reads it).
+        plan: the visit's probe plan, for metrics.
+    """
+
+    memory_need: bool | None = None
+    memory_gap: float | None = None
+    tool_benefit: float | None = None
+    need_label: bool | None = None
+    plan: ProbePlan | None = None
+
+
+NO_CONTEXT = GroupContext()
 
 
 @dataclasses.dataclass(frozen=True)
 class GroupShaping:
-    """The result of shaping one prompt's group: rollouts, their rewards (same order) and the group facts."""
+    """The result of shaping one prompt's group: rollouts, their rewards (same order) and the group facts.
+
+    ``advantages`` (same order) is set by a method that normalises its own channels (HDPO): the replay buffer then
+    writes them in place of the totals, for ``algorithm.adv_estimator=pixel_precomputed`` to pass through.
+    """
 
     rollouts: tuple[ScoredRollout, ...]
     rewards: tuple[ShapedReward, ...]
     info: GroupInfo
+    context: GroupContext = NO_CONTEXT
+    advantages: tuple[float, ...] | None = None
 
 
 def build_reward(
