@@ -29,6 +29,7 @@ VERL_ADAPTERS = {
     "rollout/agent_loop.py", "rollout/tool_parser.py",
     "tools/pixel_tools.py", "tools/session.py", "tools/originals.py",
     "reward/adapters/__init__.py", "reward/adapters/manager.py", "reward/adapters/replay_buffer.py",
+    "reward/adapters/advantage.py", "reward/adapters/probe_link.py",
     "backends/hf_adapter.py", "backends/hf_replica.py", "backends/hf_server.py",
     "data/sft_dataset.py", "data/rl_dataset.py",
 }  # fmt: skip

@@ -36,6 +36,7 @@ def test_bare_import_verl_in_fresh_process_loads_plugin():
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     assert out["loaded"] is True
     assert out["components"]["platform"] == ["cpu"]
+    assert out["components"]["adv_estimator"] == ["pixel_precomputed"]
 
 
 def test_plugin_is_skipped_when_verl_plugins_disabled():

@@ -28,6 +28,7 @@ COMPONENT_MODULES: tuple[str, ...] = (
     "verl_pixel.rollout.agent_loop",  # agent loop "pixel_agent"
     "verl_pixel.backends.hf_replica",  # rollout backend "hf"
     "verl_pixel.reward.adapters.manager",  # reward-loop manager "pixel"
+    "verl_pixel.reward.adapters.advantage",  # advantage estimator "pixel_precomputed"
 )
 
 
@@ -49,7 +50,13 @@ def registered_components() -> dict[str, list[str]]:
     """
     from verl.plugin.platform.platform_manager import PlatformRegistry
 
-    found: dict[str, list[str]] = {"platform": [], "agent_loop": [], "reward_manager": [], "rollout": []}
+    found: dict[str, list[str]] = {
+        "platform": [],
+        "agent_loop": [],
+        "reward_manager": [],
+        "rollout": [],
+        "adv_estimator": [],
+    }
     found["platform"] = sorted(
         name for name in PlatformRegistry.registered_names() if _ours(PlatformRegistry.get(name).__module__)
     )
@@ -63,6 +70,9 @@ def registered_components() -> dict[str, list[str]]:
     from verl.workers.rollout.base import _ROLLOUT_REGISTRY
 
     found["rollout"] = sorted(name for (name, _), target in _ROLLOUT_REGISTRY.items() if _ours(target))
+    from verl.trainer.ppo.core_algos import ADV_ESTIMATOR_REGISTRY
+
+    found["adv_estimator"] = sorted(name for name, fn in ADV_ESTIMATOR_REGISTRY.items() if _ours(fn.__module__))
     return found
 
 

@@ -135,7 +135,9 @@ class StepHarness:
         return batch
 
 
-def generate(config, groups: dict[str, list[TrajectoryRecord]], partition: str = "train") -> None:
+def generate(
+    config, groups: dict[str, list[TrajectoryRecord]], partition: str = "train", extra_info: list | None = None
+) -> None:
     """Run verl's V1 agent-loop worker for one prompt per uid; session i returns ``groups[uid][i]``."""
     import transfer_queue as tq
     from verl.experimental.agent_loop.agent_loop import AgentLoopMetrics, AgentLoopOutput
@@ -154,7 +156,7 @@ def generate(config, groups: dict[str, list[TrajectoryRecord]], partition: str =
             "raw_prompt": [[{"role": "user", "content": "Which color is the box?"}] for _ in uids],
             "data_source": ["vstar"] * len(uids),
             "reward_model": [{"ground_truth": MC_TRUTH, "style": "rule"} for _ in uids],
-            "extra_info": [{"index": i} for i in range(len(uids))],
+            "extra_info": extra_info or [{"index": i} for i in range(len(uids))],
             "uid": np.array(uids, dtype=object),
             "index": np.arange(len(uids)),
         }
@@ -411,3 +413,55 @@ def test_async_buffer_and_misconfiguration_errors(transfer_queue, compose_verl_c
     )
     with pytest.raises(ValueError, match="colocated reward model"):
         StepHarness(colocated_rm)
+
+
+def test_hdpo_advantages_reach_the_loss_through_pixel_precomputed(transfer_queue, compose_verl_config):
+    config = compose_verl_config(
+        *SAMPLER,
+        "trainer.v1.sampler.custom_sampler.name=PixelReplayBuffer",
+        "reward.reward_manager.name=pixel",
+        "actor_rollout_ref.rollout.n=4",
+        "algorithm.adv_estimator=pixel_precomputed",
+        "+pixel.reward.method=hdpo",
+    )
+    # right with 0, 1 and 3 calls, wrong with 1 (tests/reward/test_hdpo_and_adatooler_shaping.py, by hand)
+    generate(config, {"h": [rollout(1, 0), rollout(1, 1), rollout(1, 3), rollout(0, 1)]})
+    StepHarness(config).step({}, timing_raw={})
+    keys = [f"h_{session}_0" for session in range(4)]
+    data = stored("train", keys, "advantages", "response_mask")
+    eps, std = 1e-6, (((5 / 12) ** 2 + (1 / 12) ** 2 + (4 / 12) ** 2) / 2) ** 0.5
+    acc = [0.25 / (0.5 + eps)] * 3 + [-0.75 / (0.5 + eps)]
+    tool = [(5 / 12) / (std + eps), (-1 / 12) / (std + eps), (-4 / 12) / (std + eps), 0.0]
+    expected = [a + 0.15 * t for a, t in zip(acc, tool, strict=True)]
+    for row, mask, value in zip(data["advantages"].unbind(0), data["response_mask"].unbind(0), expected, strict=True):
+        assert row.tolist() == pytest.approx([value * int(m) for m in mask.tolist()], abs=1e-5)
+    clear("train")
+
+
+def test_necessity_memory_takes_each_group_once(transfer_queue, compose_verl_config):
+    config = compose_verl_config(
+        *SAMPLER,
+        "trainer.v1.sampler.custom_sampler.name=PixelReplayBuffer",
+        "reward.reward_manager.name=pixel",
+        *LOOK_LESS_LAYOUT,
+        "+pixel.probing.enable=True",
+        "data.dataloader_num_workers=0",
+        "+data.custom_cls.path=pkg://verl_pixel.data.rl_dataset",
+        "+data.custom_cls.name=PixelRLDataset",
+    )
+    plan = {"key": "vstar/0/k", "adaptive": 8, "force_tool": 4, "no_tool": 4, "reason": "new"}
+    generate(config, {"mem": LOOK_LESS_GROUP}, extra_info=[{"index": 0, "pixel_probe_plan": plan}])
+    harness = StepHarness(config)
+    metrics: dict = {}
+    harness.step(metrics, timing_raw={})
+    harness.replay_buffer._sync_metadata_from_transfer_queue()  # polling again shapes (and observes) nothing new
+    memory = harness.replay_buffer.probe_link.memory
+    # probes: with a tool 3 of 4 right, without 1 of 4; adaptive (weight 0.5): with a tool 3 of 5, without 2 of 3
+    assert memory.state_dict()["entries"]["vstar/0/k"][:4] == [3 + 0.5 * 3, 1 + 0.5 * 2, 1 + 0.5 * 2, 3 + 0.5 * 1]
+    keys = [f"mem_{session}_0" for session in range(16)]
+    shaped = [float(row[-1]) for row in stored("train", keys, "rm_scores")["rm_scores"].unbind(0)]
+    expected = [*LOOK_LESS_SHAPED["adaptive"], *LOOK_LESS_SHAPED["force_tool"], *LOOK_LESS_SHAPED["no_tool"]]
+    assert shaped == torch.tensor(expected, dtype=torch.float32).tolist()  # the memory's need is 1 too
+    assert metrics["pixel/memory/prompts"] == 1.0 and metrics["pixel/memory/need_rate"] == 1.0
+    assert metrics["pixel/probe/plan/new"] == 1.0 and metrics["pixel/probe/rollouts"] == 8.0
+    clear("train")

@@ -148,6 +148,21 @@ def test_modes_follow_session_ids_and_are_enforced(make_rollouts, tiny_tokenizer
     assert sum("must inspect the image with at least one visual operation" in text for text in first) == 2
 
 
+def test_modes_follow_the_rows_probe_plan(make_rollouts, caplog):
+    # The static layout says adaptive, force_tool, no_tool; each row's plan (written by PixelRLDataset when the
+    # necessity memory is on) overrides it: adaptive first, then force_tool, then no_tool.
+    r = make_rollouts(*LAYOUT)
+    leaning = {"key": "a", "adaptive": 1, "force_tool": 0, "no_tool": 2, "reason": "leaning"}
+    settled = {"key": "b", "adaptive": 2, "force_tool": 0, "no_tool": 0, "reason": "settled"}
+    broken = {"key": "c", "adaptive": -1, "force_tool": 0, "no_tool": 0}
+    infos = [{"pixel_probe_plan": plan} for plan in [leaning] * 3 + [settled] * 2 + [broken] * 3]
+    prompts = [image_prompt([scene()], "Answer now.")] * 8
+    out, _ = r.batch(lambda c: FINAL, prompts, session_ids=[0, 1, 2, 0, 1, 0, 1, 2], columns={"extra_info": infos})
+    ADAPT, FORCE, NO = RolloutMode.ADAPTIVE, RolloutMode.FORCE_TOOL, RolloutMode.NO_TOOL
+    assert [record(out, i).mode for i in range(8)] == [ADAPT, NO, NO, ADAPT, ADAPT, ADAPT, FORCE, NO]
+    assert "pixel_probe_plan.adaptive: expected an integer >= 0" in caplog.text  # and the static layout ran
+
+
 def test_operation_budget_warns_once_then_ends(make_rollouts, tmp_path, tiny_tokenizer):
     r = make_rollouts("actor_rollout_ref.rollout.multi_turn.max_assistant_turns=10")
     out, server = r.one([CROP])  # the model crops forever

@@ -15,6 +15,12 @@ corrupt or too large, unreadable ground truths. Each is named by file, row and f
 verl's length filter dropping it silently with an unnamed traceback, or a rollout batch failing on it. Config
 keys of ours: ``validate_on_load``, ``decode_images_on_load``, ``check_image_files``, ``bad_rows`` (as in
 :class:`~verl_pixel.data.sft_dataset.PixelSFTDataset`). JSON data files are not checked.
+
+With the necessity memory on (``pixel.probing.enable``), the training dataset is also the channel of each row's
+probe plan and the memory's home in verl's checkpoint (:mod:`verl_pixel.reward.adapters.probe_link`):
+``__getitem__`` writes ``extra_info["pixel_probe_plan"]`` and verl's per-row ``__rollout_n__``, and
+``state_dict`` / ``load_state_dict`` (torchdata's ``Stateful``, saved with the dataloader in ``data.pt``) carry
+the memory.
 """
 
 from __future__ import annotations
@@ -28,16 +34,19 @@ from PIL import Image
 from verl.utils.dataset.rl_dataset import RLHFDataset
 from verl.utils.import_utils import resolve_config_path
 
-from verl_pixel.constants import QWEN_VL_MERGE_SIZE
+from verl_pixel.constants import PROBE_PLAN_FIELD, QWEN_VL_MERGE_SIZE, ROLLOUT_N_FIELD
 from verl_pixel.data.images import load_image
 from verl_pixel.data.row_checks import RowCheckConfig, RowKind, RowPlan, plan_rows
 from verl_pixel.data.sft_schema import hide_literal_placeholders, show_literal_placeholders
 from verl_pixel.family_check import check_loaded_model
 from verl_pixel.model_family import family_of_patch_size, family_spec
 from verl_pixel.ops import resize_to_budget
+from verl_pixel.reward.adapters.probe_link import active_link
 from verl_pixel.tools.schema_yaml import read_ops_config
 
 logger = logging.getLogger(__name__)
+
+MEMORY_STATE_KEY = "necessity_memory"  # the dataset's checkpoint state under which the memory is saved
 
 
 def model_view(item: dict[str, Any], factor: int, config: DictConfig | dict | None) -> Image.Image:
@@ -74,6 +83,41 @@ class PixelRLDataset(RLHFDataset):
                 ops_config=read_ops_config(resolve_config_path(str(tool_config))) if tool_config else None,
                 image_patch_size=self.config.get("image_patch_size"),
             )
+
+    def __getitem__(self, item: int) -> dict[str, Any]:
+        """verl's row, plus the necessity memory's probe plan when this is the training dataset and the memory is on.
+
+        The plan goes to ``extra_info["pixel_probe_plan"]`` (read by ``pixel_agent`` and the group step) and its
+        group size to ``__rollout_n__`` (verl's per-row rollout count, popped by ``AgentLoopWorkerTQ``).
+        """
+        row = super().__getitem__(item)
+        link = active_link()
+        if link is not None and link.is_training_dataset(self):
+            plan = link.plan_row(row)
+            row["extra_info"] = {**(row.get("extra_info") or {}), PROBE_PLAN_FIELD: plan.to_row_field()}
+            row[ROLLOUT_N_FIELD] = plan.group_size
+        return row
+
+    def state_dict(self) -> dict[str, Any]:
+        """The necessity memory's state when this is the training dataset and the memory is on, else ``{}``."""
+        link = active_link()
+        if link is None or not link.is_training_dataset(self):
+            return {}
+        return {MEMORY_STATE_KEY: link.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore the necessity memory from a checkpoint (a state without one changes nothing).
+
+        A memory saved by a run with ``pixel.probing.enable`` and resumed with it off is dropped, with a warning.
+        """
+        memory = (state or {}).get(MEMORY_STATE_KEY)
+        if memory is None:
+            return
+        link = active_link()
+        if link is None or not link.is_training_dataset(self):
+            logger.warning("checkpoint holds a necessity memory but pixel.probing is off: not restored")
+            return
+        link.load_state_dict(memory)
 
     def _read_files_and_tokenize(self) -> None:
         """Check the files, then verl's reading; the planned rows are kept before verl's length filter."""

@@ -13,9 +13,10 @@ differs, each in one override:
   specific message instead of ending the trajectory, through the same
   :func:`~verl_pixel.tools.session.answer_call` the tools use; every call of a turn is answered (verl would run
   only ``max_parallel_calls`` of them and drop the rest unanswered);
-* the rollout mode (``adaptive`` / ``force_tool`` / ``no_tool``) comes from the rollout's ``session_id`` and
-  ``pixel.rollout.mode_layout``; it edits the system prompt and the offered tools (:meth:`run`,
-  :meth:`_handle_pending_state`);
+* the rollout mode (``adaptive`` / ``force_tool`` / ``no_tool``) comes from the rollout's ``session_id`` and the
+  row's probe plan (``extra_info["pixel_probe_plan"]``, written by ``PixelRLDataset`` when the necessity memory is
+  on: :mod:`verl_pixel.rollout.probe_plan`), else ``pixel.rollout.mode_layout``; it edits the system prompt and
+  the offered tools (:meth:`run`, :meth:`_handle_pending_state`);
 * the budgets and the warn-then-end rule of :mod:`verl_pixel.ops.budgets` (shared with the endpoint evaluation)
   end a trajectory that calls again after being told a budget is spent (:meth:`_handle_processing_tools_state`);
   verl already refuses to append a tool turn that would overflow the response, so image tokens never lose their
@@ -49,6 +50,7 @@ from verl_pixel.pixel_config import pixel_config
 from verl_pixel.record import RolloutMode, StopReason
 from verl_pixel.rollout.config import PixelRolloutConfig
 from verl_pixel.rollout.modes import mode_for_session, with_mode_instruction
+from verl_pixel.rollout.probe_plan import plan_of_row
 from verl_pixel.rollout.tool_parser import PixelHermesToolParser, from_function_call
 from verl_pixel.rollout.trajectory import TurnOutcome, build_record, has_video_input, tool_image_tokens
 from verl_pixel.tools.pixel_tools import PixelOperationTool, tool_response
@@ -94,8 +96,8 @@ class PixelAgentLoop(ToolAgentLoop):
 
     async def run(self, sampling_params: dict[str, Any], **kwargs: Any) -> AgentLoopOutput:
         """Run one rollout in the mode its ``session_id`` selects and attach the trajectory record."""
-        self.mode = mode_for_session(self.pixel_config, kwargs.get("session_id"))
         extra_info = kwargs.get("extra_info")
+        self.mode = self._mode(extra_info, kwargs.get("session_id"))
         if isinstance(extra_info, Mapping):
             self.frame_images = int(extra_info.get(NUM_VIDEO_FRAMES_FIELD) or 0)
         video_input = has_video_input(kwargs["raw_prompt"], self.frame_images)
@@ -109,6 +111,17 @@ class PixelAgentLoop(ToolAgentLoop):
         tokens = tool_image_tokens(output.response_ids, output.response_mask, self._image_pad_id)
         output.extra_fields.update(build_record(self.mode, self.outcome, tokens, video_input).to_extra_fields())
         return output
+
+    def _mode(self, extra_info: Any, session_id: int | None) -> RolloutMode:
+        """The session's mode: from the row's probe plan if it has one, else from the static layout."""
+        try:
+            plan = plan_of_row(extra_info)
+        except ValueError as err:  # our own dataset wrote it: a bug, but one that must not end the rollout
+            logger.error("pixel_agent: %s; running the static mode layout", err)
+            plan = None
+        if plan is not None:
+            return plan.mode_for_session(session_id)
+        return mode_for_session(self.pixel_config, session_id)
 
     async def _handle_pending_state(self, agent_data: AgentData, sampling_params: dict[str, Any]) -> AgentState:
         session_for(agent_data, self.ops_config, self.frame_images)  # open it knowing whether the images are frames

@@ -128,8 +128,12 @@ class Rollouts:
         prompts: Sequence[list[dict]],
         session_ids: Sequence[int] | None = None,
         response_length: int | None = None,
+        columns: dict[str, Sequence[Any]] | None = None,
     ) -> tuple[Any, ScriptedLLMServer]:
-        """Roll out ``prompts`` with ``script``; returns verl's output ``DataProto`` and the server."""
+        """Roll out ``prompts`` with ``script``; returns verl's output ``DataProto`` and the server.
+
+        ``columns`` adds row columns (e.g. ``extra_info``) to the batch.
+        """
         server = ScriptedLLMServer(self.tokenizer, script)
         config = self.config
         if response_length is not None:  # read per trajectory by the loop; a copy keeps the shared config intact
@@ -137,7 +141,8 @@ class Rollouts:
             config.actor_rollout_ref.rollout.response_length = response_length
 
         async def go():
-            return await make_worker(config, server).generate_sequences(prompt_batch(prompts, session_ids=session_ids))
+            batch = prompt_batch(prompts, session_ids=session_ids, **(columns or {}))
+            return await make_worker(config, server).generate_sequences(batch)
 
         return asyncio.run(go()), server
 

@@ -39,15 +39,22 @@ What it does, step by step:
 1. Every poll (``_sync_metadata_from_transfer_queue``, run by ``sample`` and the async waits before eviction and
    selection), each prompt group of a non-validation partition that turned ``finished`` (or ``failure``, whose
    surviving trajectories sync mode may still train on) since the last poll is shaped once:
-2. read its trajectories' ``extra_fields`` and ``rm_scores`` from TransferQueue; translate and shape with
-   :func:`verl_pixel.reward.shaping.group_step.shape_stored_groups` (the math is the pure core's);
+2. read its trajectories' ``extra_fields``, ``rm_scores`` and the row's ``extra_info`` from TransferQueue; translate
+   and shape with :func:`verl_pixel.reward.shaping.group_step.shape_stored_groups` (the math is the pure core's),
+   which with ``pixel.probing.enable`` first feeds the necessity memory the group's evidence and takes need(x)
+   from it (the memory and its link to the training dataset: :mod:`verl_pixel.reward.adapters.probe_link`);
 3. write back ``rm_scores`` (shaped total at the last response token, as verl's agent loop puts it), ``uid`` (GRPO
    groups per (prompt, advantage group)), ``extra_fields`` (per-rollout components in ``reward_extra_info``) and, for
    rollouts that must not train, all-zero ``response_mask`` / ``loss_mask``, as verl does for its padding rows;
 4. verl's own DAPO filter then runs on the shaped ``rm_scores`` (groups without reward variance are evicted and
    refilled), and selection picks the batch;
 5. ``sample`` returns verl's metrics plus :func:`verl_pixel.reward.shaping.metrics.step_metrics` of the groups in the
-   batch (``pixel/...`` names, logged by verl with the step: console, wandb, file).
+   batch (``pixel/...`` names, logged by verl with the step: console, wandb, file) and, with the memory on,
+   ``pixel/memory/prompts`` (prompts it knows) and ``pixel/memory/settled_rate`` (of those with an estimate, the
+   share whose need is settled).
+
+HDPO (``pixel.reward.method=hdpo``) writes finished advantages as scores; the run must use
+``algorithm.adv_estimator=pixel_precomputed`` (:mod:`verl_pixel.reward.adapters.advantage`), checked at start-up.
 
 The validation partition (``val``) is never shaped. Shaping computes from the stored raw scores, so a resumed run
 (async modes restore TransferQueue into a buffer that remembers nothing) writes the same values again.
@@ -71,9 +78,11 @@ from verl.trainer.ppo.v1.replay_buffer import ReplayBuffer, ReplayBufferAsync
 
 from verl_pixel.pixel_config import PIXEL_SECTION, PixelConfig, RunSettings, check_against_run
 from verl_pixel.plain_values import reject_unknown_keys, to_plain
+from verl_pixel.reward.adapters.probe_link import ProbeLink, link_probing
 from verl_pixel.reward.config import ShapingConfig
 from verl_pixel.reward.shaping.group_step import GroupStepResult, shape_stored_groups
 from verl_pixel.reward.shaping.metrics import step_metrics
+from verl_pixel.reward.shaping.necessity_memory import NecessityMemory
 from verl_pixel.reward.shaping.shaped_reward import GroupShaping
 
 logger = logging.getLogger(__name__)
@@ -128,6 +137,13 @@ class _PixelGroupStep:
                 logger.warning("pixel group step: %s", warning)
         # partition -> uid -> shaping of a terminal group still in TransferQueue (metrics source, shape-once guard)
         self._shaped: dict[str, dict[str, GroupShaping]] = defaultdict(dict)
+        self.probe_link: ProbeLink | None = None
+        if pixel.probing.enable:
+            trainer = getattr(refill_fn, "__self__", None)
+            memory = NecessityMemory(pixel.probing, pixel.reward.look_less.margin)
+            self.probe_link = ProbeLink(memory, pixel.rollout, lambda: getattr(trainer, "train_dataset", None))
+            link_probing(self.probe_link)
+            logger.info("pixel group step: necessity memory on (%s)", pixel.probing)
 
     def _sync_metadata_from_transfer_queue(self) -> None:
         super()._sync_metadata_from_transfer_queue()
@@ -140,7 +156,17 @@ class _PixelGroupStep:
         batch, metrics = super().sample(global_steps=global_steps, partition_id=partition_id, batch_size=batch_size)
         if partition_id == VALIDATION_PARTITION:
             return batch, metrics
-        return batch, {**metrics, **self._batch_metrics(partition_id, batch.keys)}
+        return batch, {**metrics, **self._batch_metrics(partition_id, batch.keys), **self._memory_metrics()}
+
+    def _memory_metrics(self) -> dict[str, float]:
+        if self.probe_link is None:
+            return {}
+        with self.probe_link.lock:
+            summary = self.probe_link.memory.summary()
+        metrics = {"pixel/memory/prompts": summary["prompts"]}
+        if summary["estimated"]:
+            metrics["pixel/memory/settled_rate"] = summary["settled"] / summary["estimated"]
+        return metrics
 
     def _shape_new_groups(self, partition_id: str) -> None:
         terminal = self.finished_keys[partition_id] | self.failure_keys[partition_id]
@@ -151,9 +177,16 @@ class _PixelGroupStep:
         keys = sorted(key for key in self.partitions[partition_id] if key.split("_")[0] in new)
         if not keys:
             return
-        stored = tq.kv_batch_get(keys=keys, partition_id=partition_id, select_fields=["rm_scores", "extra_fields"])
+        fields = ["rm_scores", "extra_fields", "extra_info"]
+        stored = tq.kv_batch_get(keys=keys, partition_id=partition_id, select_fields=fields)
         extra_fields = [getattr(item, "data", item) for item in stored["extra_fields"]]
-        result = shape_stored_groups(keys, extra_fields, self.reward_config)
+        extra_infos = [getattr(item, "data", item) for item in stored["extra_info"]]
+        link = self.probe_link
+        if link is None:
+            result = shape_stored_groups(keys, extra_fields, self.reward_config, extra_infos)
+        else:
+            with link.lock:
+                result = shape_stored_groups(keys, extra_fields, self.reward_config, extra_infos, link.memory)
         _write_back(partition_id, result, list(stored["rm_scores"].unbind(0)))
         shaped.update(result.groups)
         logger.debug("pixel group step: shaped %d groups in partition %s", len(result.groups), partition_id)

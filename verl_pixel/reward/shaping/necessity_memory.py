@@ -62,6 +62,24 @@ def prompt_key(data_source: Any, index: Any, prompt_texts: Sequence[str], ground
     return f"{data_source}/{index}/{digest}"
 
 
+def prompt_key_of_row(row: Mapping[str, Any]) -> str:
+    """:func:`prompt_key` of a training row as verl's ``RLHFDataset.__getitem__`` returns it.
+
+    Reads ``data_source``, ``extra_info.index`` (verl's ``index``), the text parts of ``raw_prompt`` and
+    ``reward_model.ground_truth``.
+    """
+    extra = row.get("extra_info") if isinstance(row.get("extra_info"), Mapping) else {}
+    reward_model = row.get("reward_model") if isinstance(row.get("reward_model"), Mapping) else {}
+    texts: list[str] = []
+    for message in row.get("raw_prompt") or ():
+        content = message.get("content") if isinstance(message, Mapping) else None
+        if isinstance(content, str):
+            texts.append(content)
+        elif isinstance(content, (list, tuple)):
+            texts += [str(item.get("text")) for item in content if isinstance(item, Mapping) and "text" in item]
+    return prompt_key(row.get("data_source"), extra.get("index"), texts, reward_model.get("ground_truth"))
+
+
 @dataclasses.dataclass
 class PromptEvidence:
     """One prompt's decayed probe outcomes and its visit counters (mutable; owned by the memory)."""
