@@ -1,7 +1,7 @@
 """The necessity memory ([ours]): Beta estimates, plan tiers, decay, adaptive evidence, state, prompt keys.
 
-Every expected number is worked by hand from the module docstring's formulas: Beta(prior + correct, prior + wrong)
-with mean a / (a + b) and variance a b / ((a + b)^2 (a + b + 1)); sd = sqrt(var_tool + var_no).
+Every expected number is worked by hand from the module docstring's formulas: accuracies are the observed means;
+sd = sqrt(var_tool + var_no) with the variance a b / ((a + b)^2 (a + b + 1)) of Beta(prior + correct, prior + wrong).
 """
 
 import math
@@ -40,11 +40,11 @@ def test_first_visit_is_full_probes() -> None:
 @pytest.mark.parametrize(
     ("tool", "no", "expected"),
     [
-        # Beta(4,2) vs Beta(2,4): gap 1/3, sd sqrt(2 * 8/252) = 0.25198, z = 1.3229 >= 1.28: settled, no probes
+        # 3/4 vs 1/4: gap 0.5; Beta(4,2) vs Beta(2,4): sd sqrt(2 * 8/252) = 0.25198, z = 1.984 >= 1.28: settled
         ([1, 1, 1, 0], [1, 0, 0, 0], (0, 0, "settled")),
-        # Beta(3,3) vs Beta(2,4): gap 1/6, sd sqrt(9/252 + 8/252) = 0.25973, z = 0.6417 in [0.5, 1.28): leaning
+        # 2/4 vs 1/4: gap 0.25; Beta(3,3) vs Beta(2,4): sd sqrt(9/252 + 8/252) = 0.25973, z = 0.9625: leaning
         ([1, 1, 0, 0], [1, 0, 0, 0], (1, 1, "leaning")),
-        # Beta(2,2) vs Beta(2,2): gap 0, z = 0: uncertain, the layout's full probes again
+        # 1/2 vs 1/2: gap 0, z = 0: uncertain, the layout's full probes again
         ([1, 0], [1, 0], (4, 4, "uncertain")),
     ],
 )
@@ -61,10 +61,18 @@ def test_z_values_of_the_tiers() -> None:
     memory = fresh()
     memory.observe("settled", [1, 1, 1, 0], [1, 0, 0, 0])
     found = memory.estimate("settled")
-    assert (found.acc_tool, found.acc_no) == (pytest.approx(4 / 6), pytest.approx(2 / 6))
+    assert (found.acc_tool, found.acc_no) == (0.75, 0.25)  # observed means, not the posteriors' 4/6 and 2/6
     assert found.gap_sd == pytest.approx(math.sqrt(16 / 252))
-    assert found.gap / found.gap_sd == pytest.approx(1.3229, abs=1e-4)
+    assert found.gap / found.gap_sd == pytest.approx(1.9843, abs=1e-4)
     assert (found.need, found.settled, found.leaning) == (True, True, True)
+
+
+def test_unequal_evidence_does_not_favour_the_less_observed_mode() -> None:
+    # 0 of 1 with a tool vs 0 of 3 without: a tie (no tool), though the posterior means are 1/3 vs 1/5
+    memory = fresh()
+    memory.observe("hard", [0.0], [0.0, 0.0, 0.0])
+    found = memory.estimate("hard")
+    assert (found.acc_tool, found.acc_no, found.need) == (0.0, 0.0, False)
 
 
 def test_tolerance_settles_a_well_measured_tie() -> None:
@@ -106,7 +114,8 @@ def test_decay_per_visit() -> None:
     memory.plan("p", 2, 1, 1)
     memory.observe("p", [1, 1], [0, 1])
     memory.plan("p", 2, 1, 1)
-    assert memory.state_dict()["entries"]["p"] == [1.0, 0.0, 0.5, 0.5, 2, 0]
+    # 1/1 vs 0.5/1: gap 0.5 >= 1.28 * sqrt(2/36 + 2.25/36) = 0.4398: settled, so a visit without probes
+    assert memory.state_dict()["entries"]["p"] == [1.0, 0.0, 0.5, 0.5, 2, 1]
 
 
 def test_adaptive_rollouts_count_their_weight() -> None:
@@ -127,8 +136,8 @@ def test_partial_credit_counts_as_a_fraction() -> None:
 
 
 def test_margin_moves_need() -> None:
-    # gap 1/3 (Beta(4,2) vs Beta(2,4)): need with margin 0.25, not with margin 0.4
-    for margin, need in ((0.25, True), (0.4, False)):
+    # gap 0.75 - 0.25 = 0.5: need with margin 0.25, not with margin 0.5 (a tie at the margin means no tool)
+    for margin, need in ((0.25, True), (0.5, False)):
         memory = fresh(margin=margin)
         memory.observe("p", [1, 1, 1, 0], [1, 0, 0, 0])
         assert memory.need("p") is need

@@ -10,11 +10,11 @@ Evidence. Per prompt, the summed ``r_acc`` of its outcomes with a tool (``tool_c
 (``tool_wrong``), likewise without, each multiplied by ``decay`` at every new visit: the policy moved since the
 last one, so old outcomes count less. Outcomes with a tool are force_tool probes (weight 1) and adaptive rollouts
 that used one (weight ``adaptive_weight``: free but self-selected); without, no_tool probes and adaptive rollouts
-that did not (:meth:`NecessityMemory.observe_group`). The estimates are Beta posteriors with ``prior``
-pseudo-counts each side::
+that did not (:meth:`NecessityMemory.observe_group`). The label compares the observed accuracies; their
+uncertainty comes from Beta posteriors with ``prior`` pseudo-counts each side::
 
-    acc_tool = (prior + tool_correct) / (2 prior + tool_correct + tool_wrong)     (acc_no likewise)
-    var      = a b / ((a + b)^2 (a + b + 1))     for Beta(a, b)
+    acc_tool = tool_correct / (tool_correct + tool_wrong)                          (acc_no likewise)
+    var      = a b / ((a + b)^2 (a + b + 1))     for Beta(prior + correct, prior + wrong)
     gap      = acc_tool - acc_no,   sd = sqrt(var_tool + var_no),   need = gap > margin (a tie means no tool)
 
 Plan per visit (:meth:`NecessityMemory.plan`), with ``z = |gap - margin| / sd``:
@@ -144,11 +144,20 @@ def beta_mean_var(correct: float, wrong: float, prior: float) -> tuple[float, fl
 
 
 def estimate(evidence: PromptEvidence, config: ProbingConfig, margin: float) -> NeedEstimate | None:
-    """need(x) and its certainty from ``evidence``; None until both probe modes have been observed."""
-    if evidence.tool_correct + evidence.tool_wrong <= 0 or evidence.no_correct + evidence.no_wrong <= 0:
+    """need(x) and its certainty from ``evidence``; None until both probe modes have been observed.
+
+    need(x) compares the observed (decayed) accuracies, as Look Less compares its probes' means, so a tie means no
+    tool. The Beta posteriors give the uncertainty only: their means shrink towards 0.5 the more, the fewer
+    outcomes a mode has, and would make the less-observed mode look better on hard prompts (0 of 1 with a tool vs
+    0 of 3 without would read as "need").
+    """
+    tool_n = evidence.tool_correct + evidence.tool_wrong
+    no_n = evidence.no_correct + evidence.no_wrong
+    if tool_n <= 0 or no_n <= 0:
         return None
-    acc_tool, var_tool = beta_mean_var(evidence.tool_correct, evidence.tool_wrong, config.prior)
-    acc_no, var_no = beta_mean_var(evidence.no_correct, evidence.no_wrong, config.prior)
+    acc_tool, acc_no = evidence.tool_correct / tool_n, evidence.no_correct / no_n
+    _, var_tool = beta_mean_var(evidence.tool_correct, evidence.tool_wrong, config.prior)
+    _, var_no = beta_mean_var(evidence.no_correct, evidence.no_wrong, config.prior)
     sd = math.sqrt(var_tool + var_no)
     distance = abs(acc_tool - acc_no - margin)
     settled = distance >= config.settle_z * sd or config.settle_z * sd <= config.tolerance
