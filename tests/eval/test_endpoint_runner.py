@@ -339,3 +339,27 @@ def test_cli_run_with_the_qwen3_family(tmp_path, capsys):
     (result,) = read_results(out)
     assert (result.acc, result.record.ops_succeeded, result.input_visual_tokens) == (1.0, 1, 234)
     assert result.record.tool_visual_tokens == 80
+
+
+def test_cli_paired_run_and_report(tmp_path, parquet, capsys):
+    # --paired: the run (adaptive) and the same questions in no_tool mode, then tool gain / harm and MA by hand:
+    # v1 crops then answers B (right); without tools its crop call is refused and it still answers B (right);
+    # v2 answers B at once both ways (right); v3 sends a malformed call then A (wrong) both ways, no tool used.
+    # Text-easy: v1, v2 (looked on v1 only: MA_text 1/2); text-hard: v3 (did not look: MA_tool 0).
+    out = tmp_path / "paired.jsonl"
+    with ScriptedEndpoint() as server:
+        code = _cli(
+            ["eval", "run", str(parquet), "-o", str(out), "--base-url", server.base_url, "--model", "scripted",
+             "--run-name", "p", "--no-progress", "--limit", "3", "--retries", "0", "--paired"]
+        )  # fmt: skip
+    printed = capsys.readouterr().out
+    assert code == 0 and "p/no_tool: 3 rows, 0 already done, 3 finished, 0 failed" in printed
+    no_tool = read_results(tmp_path / "paired.no_tool.jsonl")
+    assert {r.run for r in no_tool} == {"p/no_tool"} and {r.record.mode.value for r in no_tool} == {"no_tool"}
+    report_dir = tmp_path / "report"
+    assert _cli(["eval", "report", str(out), str(tmp_path / "paired.no_tool.jsonl"), "-o", str(report_dir)]) == 0
+    markdown = (report_dir / "report.md").read_text()
+    assert "| p | 3 | 66.7 / 66.7 | 0.0 | 0.0 | 0.0 | 2 / 1 | 0.0 | 50.0 | 25.0 |" in markdown
+    code = _cli(["eval", "run", str(parquet), "-o", str(out), "--base-url", "u", "--model", "m", "--mode", "no_tool",
+                 "--paired"])  # fmt: skip
+    assert code == 2 and "--paired pairs a tool mode with no_tool" in capsys.readouterr().err

@@ -7,6 +7,7 @@ Examples::
     verl-pixel eval preprocess vstar ~/data/vstar_bench -o data/eval/vstar.parquet
     verl-pixel eval run data/eval/vstar.parquet -o runs/qwen7b.jsonl \\
         --base-url http://127.0.0.1:8000/v1 --model Qwen/Qwen2.5-VL-7B-Instruct --concurrency 32
+    verl-pixel eval run data/eval/vstar.parquet -o runs/rl.jsonl --paired ...   # + runs/rl.no_tool.jsonl
     verl-pixel eval report runs/qwen7b.jsonl baseline=runs/base.jsonl --verl-log rl=logs/val.jsonl -o reports/
     verl-pixel eval verl-overrides --model Qwen/Qwen2.5-VL-7B-Instruct data/eval/*.parquet
 """
@@ -14,6 +15,7 @@ Examples::
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -66,6 +68,8 @@ def _run_error(args: argparse.Namespace) -> str | None:
         return "--samples > 1 needs --temperature > 0 (greedy draws are all equal)"
     if preset(args.preset).tool_block is not None and args.tool_protocol == "api":
         return f"--preset {args.preset} writes its tools as prompt text: use --tool-protocol prompt"
+    if args.paired and args.mode == "no_tool":
+        return "--paired pairs a tool mode with no_tool: use --mode adaptive or force_tool"
     return None
 
 
@@ -120,18 +124,69 @@ def _run(args: argparse.Namespace) -> int:
         tokenizer_path=args.tokenizer,
         samples=args.samples,
     )
-    summary = run_eval(args.parquet, args.out, endpoint, _episode_config(args), runner)
-    unit = "rows" if runner.samples == 1 else "responses"
-    print(
-        f"{runner.run_name}: {summary.total} {unit}, {summary.skipped} already done, {summary.finished} finished, "
-        f"{summary.failed} failed -> {summary.path}"
-    )
-    return 0 if summary.failed == 0 else 1
+    failed = 0
+    for out, episode, pass_runner in eval_passes(args.out, _episode_config(args), runner, args.paired):
+        summary = run_eval(args.parquet, out, endpoint, episode, pass_runner)
+        failed += summary.failed
+        unit = "rows" if runner.samples == 1 else "responses"
+        print(
+            f"{pass_runner.run_name}: {summary.total} {unit}, {summary.skipped} already done, {summary.finished} "
+            f"finished, {summary.failed} failed -> {summary.path}"
+        )
+    return 0 if failed == 0 else 1
+
+
+def eval_passes(out: str, episode: Any, runner: Any, paired: bool) -> list[tuple[Any, Any, Any]]:
+    """``(output, episode config, runner config)`` of each pass: the run, and with ``paired`` its no-tool twin.
+
+    Raises:
+        ValueError: for ``--paired`` with ``--mode no_tool`` (nothing to pair with).
+    """
+    from verl_pixel.eval.paired import NO_TOOL_SUFFIX
+    from verl_pixel.record import RolloutMode
+
+    passes = [(out, episode, runner)]
+    if paired:  # the same questions without tools, into OUT.no_tool.jsonl as run R/no_tool
+        if episode.mode is RolloutMode.NO_TOOL:
+            raise ValueError("--paired pairs a tool mode with no_tool: use --mode adaptive or force_tool")
+        no_tool = dataclasses.replace(episode, mode=RolloutMode.NO_TOOL)
+        passes.append(
+            (no_tool_path(out), no_tool, dataclasses.replace(runner, run_name=runner.run_name + NO_TOOL_SUFFIX))
+        )
+    return passes
+
+
+def no_tool_path(out: str) -> Path:
+    """Where ``--paired`` writes the no-tool pass: ``OUT.no_tool.jsonl`` next to ``OUT.jsonl``."""
+    path = Path(out)
+    return path.with_name(f"{path.stem}.no_tool{path.suffix or '.jsonl'}")
 
 
 def _named(spec: str) -> tuple[str | None, str]:
     name, sep, path = spec.partition("=")
     return (name, path) if sep and name and not Path(spec).exists() else (None, spec)
+
+
+def collect_paired(inputs: list[str]) -> list[Any]:
+    """Paired metrics of the runner JSONL inputs whose runs have ``<run>/no_tool`` companions among them."""
+    from verl_pixel.eval.paired import paired_summaries
+    from verl_pixel.eval.results import read_results
+    from verl_pixel.eval.verl_native import is_verl_file_log
+
+    results: list[Any] = []
+    for spec in inputs:
+        name, path = _named(spec)
+        if Path(path).is_file() and not is_verl_file_log(path):
+            found = read_results(path)
+            results += [dataclasses.replace(r, run=_paired_name(name, r.run)) for r in found] if name else found
+    return paired_summaries(results)
+
+
+def _paired_name(name: str, run: str) -> str:
+    """A ``NAME=PATH`` input renames its run; a no-tool pass keeps its suffix so it still pairs."""
+    from verl_pixel.eval.paired import NO_TOOL_SUFFIX
+
+    return name + NO_TOOL_SUFFIX if run.endswith(NO_TOOL_SUFFIX) and not name.endswith(NO_TOOL_SUFFIX) else name
 
 
 def collect_summaries(inputs: list[str], verl_logs: list[str]) -> list[Any]:
@@ -159,11 +214,13 @@ def _report(args: argparse.Namespace) -> int:
     summaries = collect_summaries(args.inputs, args.verl_log)
     if not summaries:
         raise ValueError("no results to report")
+    paired = collect_paired(args.inputs)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    markdown = markdown_report(summaries)
+    markdown = markdown_report(summaries, paired)
     (out / "report.md").write_text(markdown, encoding="utf-8")
-    (out / "report.json").write_text(json.dumps(json_report(summaries), indent=2) + "\n", encoding="utf-8")
+    report = json_report(summaries, paired)
+    (out / "report.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     plots = save_accuracy_tur_plot(summaries, out)
     print(markdown)
     print(f"wrote {', '.join(str(path) for path in [out / 'report.md', out / 'report.json', *plots])}")
@@ -254,6 +311,12 @@ def _add_run(sub: Any) -> None:
         "--timeout", type=float, default=600.0, help="deadline of one request, seconds (to the reply's last byte)"
     )
     parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument(
+        "--paired",
+        action="store_true",
+        help="also answer every question in no_tool mode (OUT.no_tool.jsonl, run NAME/no_tool): the report then "
+        "gives tool gain / harm and mode adaptiveness",
+    )
     parser.set_defaults(func=_run)
 
 

@@ -27,6 +27,10 @@ Beside those, per benchmark where it applies:
 * **secondary scores**: InfographicVQA's ``exact_match`` (how Pixel Reasoner scores it) beside its ANLS;
 * **Avg@k** (``eval run --samples k``): accuracy and TUR are means over all k draws, with their standard deviation
   over the draws (``ddof`` 0) in ``accuracy_std`` / ``tur_std``.
+
+Where the rows carry a need label (``extra_info.needs_zoom``, e.g. the look-or-not task), TUR is also given split
+by it (``tur_need`` / ``tur_no_need``: tool use where looking closer is needed / is not). A paired run
+(``eval run --paired``) adds tool gain, tool harm and Beacon's mode adaptiveness (:mod:`verl_pixel.eval.paired`).
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from verl_pixel.eval.benchmarks import SPECS, Benchmark, BenchmarkSpec, Metric, OfficialScore
+from verl_pixel.eval.paired import PairedSummary
 from verl_pixel.eval.results import SampleResult
 
 MISSING = "–"
@@ -67,6 +72,8 @@ class BenchmarkSummary:
         draws: responses per question.
         accuracy_std: standard deviation of the per-draw accuracies (``None`` for one draw).
         tur_std: standard deviation of the per-draw TURs (``None`` for one draw).
+        tur_need: TUR over the queries labelled ``needs_zoom: true`` (None without any).
+        tur_no_need: TUR over the queries labelled ``needs_zoom: false``.
     """
 
     run: str
@@ -88,6 +95,8 @@ class BenchmarkSummary:
     draws: int = 1
     accuracy_std: float | None = None
     tur_std: float | None = None
+    tur_need: float | None = None
+    tur_no_need: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         """Plain JSON object (categories, groups and scores as mappings)."""
@@ -193,6 +202,8 @@ def summarize(run: str, benchmark: str, results: Sequence[SampleResult]) -> Benc
         draws=draws,
         accuracy_std=accuracy_std,
         tur_std=tur_std,
+        tur_need=_mean([float(r.record.used_tool) for r in scored if r.need_label is True]),
+        tur_no_need=_mean([float(r.record.used_tool) for r in scored if r.need_label is False]),
     )
 
 
@@ -243,19 +254,24 @@ def table_row(summary: BenchmarkSummary) -> str:
     return "| " + " | ".join(cells) + " |"
 
 
-def markdown_report(summaries: Sequence[BenchmarkSummary]) -> str:
-    """One Markdown section per benchmark, one table row per run (runs in input order)."""
+def markdown_report(summaries: Sequence[BenchmarkSummary], paired: Sequence[PairedSummary] = ()) -> str:
+    """One Markdown section per benchmark, one table row per run (runs in input order); paired metrics below."""
     by_benchmark: dict[str, list[BenchmarkSummary]] = defaultdict(list)
     for summary in summaries:
         by_benchmark[summary.benchmark].append(summary)
+    paired_by: dict[str, list[PairedSummary]] = defaultdict(list)
+    for pair in paired:
+        paired_by[pair.benchmark].append(pair)
     sections = ["# Evaluation report"]
-    for benchmark in benchmark_order(by_benchmark):
+    for benchmark in benchmark_order([*by_benchmark, *paired_by]):
         metric = benchmark_metric(benchmark)
         header = TABLE_HEADER.format(metric="ANLS" if metric == Metric.ANLS.value else "accuracy")
         rule = "|" + "---|" * (header.count("|") - 1)
         lines = [f"## {benchmark_title(benchmark)} (`{benchmark}`)", "", header, rule]
         lines += [table_row(summary) for summary in by_benchmark[benchmark]]
         lines += _details(by_benchmark[benchmark])
+        lines += _need_lines(by_benchmark[benchmark])
+        lines += _paired_table(paired_by[benchmark])
         sections.append("\n".join(lines))
     return "\n\n".join(sections) + "\n"
 
@@ -282,12 +298,58 @@ def _details(summaries: Sequence[BenchmarkSummary]) -> list[str]:
     return ["", *lines] if lines else []
 
 
-def json_report(summaries: Sequence[BenchmarkSummary]) -> dict[str, Any]:
-    """``{"runs": [...], "benchmarks": {name: [summary, ...]}}``."""
+def _need_lines(summaries: Sequence[BenchmarkSummary]) -> list[str]:
+    """``- run: TUR where a closer look is needed 80.0 %, where it is not 10.0 %`` for runs with labels."""
+    lines = [
+        f"- {s.run}: TUR where a closer look is needed {_percent(s.tur_need)} %, where it is not "
+        f"{_percent(s.tur_no_need)} %"
+        for s in summaries
+        if s.tur_need is not None or s.tur_no_need is not None
+    ]
+    return ["", *lines] if lines else []
+
+
+PAIRED_HEADER = (
+    "| run (paired with run/no_tool) | n | accuracy with / without tools (%) | tool gain (%) | tool harm (%) "
+    "| gain - harm | text-easy / hard | MA_tool (%) | MA_text (%) | MA_mean (%) |"
+)
+
+
+def _paired_table(pairs: Sequence[PairedSummary]) -> list[str]:
+    if not pairs:
+        return []
+    rule = "|" + "---|" * (PAIRED_HEADER.count("|") - 1)
+    rows = [
+        "| "
+        + " | ".join(
+            [
+                pair.run,
+                str(pair.questions),
+                f"{_percent(pair.accuracy_tool)} / {_percent(pair.accuracy_no_tool)}",
+                _percent(pair.tool_gain),
+                _percent(pair.tool_harm),
+                _percent(pair.gain_minus_harm),
+                f"{pair.text_easy} / {pair.text_hard}",
+                _percent(pair.ma_tool),
+                _percent(pair.ma_text),
+                _percent(pair.ma_mean),
+            ]
+        )
+        + " |"
+        for pair in pairs
+    ]
+    return ["", PAIRED_HEADER, rule, *rows]
+
+
+def json_report(summaries: Sequence[BenchmarkSummary], paired: Sequence[PairedSummary] = ()) -> dict[str, Any]:
+    """``{"runs": [...], "benchmarks": {name: [summary, ...]}, "paired": {name: [paired summary, ...]}}``."""
     runs: list[str] = []
     benchmarks: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for summary in summaries:
         if summary.run not in runs:
             runs.append(summary.run)
         benchmarks[summary.benchmark].append(summary.to_json())
-    return {"runs": runs, "benchmarks": dict(benchmarks)}
+    pairs: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for pair in paired:
+        pairs[pair.benchmark].append(pair.to_json())
+    return {"runs": runs, "benchmarks": dict(benchmarks), "paired": dict(pairs)}

@@ -9,11 +9,14 @@ One line per finished sample (appended as soon as it finishes, so an interrupted
                 "turns": 2, "images_added": 1, "tool_visual_tokens": 1000, "stop_reason": "answered",
                 "answer_text": "..."},
      "prompt_tokens": 3120, "completion_tokens": 250, "response_tokens": 250,
-     "input_visual_tokens": 2000, "transcript": ["...", "..."], "draw": 0, "scores": {}}
+     "input_visual_tokens": 2000, "transcript": ["...", "..."], "draw": 0, "scores": {},
+     "need_label": null}
 
 With ``eval run --samples k`` a question is answered k times: draw 0 keeps the question's key, draw ``d`` > 0 is
 ``<key>#<d>``. ``scores`` holds the scores reported beside ``acc`` (InfographicVQA: Pixel Reasoner's
 ``exact_match``).
+
+``need_label`` is the row's ``extra_info.needs_zoom`` (None where the benchmark has no such label).
 
 A failed sample (the endpoint gave up) has ``"ok": false`` and its ``error``; resuming retries it. Reading keeps
 the last line per key, preferring a successful one.
@@ -58,6 +61,7 @@ class SampleResult:
     transcript: tuple[str, ...] = ()
     draw: int = 0
     scores: dict[str, float] = dataclasses.field(default_factory=dict)
+    need_label: bool | None = None
 
     @property
     def visual_tokens(self) -> int:

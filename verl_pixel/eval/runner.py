@@ -149,6 +149,7 @@ def scored_result(
         response_tokens=response_tokens,
         input_visual_tokens=sample.input_visual_tokens,
         transcript=outcome.transcript,
+        need_label=sample.need_label,
     )
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from PIL import Image
 
-from verl_pixel.constants import NUM_VIDEO_FRAMES_FIELD
+from verl_pixel.constants import NEED_LABEL_FIELD, NUM_VIDEO_FRAMES_FIELD
 from verl_pixel.data.images import load_image
 from verl_pixel.data.message_content import expand_placeholders
 from verl_pixel.ops import VisualOpsConfig, fit_to_budget, resize_to_budget
@@ -48,6 +48,7 @@ class PreparedSample:
         views: the same images resized to the model's budget (what is sent).
         num_video_frames: how many images are sampled video frames (then also the frames of ``select_frames``).
         input_visual_tokens: visual tokens of the views.
+        need_label: ``extra_info.needs_zoom`` (None when the row has none).
     """
 
     key: str
@@ -60,6 +61,7 @@ class PreparedSample:
     views: list[Image.Image]
     num_video_frames: int
     input_visual_tokens: int
+    need_label: bool | None = None
 
 
 def row_key(row: Mapping[str, Any]) -> str:
@@ -121,4 +123,5 @@ def prepare_sample(row: Mapping[str, Any], config: VisualOpsConfig) -> PreparedS
         views=views,
         num_video_frames=int(extra.get(NUM_VIDEO_FRAMES_FIELD) or 0),
         input_visual_tokens=tokens,
+        need_label=None if extra.get(NEED_LABEL_FIELD) is None else bool(extra[NEED_LABEL_FIELD]),
     )
