@@ -62,6 +62,14 @@ def test_the_check_can_be_added_to_verls_own_ppo_trainer_on_the_command_line():
          "max_batch: unknown key (known: max_batch_size, nudge_every, nudge_text, suppress_vision_tokens)"),
         (["actor_rollout_ref.rollout.multi_turn.tool_config_path=/no/tools.yaml"],
          "actor_rollout_ref.rollout.multi_turn.tool_config_path=/no/tools.yaml: no such file"),
+        (["+pixel.probing.enable=true", "data.dataloader_num_workers=2"], "pixel.probing.enable=true needs "
+         "data.dataloader_num_workers=0, got 2"),
+        (["+pixel.probing.enable=true", "data.custom_cls.name=MyDataset"], "pixel.probing.enable=true needs "
+         "data.custom_cls.name=PixelRLDataset"),
+        (["+pixel.probing.decai=0.5"], "pixel.probing.decai: unknown probing config key"),
+        (["pixel.reward.method=hdpo"], "pixel.reward.method=hdpo writes finished advantages"),
+        (["pixel.reward.method=hdpo", "algorithm.adv_estimator=pixel_precomputed", "algorithm.use_kl_in_reward=true"],
+         "pixel.reward.method=hdpo with algorithm.use_kl_in_reward=True"),
     ],
 )  # fmt: skip
 def test_each_part_of_the_check_names_the_key(overrides, message):
