@@ -227,7 +227,7 @@ def test_agreeing_probing_and_hdpo_runs_pass():
 
 
 def test_probing_keys_are_checked_with_their_full_path():
-    with pytest.raises(ValueError, match=r"^pixel.probing.decai: unknown probing config key \(known: adaptive_weight"):
+    with pytest.raises(ValueError, match=r"^pixel.probing.decai: unknown key \(known: adaptive_weight"):
         pixel_config(OmegaConf.create({"pixel": {"probing": {"decai": 0.5}}}))
     with pytest.raises(ValueError, match=r"^pixel.probing.decay: must be > 0"):
         pixel_config(OmegaConf.create({"pixel": {"probing": {"decay": 0}}}))

@@ -66,7 +66,7 @@ def test_the_check_can_be_added_to_verls_own_ppo_trainer_on_the_command_line():
          "data.dataloader_num_workers=0, got 2"),
         (["+pixel.probing.enable=true", "data.custom_cls.name=MyDataset"], "pixel.probing.enable=true needs "
          "data.custom_cls.name=PixelRLDataset"),
-        (["+pixel.probing.decai=0.5"], "pixel.probing.decai: unknown probing config key"),
+        (["+pixel.probing.decai=0.5"], "pixel.probing.decai: unknown key"),
         (["pixel.reward.method=hdpo"], "pixel.reward.method=hdpo writes finished advantages"),
         (["pixel.reward.method=hdpo", "algorithm.adv_estimator=pixel_precomputed", "algorithm.use_kl_in_reward=true"],
          "pixel.reward.method=hdpo with algorithm.use_kl_in_reward=True"),
