@@ -311,12 +311,7 @@ def _add_run(sub: Any) -> None:
         "--timeout", type=float, default=600.0, help="deadline of one request, seconds (to the reply's last byte)"
     )
     parser.add_argument("--no-progress", action="store_true")
-    parser.add_argument(
-        "--paired",
-        action="store_true",
-        help="also answer every question in no_tool mode (OUT.no_tool.jsonl, run NAME/no_tool): the report then "
-        "gives tool gain / harm and mode adaptiveness",
-    )
+    parser.add_argument("--paired", action="store_true", help="also run no_tool (OUT.no_tool.jsonl): gain/harm, MA")
     parser.set_defaults(func=_run)
 
 

@@ -140,8 +140,7 @@ def shape_stored_groups(
         One update per key (same order) and the :class:`GroupShaping` of each uid.
 
     Raises:
-        ValueError: for a malformed key, a trajectory the ``pixel`` reward manager did not score, or a row field
-            the configuration needs that is missing or malformed.
+        ValueError: for a malformed key, an unscored trajectory, or a missing or malformed row field it needs.
     """
     if len(keys) != len(extra_fields) or (extra_infos is not None and len(extra_infos) != len(keys)):
         raise ValueError(f"group step: {len(keys)} keys but {len(extra_fields)} extra_fields / extra_infos")
