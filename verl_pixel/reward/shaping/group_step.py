@@ -132,8 +132,7 @@ def shape_stored_groups(
         keys: trajectory keys, any order, any number of groups.
         extra_fields: each key's stored ``extra_fields`` dict, same order.
         config: the reward config.
-        extra_infos: each key's stored row ``extra_info`` (same order), for the group context
-            (:mod:`~verl_pixel.reward.shaping.group_context`); None: no row fields.
+        extra_infos: each key's stored row ``extra_info`` (same order), for the group context; None: none.
         memory: the necessity memory (``pixel.probing.enable``), updated with each group's evidence; None: off.
 
     Returns:
