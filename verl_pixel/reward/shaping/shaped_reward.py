@@ -1,7 +1,7 @@
 """The data that group shaping takes and returns: scored rollouts in, shaped rewards and group facts out.
 
 Every reward is reported as separate components so each can be logged (METHOD §3, §6). Their sum, in this
-fixed order, is the total; the vectorized path adds them in the same order, so both agree bit for bit::
+fixed order, is the total (a fixed order keeps totals bit-identical across Python versions)::
 
     total = acc_term + fmt_term + curiosity_bonus + redundancy_penalty + instr_bonus + alignment_bonus + tool_bonus
             + tool_benefit + tool_efficiency
@@ -214,9 +214,10 @@ def redundancy_penalty(n_ops: int, beta: float, free_ops: int) -> float:
 
 
 def mean_or_none(values: list[float]) -> float | None:
-    """Mean accumulated left to right (the vectorized path sums in the same order), None for no values.
+    """Mean accumulated left to right, None for no values.
 
-    Not ``sum()``: from Python 3.12 on it compensates float rounding, which numpy does not.
+    Not ``sum()``: from Python 3.12 on it compensates float rounding, so totals would differ between Python versions
+    (and from numpy's sums in the tests' hand computations).
     """
     if not values:
         return None
