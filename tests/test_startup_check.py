@@ -59,7 +59,8 @@ def test_the_check_can_be_added_to_verls_own_ppo_trainer_on_the_command_line():
           "~pixel.rollout.mode_layout.no_tool"], "pixel.reward.method=look_less needs force_tool and no_tool probes "
          "in pixel.rollout.mode_layout, got adaptive=4: "),
         (["+actor_rollout_ref.rollout.engine_kwargs.hf.max_batch=8"], "actor_rollout_ref.rollout.engine_kwargs.hf."
-         "max_batch: unknown key (known: max_batch_size, nudge_every, nudge_text, suppress_vision_tokens)"),
+         "max_batch: unknown key (known: max_batch_size, nudge_every, nudge_followup_text, nudge_text, "
+         "suppress_vision_tokens)"),
         (["actor_rollout_ref.rollout.multi_turn.tool_config_path=/no/tools.yaml"],
          "actor_rollout_ref.rollout.multi_turn.tool_config_path=/no/tools.yaml: no such file"),
         (["+pixel.probing.enable=true", "data.dataloader_num_workers=2"], "pixel.probing.enable=true needs "

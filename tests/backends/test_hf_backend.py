@@ -71,6 +71,46 @@ def test_greedy_generate_matches_model_generate_token_for_token(family_server, f
     assert torch.allclose(torch.tensor(out.log_probs[:n]), expected, atol=1e-4)
 
 
+def _video(colour_step: int = 10):
+    from verl_pixel.data.videos import load_video
+
+    frames = [Image.new("RGB", (84, 56), (colour_step * i, 100, 60)) for i in range(8)]
+    return load_video({"video": frames, "min_pixels": 4 * 28 * 28, "max_pixels": 16 * 28 * 28})
+
+
+def encode_video(processor, video, text="What happens?"):
+    from verl_pixel.testing.agent_harness import video_prompt
+
+    prompt = processor.apply_chat_template(video_prompt([], text), add_generation_prompt=True, tokenize=False)
+    return processor(
+        text=[prompt], videos=[video.frames], video_metadata=[video.metadata], do_sample_frames=False,
+        return_tensors="pt",
+    )  # fmt: skip
+
+
+def test_videos_generate_token_for_token_alone_and_batched_with_images(server, model, tiny_processor):
+    # (Before test_update_weights_copies_tensors..., which changes the shared server's weights.)
+    # 8 frames of 84x56 -> 112x56 (the video decoder), grid (4, 4, 8): 32 <|video_pad|>. A list's metadata says
+    # 2 fps, so second_per_grid_ts is 1: model.generate places the video as verl's position_ids do.
+    video = _video()
+    enc = encode_video(tiny_processor, video)
+    assert enc["video_grid_thw"].tolist() == [[4, 4, 8]] and enc["second_per_grid_ts"].tolist() == [1.0]
+    ref = model.generate(**enc, max_new_tokens=10, do_sample=False)[0, enc["input_ids"].shape[1] :].tolist()
+    image_enc, image = encode(tiny_processor, (112, 112))
+    image_ref = model.generate(**image_enc, max_new_tokens=10, do_sample=False)[0, image_enc["input_ids"].shape[1] :]
+    ids = enc["input_ids"][0].tolist()
+    assert asyncio.run(server.generate(ids, GREEDY, "v", video_data=[video])).token_ids == ref
+
+    async def both():  # one left-padded batch: pixel_values for one row, pixel_values_videos for the other
+        return await asyncio.gather(
+            server.generate(ids, GREEDY, "v2", video_data=[video]),
+            server.generate(image_enc["input_ids"][0].tolist(), GREEDY, "i2", image_data=[image]),
+        )
+
+    video_out, image_out = asyncio.run(both())
+    assert video_out.token_ids == ref and image_out.token_ids == image_ref.tolist()
+
+
 def test_sampling_params_map_to_transformers():
     spec = SamplingSpec.from_params({"temperature": 0.7, "top_p": 0.9, "top_k": -1, "stop_token_ids": [5, 3, 5]})
     # verl/vLLM send top_k=-1 for "off"; transformers would apply its default top_k=50 unless told 0.
@@ -193,6 +233,22 @@ def test_nudge_forces_first_turn_prefix_with_model_log_probs(tiny_model_dir, tin
     assert all(lp < 0 for lp in outs[0].log_probs)  # forced tokens keep the model's (low) log-probs, not 0
 
 
+def test_followup_nudge_forces_the_later_turns(tiny_model_dir, tiny_processor):
+    server = make_server(
+        tiny_model_dir,
+        "+actor_rollout_ref.rollout.engine_kwargs.hf.nudge_text='<tool_call>'",
+        "+actor_rollout_ref.rollout.engine_kwargs.hf.nudge_every=1",
+        "+actor_rollout_ref.rollout.engine_kwargs.hf.nudge_followup_text='\\boxed{B}'",
+    )
+    enc, image = encode(tiny_processor, (112, 112))
+    first = enc["input_ids"][0].tolist()
+    tokenizer = tiny_processor.tokenizer
+    later = first + tokenizer.encode("<tool_call><|im_end|>\n<|im_start|>user\nok<|im_end|>\n<|im_start|>assistant\n")
+    params = {**GREEDY, "max_tokens": 30}
+    outs = [asyncio.run(server.generate(ids, params, "f", image_data=[image])) for ids in (first, later, later)]
+    assert [tokenizer.decode(o.token_ids) for o in outs] == ["<tool_call><|im_end|>", *["\\boxed{B}<|im_end|>"] * 2]
+
+
 def test_vision_placeholders_are_never_sampled(tiny_model_dir):
     server = make_server(tiny_model_dir)  # default options: suppression on
     pad = server.model_config.tokenizer.convert_tokens_to_ids("<|image_pad|>")
@@ -248,3 +304,12 @@ def test_backend_is_registered_in_both_verl_registries():
 
     assert RolloutReplicaRegistry.get("hf") is HFReplica
     assert get_rollout_class("hf", "async") is HFServerAdapter
+
+
+def test_the_sampling_seed_depends_on_the_video_pixels(tiny_model_dir):
+    from verl_pixel.backends.hf_generation import request_key
+
+    ids = [1, 2, 3]
+    same, other = _video(), _video(colour_step=11)
+    assert request_key(ids, [], [same]) == request_key(ids, [], [_video()])
+    assert request_key(ids, [], [same]) != request_key(ids, [], [other]) != request_key(ids, [], [])

@@ -11,6 +11,7 @@ from PIL import Image, ImageDraw
 
 from verl_pixel.data.seeds import SeedAnnotation
 from verl_pixel.data.synthesis_config import SynthesisConfig
+from verl_pixel.data.video_sampling import VideoBudget
 from verl_pixel.ops import VisualOpsConfig
 
 IMAGE_SIZE = (320, 240)
@@ -76,9 +77,13 @@ def make_seeds(media_dir: Path) -> Callable[..., list[SeedAnnotation]]:
 
 
 def fast_config(**overrides) -> SynthesisConfig:
-    """Small crop / frame budgets: planning and masks are what is tested, not pixels."""
+    """Small crop / frame / video budgets: planning and masks are what is tested, not pixels.
+
+    The 64x48 frames of ``media_dir`` decode to 56x56 under the video budget (4 to 16 tokens a frame).
+    """
     ops = VisualOpsConfig(crop_max_pixels=16 * 28 * 28, frame_max_pixels=8 * 28 * 28, image_max_pixels=64 * 28 * 28)
-    return SynthesisConfig(ops=overrides.pop("ops", ops), **overrides)
+    video = VideoBudget(max_pixels=16 * 28 * 28, min_pixels=4 * 28 * 28)
+    return SynthesisConfig(ops=overrides.pop("ops", ops), video=overrides.pop("video", video), **overrides)
 
 
 @pytest.fixture(scope="session")

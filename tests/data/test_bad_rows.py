@@ -184,3 +184,79 @@ def test_rl_rows_with_unreadable_ground_truth_are_named(tiny_tokenizer, tiny_pro
     path = write_rl_parquet(rows, tmp_path / "rl.parquet")
     with pytest.raises(BadRowsError, match=r"row 1: field 'reward_model.ground_truth': ground truth: a string must"):
         _rl(path, tiny_tokenizer, tiny_processor)
+
+
+def _rl_video_row(index: int, video: str, content: str = "<video>Which digit?") -> dict:
+    return {
+        "data_source": "probe",
+        "prompt": [{"role": "user", "content": content}],
+        "images": [],
+        "videos": [{"video": video, "nframes": 4, "min_pixels": 3136, "max_pixels": 12544}],
+        "reward_model": {"style": "rule", "ground_truth": {"answer": "3", "answer_type": "number"}},
+        "agent_name": "pixel_agent",
+        "extra_info": {"index": index},
+    }
+
+
+def test_rl_rows_with_bad_videos_are_named_and_skipped_with_a_count(tiny_tokenizer, tiny_processor, tmp_path, caplog):
+    from verl_pixel.testing.videos import write_grey_video, write_undecodable_video
+
+    good = str(write_grey_video(tmp_path / "good.mp4", frames=12))
+    (tmp_path / "corrupt.mp4").write_bytes(b"not a video")
+    rows = [
+        _rl_video_row(0, good),
+        _rl_video_row(1, str(tmp_path / "missing.mp4")),
+        _rl_video_row(2, str(tmp_path / "corrupt.mp4")),
+        _rl_video_row(3, str(write_undecodable_video(tmp_path / "zeros.mp4", frames=12))),
+        _rl_video_row(4, good, content="Which digit?"),  # its text has no <video> for its video
+        _rl_video_row(5, good),
+    ]
+    path = write_rl_parquet(rows, tmp_path / "rl.parquet")
+    with pytest.raises(BadRowsError) as info:
+        _rl(path, tiny_tokenizer, tiny_processor)
+    lines = str(info.value).splitlines()
+    assert lines[0].startswith("4 bad rows (set data.bad_rows=skip")
+    assert lines[1] == f"  {path}: row 1: field 'videos[0]': video file not found: {tmp_path / 'missing.mp4'}"
+    assert lines[2].startswith(f"  {path}: row 2: field 'videos[0]': cannot decode video {tmp_path / 'corrupt.mp4'}")
+    assert lines[3].startswith(f"  {path}: row 3: field 'videos[0]': cannot decode video {tmp_path / 'zeros.mp4'}: no")
+    assert lines[4] == f"  {path}: row 4: field 'videos': 0 <video> placeholders but 1 videos"
+    with caplog.at_level(logging.WARNING, logger="verl_pixel.data.row_checks"):
+        dataset = _rl(path, tiny_tokenizer, tiny_processor, bad_rows="skip")
+    assert [dataset[i]["extra_info"]["index"] for i in range(len(dataset))] == [0, 5]
+    assert "4 bad rows skipped, in 1 file(s) of 6 rows" in caplog.text
+    # The good rows' videos decode as the agent loop will decode them: 4 frames of 64x48 -> 56x56 at factor 56.
+    video_item = dataset[0]["raw_prompt"][0]["content"][0]
+    (frames, metadata), *_ = PixelRLDataset._process_multi_modal_info(dataset[0]["raw_prompt"], 14, {})[1]
+    assert video_item["type"] == "video" and tuple(frames.shape) == (4, 3, 56, 56)
+    assert metadata["frames_indices"] == [0, 4, 7, 11]  # linspace(0, 11, 4): 0, 3.67, 7.33, 11
+
+
+def test_sft_rows_with_bad_videos_are_named(tiny_processor, tmp_path):
+    (tmp_path / "corrupt.mp4").write_bytes(b"not a video")
+    row = {
+        "messages": [
+            {"role": "user", "content": "<video>Which digit?"},
+            {"role": "assistant", "content": "\\boxed{3}"},
+        ],
+        "images": [],
+        "videos": [{"video": str(tmp_path / "corrupt.mp4")}],
+    }
+    path = write_sft_parquet([row], tmp_path / "sft.parquet")
+    with pytest.raises(BadRowsError, match=rf"row 0: field 'videos\[0\]': cannot decode video {tmp_path}/corrupt.mp4"):
+        _sft(path, tiny_processor)
+
+
+@pytest.mark.timeout(120)
+def test_video_rows_pass_verls_length_filter_in_forked_workers_after_openmp(tiny_tokenizer, tiny_processor, tmp_path):
+    import torch
+
+    from verl_pixel.testing.videos import write_grey_video
+
+    # The parent has run a multi-threaded (OpenMP) torch kernel, as any process that already trained has; verl's
+    # length filter then decodes and processes each row in a forked `datasets` worker, where such a kernel would
+    # hang (libgomp is not fork-safe): the video decoder and the tiny video processor run none.
+    torch.ones(1 << 22).mul_(2.0)
+    video = str(write_grey_video(tmp_path / "v.mp4", frames=12, size=(128, 96)))
+    rows = [_rl_video_row(index, video) for index in range(2)]
+    dataset = _rl(write_rl_parquet(rows, tmp_path / "rl.parquet"), tiny_tokenizer, tiny_processor)
+    assert len(dataset) == 2  # both kept: 4 frames of 128x96 -> 112x56 at factor 56, well under the prompt limit

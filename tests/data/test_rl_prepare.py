@@ -45,8 +45,9 @@ def test_rows_round_trip_through_verl_rlhf_dataset(seeds, tiny_tokenizer, tiny_p
     assert content[1]["text"].startswith("What is written on the tag?") and "\\boxed{}" in content[1]["text"]
     assert image_row["extra_info"]["cue_bbox"] == list(seeds[0].bbox) and image_row["extra_info"]["cue_frames"] == []
 
-    assert video_row["raw_prompt"][0]["content"][0]["type"] == "video"
-    assert len(video_row["raw_prompt"][0]["content"][0]["video"]) == 16
+    video_item = video_row["raw_prompt"][0]["content"][0]
+    assert video_item["type"] == "video" and len(video_item["video"]) == 16
+    assert video_item["max_pixels"] == 512 * 28 * 28  # Pixel Reasoner's input video frame budget
     assert video_row["extra_info"]["cue_frames"] == list(seeds[2].frames)
 
     truth = parse_ground_truth(mc_row["reward_model"]["ground_truth"])
@@ -69,22 +70,33 @@ def test_frames_layout_gives_images_the_pixel_rl_dataset_decodes(seeds, tiny_tok
     assert len(images) == 16 and videos is None
 
 
-def test_pixel_rl_dataset_refuses_videos_without_torchvision_with_advice(monkeypatch):
+def test_pixel_rl_dataset_decodes_videos_with_or_without_torchvision(monkeypatch, media_dir):
     import importlib.util
 
-    import pytest
+    from PIL import Image
 
     from verl_pixel.data.rl_dataset import PixelRLDataset
 
     # Both branches run on every machine: torchvision is made absent, then present (the CPU stack lacks it, the GPU
     # stack has it), instead of skipping whichever branch the machine cannot show.
     real_find_spec = importlib.util.find_spec
-    messages = [{"role": "user", "content": [{"type": "video", "video": ["f1.png"]}, {"type": "text", "text": "?"}]}]
+    frame = media_dir / "frame01.png"
+    video = {"type": "video", "video": [str(frame), {"bytes": frame.read_bytes()}], "max_pixels": 200 * 28 * 28}
+    messages = [{"role": "user", "content": [video, {"type": "text", "text": "?"}]}]
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "torchvision" else
                         real_find_spec(name, *a))  # fmt: skip
-    with pytest.raises(ValueError, match="--video-layout frames"):
-        PixelRLDataset._process_multi_modal_info(messages, 14, {})
+    images, videos, _ = PixelRLDataset._process_multi_modal_info(messages, 14, {})
+    # Without torchvision: the one video decoder, qwen_vl_utils' rules. 64x48 frames -> 168x112 at factor 56
+    # (fetch_image's image minimum, 4 * 56 * 56) -> up to the video minimum 128 * 28 * 28: 392x280.
+    ((frames, metadata),) = videos
+    assert images is None and tuple(frames.shape) == (2, 3, 280, 392)
+    assert metadata == {"fps": 2.0, "frames_indices": [0, 1], "total_num_frames": 2.0, "video_backend": "pyav"}
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: object() if name == "torchvision" else
                         real_find_spec(name, *a))  # fmt: skip
     monkeypatch.setattr(RLHFDataset, "_process_multi_modal_info", classmethod(lambda cls, *args: ("verl's", args)))
-    assert PixelRLDataset._process_multi_modal_info(messages, 14, {}) == ("verl's", (messages, 14, {}))
+    # With torchvision: verl's own path, given frames qwen_vl_utils can read (the bytes frame decoded to PIL).
+    verl, (given, patch, config) = PixelRLDataset._process_multi_modal_info(messages, 14, {})
+    path, decoded = given[0]["content"][0]["video"]
+    assert verl == "verl's" and (patch, config) == (14, {}) and path == str(frame)
+    assert isinstance(decoded, Image.Image) and decoded.tobytes() == Image.open(frame).convert("RGB").tobytes()
+    assert given[0]["content"][0]["max_pixels"] == 200 * 28 * 28 and messages[0]["content"][0] is video

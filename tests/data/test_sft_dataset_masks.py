@@ -7,6 +7,7 @@ per-message token ids equal rendering the whole conversation (verl's sanity chec
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import pytest
@@ -159,16 +160,36 @@ def test_loss_mask_zero_on_every_assistant_trains_nothing(tiny_processor, tmp_pa
     assert _trained_spans(dataset[0], tiny_processor.tokenizer) == ["Red.<|im_end|>\n"]
 
 
-def test_video_placeholder_expands_to_frames(make_seeds, fast_synthesis_config, tiny_processor, tmp_path):
+def test_video_stays_a_video_and_selected_frames_are_tool_images(
+    make_seeds, fast_synthesis_config, tiny_processor, tmp_path
+):
     config = fast_synthesis_config(video_single_pass=0.0, video_reselect=1.0, text_only=0.0)
     result = synthesize(make_seeds(0, 1), config)
-    dataset = _dataset(write_sft_parquet(result.rows, tmp_path / "v.parquet"), tiny_processor)
-    sample = dataset[0]
-    selected = sum(
+    row = result.rows[0]
+    assert row["videos"] == [
+        {"video": row["videos"][0]["video"], "max_pixels": 16 * 28 * 28, "min_pixels": 4 * 28 * 28}
+    ]
+    sample = _dataset(write_sft_parquet(result.rows, tmp_path / "v.parquet"), tiny_processor)[0]
+    selected = [
         len(json.loads(m["tool_calls"][0]["function"]["arguments"])["target_frames"])
-        for m in result.rows[0]["messages"]
+        for m in row["messages"]
         if m.get("tool_calls")
-    )
-    assert sample["multi_modal_inputs"]["image_grid_thw"].shape[0] == 16 + selected
-    spans = _trained_spans(sample, tiny_processor.tokenizer)
+    ]
+    # The 16 frames of 64x48 are one video: 56x56 under the video budget (fetch_image rounds to 56, within 4 to 16
+    # tokens), 8 temporal patches of 4x4 patches -> 8 * 16 / 4 = 32 <|video_pad|>. The selected frames (a wrong
+    # selection, then the right one) are the tool turns' images: 56x56 each under the 8-token frame budget, 4 pads.
+    inputs = sample["multi_modal_inputs"]
+    assert inputs["video_grid_thw"].tolist() == [[8, 4, 4]]
+    assert inputs["image_grid_thw"].tolist() == [[1, 4, 4]] * sum(selected) and len(selected) == 2
+    tokenizer = tiny_processor.tokenizer
+    ids = sample["input_ids"].tolist()
+    runs = [(token, len(list(run))) for token, run in itertools.groupby(ids) if token in _pad_ids(tokenizer)]
+    video_pad, image_pad = _pad_ids(tokenizer)
+    assert runs == [(video_pad, 32)] + [(image_pad, 4)] * sum(selected)
+    assert tuple(sample["position_ids"].shape) == (4, len(ids))  # text + 3 M-RoPE rows, verl's SFT layout
+    spans = _trained_spans(sample, tokenizer)
     assert len(spans) == 2 and "select_frames" in spans[0] and "\\boxed{" in spans[1]
+
+
+def _pad_ids(tokenizer) -> tuple[int, int]:
+    return tokenizer.convert_tokens_to_ids("<|video_pad|>"), tokenizer.convert_tokens_to_ids("<|image_pad|>")

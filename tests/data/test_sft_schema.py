@@ -77,10 +77,20 @@ VIOLATIONS = {
         "not valid JSON",
     ),
     "tools not json": (_set(("tools",), "[{"), "tools", "Expecting"),
-    "video file": (
+    "missing video file": (
         lambda r: (r["messages"][0].update(content="<video><image>Q"), r.update(videos=[{"video": "clip.mp4"}])),
         "videos[0]",
-        "video files are not supported",
+        "video file not found: clip.mp4",
+    ),
+    "video without its placeholder": (
+        lambda r: r.update(videos=[{"video": ["f1.png"]}]),
+        "videos",
+        "0 <video> placeholders but 1 videos",
+    ),
+    "empty video": (
+        lambda r: (r["messages"][0].update(content="<video><image>Q"), r.update(videos=[{"video": []}])),
+        "videos[0]",
+        "a video file path or a non-empty list of frames",
     ),
 }
 

@@ -119,42 +119,15 @@ def make_mme_json(root: Path) -> Path:
 
 def write_video(path: Path, frames: int = 40, fps: int = 10, size: tuple[int, int] = (64, 48)) -> Path:
     """An MPEG-4 video whose frame i has grey level 6 * i (so decoded frames can be identified)."""
-    import av
-    import numpy as np
+    from verl_pixel.testing.videos import write_grey_video
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("mpeg4", rate=fps)
-        stream.width, stream.height = size
-        stream.pix_fmt = "yuv420p"
-        stream.bit_rate = 4_000_000
-        for index in range(frames):
-            array = np.full((size[1], size[0], 3), 6 * index, dtype=np.uint8)
-            for packet in stream.encode(av.VideoFrame.from_ndarray(array, format="rgb24")):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-    return path
+    return write_grey_video(path, frames, fps, size)
 
 
 def make_mvbench(root: Path) -> Path:
-    write_video(root / "video" / "clevrer" / "video_validation" / "video_1.mp4")
-    write_json(
-        root / "json" / "object_existence.json",
-        [{"video": "video_1.mp4", "question": "Is there a cube?", "candidates": ["yes", "no"], "answer": "no"}],
-    )
-    tvqa = root / "video" / "tvqa" / "frames_fps3_hq" / "s01e01_seg01_clip_00"
-    tvqa.mkdir(parents=True, exist_ok=True)
-    for index in range(1, 31):  # 10 s at 3 fps, 1-based names as in MVBench
-        Image.new("RGB", (32, 24), (8 * index, 0, 0)).save(tvqa / f"{index:05d}.jpg")
-    write_json(
-        root / "json" / "episodic_reasoning.json",
-        [
-            {"video": "s01e01_seg01_clip_00", "question": "Who speaks first?", "candidates": ["Sheldon", "Penny",
-             "Leonard"], "answer": "Penny", "start": 2.0, "end": 8.0}
-        ],
-    )  # fmt: skip
-    return root
+    from verl_pixel.testing.videos import write_mvbench_sample
+
+    return write_mvbench_sample(root)
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from omegaconf import OmegaConf
 from verl_pixel.data.rl_dataset import PixelRLDataset
 from verl_pixel.eval.benchmarks import LoadOptions
 from verl_pixel.eval.preprocess import PreprocessConfig, preprocess_benchmark
-from verl_pixel.eval.samples import EvalSample, ImageInput, PreprocessError, eval_row, eval_rows
+from verl_pixel.eval.samples import EvalRowConfig, EvalSample, ImageInput, PreprocessError, eval_row, eval_rows
 from verl_pixel.reward.scoring.ground_truth import parse_ground_truth
 
 
@@ -48,9 +48,20 @@ def test_row_layout():
         "category": "a",
         "num_video_frames": 0,
     }
+    # A video question: its frames as one video carrying the frame budget (no image, no frame images) ...
     frames = _mc(images=(ImageInput(path="/x/f1.jpg", max_pixels=1000),) * 2, num_video_frames=2)
-    assert eval_row(frames, 0)["images"] == [{"image": "/x/f1.jpg", "max_pixels": 1000}] * 2
-    assert eval_row(frames, 0)["prompt"][0]["content"].startswith("<image><image>What color?")
+    video_row = eval_row(frames, 0)
+    assert video_row["images"] == [] and video_row["extra_info"]["num_video_frames"] == 0
+    assert video_row["videos"] == [{"video": [{"image": "/x/f1.jpg"}] * 2, "max_pixels": 1000}]
+    assert video_row["prompt"][0]["content"].startswith("<video>What color?")
+    # ... or, in the frames layout, as images the row says are the video's frames.
+    frames_row = eval_row(frames, 0, EvalRowConfig(video_layout="frames"))
+    assert frames_row["images"] == [{"image": "/x/f1.jpg", "max_pixels": 1000}] * 2 and frames_row["videos"] == []
+    assert frames_row["prompt"][0]["content"].startswith("<image><image>What color?")
+    assert frames_row["extra_info"]["num_video_frames"] == 2
+    # A per-category data source, for verl's validation metrics per category (only where there is one).
+    assert eval_row(_mc(), 0, EvalRowConfig(source_per_category=True))["data_source"] == "vstar/a"
+    assert eval_row(_mc(category=""), 0, EvalRowConfig(source_per_category=True))["data_source"] == "vstar"
 
 
 def test_sample_validation():
@@ -97,5 +108,6 @@ def test_preprocess_embedding_and_limit(tmp_path, bench):
         PreprocessConfig(load=LoadOptions(mvbench_tasks=("object_existence",))),
     )
     row = pd.read_parquet(mv.path).iloc[0]
-    assert len(row["images"]) == 16 and row["extra_info"]["num_video_frames"] == 16
-    assert row["prompt"][0]["content"].startswith("<image>" * 16)
+    assert len(row["images"]) == 0 and len(row["videos"][0]["video"]) == 16
+    assert row["videos"][0]["max_pixels"] == 512 * 28 * 28 and row["extra_info"]["num_video_frames"] == 0
+    assert row["prompt"][0]["content"].startswith("<video>Is there a cube?")

@@ -188,7 +188,7 @@ def test_mvbench_video_file_and_frame_folder(tmp_path, bench):
     options = LoadOptions(mvbench_tasks=("object_existence", "episodic_reasoning"), workers=2)
     video, frames = load_benchmark("mvbench", root, options)
     assert (video.sample_id, video.answers, video.category) == ("object_existence/0", ("B",), "object_existence")
-    assert video.num_video_frames == 16 and len(video.images) == 16 and video.images[0].max_pixels == 400 * 28 * 28
+    assert video.num_video_frames == 16 and len(video.images) == 16 and video.images[0].max_pixels == 512 * 28 * 28
     # The decoded frames are MVBench's (frame i has grey level 6 i; neighbours differ by 6, JPEG error is < 4).
     grey = [Image.open(io.BytesIO(image.data)).convert("L").getpixel((32, 24)) for image in video.images]
     assert all(abs(level - 6 * index) <= 4 for level, index in zip(grey, VIDEO_40_AT_10FPS, strict=True)), grey

@@ -128,3 +128,21 @@ def test_validation_metrics_through_agent_loop_and_reward_loop(eval_files, tiny_
     (from_log,) = [s for s in collect_summaries([], [f"rl={log}"]) if s.benchmark == "vstar"]
     assert (from_log.run, from_log.accuracy, from_log.queries) == ("rl", vstar.accuracy, None)
     assert "| rl | – | 66.7 | 33.3 | 0.67 | 50.0 | – |" in markdown_report([from_log])
+
+
+def test_per_category_sources_fold_into_their_benchmark():
+    metrics = {
+        "val-core/mvbench/object_existence/acc/mean@1": 1.0,
+        "val-core/mvbench/episodic_reasoning/acc/mean@1": 0.0,
+        "val-aux/mvbench/object_existence/pixel/used_tool/mean@1": 1.0,
+        "val-aux/mvbench/episodic_reasoning/pixel/used_tool/mean@1": 0.5,
+        "val-aux/mvbench/object_existence/pixel/ops_attempted/mean@1": 1.0,
+        "val-aux/mvbench/episodic_reasoning/pixel/ops_attempted/mean@1": 2.0,
+        "val-aux/mvbench/episodic_reasoning/pixel/acc/mean@1": 0.0,  # the reward's own column, not a source
+        "val-core/verl_pixel/seed_sample/acc/mean@1": 0.25,  # not a known benchmark: a source of its own
+    }
+    mvbench, seed = summaries_from_val_metrics(metrics, "run")
+    assert mvbench.benchmark == "mvbench" and seed.benchmark == "verl_pixel/seed_sample" and seed.accuracy == 0.25
+    # MVBench's official score is the task mean; TUR and operations are task means too (verl logs means only)
+    assert (mvbench.accuracy, mvbench.tur, mvbench.ops_per_response) == (0.5, 0.75, 1.5)
+    assert mvbench.by_category == (("episodic_reasoning", 0.0), ("object_existence", 1.0))

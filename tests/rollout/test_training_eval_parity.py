@@ -32,7 +32,7 @@ from PIL import Image
 from verl_pixel.chat_endpoint import ChatReply
 from verl_pixel.eval.episode import EpisodeConfig, run_episode
 from verl_pixel.eval.sample_inputs import PreparedSample, prepare_sample
-from verl_pixel.eval.samples import EvalSample, ImageInput, eval_rows
+from verl_pixel.eval.samples import EvalRowConfig, EvalSample, ImageInput, eval_rows
 from verl_pixel.record import RolloutMode, StopReason, TrajectoryRecord
 from verl_pixel.testing.agent_harness import call, compose_ppo_config, make_worker, prompt_batch, scene
 from verl_pixel.testing.fake_server import ScriptedLLMServer
@@ -249,7 +249,8 @@ def eval_row(case: Case) -> dict[str, Any]:
         "parity", case.name, f"[{case.name}] What is it?", "multiple_choice", ("A",), ("red", "blue"), images,
         num_video_frames=NUM_FRAMES if case.video else 0,
     )  # fmt: skip
-    return eval_rows([sample])[0]
+    # The frames layout: both sides show the model the 16 frames as images (video rows: tests/rollout/test_video*)
+    return eval_rows([sample], EvalRowConfig(video_layout="frames"))[0]
 
 
 def raw_prompt(row: dict[str, Any], prepared: PreparedSample) -> list[dict[str, Any]]:

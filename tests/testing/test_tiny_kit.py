@@ -208,3 +208,42 @@ def test_tiny_model_command_builds_the_chosen_family(tmp_path, capsys):
     assert capsys.readouterr().out.strip() == str(tmp_path / "q3")
     assert json.loads((tmp_path / "q3" / "config.json").read_text())["model_type"] == "qwen3_vl"
     assert "Qwen3VLProcessor" in (tmp_path / "q3" / "processing_verl_pixel_tiny.py").read_text()
+
+
+def test_video_processor_builds_without_torchvision_and_lays_out_qwen_patches(tiny_model_dir, tiny_processor):
+    from transformers import AutoProcessor
+
+    from verl_pixel.tiny_models.video_processor import Qwen2VLVideoProcessorPil
+
+    # It survives save/load (AutoVideoProcessor would need torchvision) with the kit's wide bounds.
+    reloaded = AutoProcessor.from_pretrained(tiny_model_dir, trust_remote_code=True).video_processor
+    assert isinstance(reloaded, Qwen2VLVideoProcessorPil) and (reloaded.min_pixels, reloaded.max_pixels) == (
+        4 * 28 * 28,
+        16384 * 28 * 28,
+    )
+    # 3 frames of 56x84 (within the bounds: not resized): frame t has value 10 t in channel 0, 255 elsewhere.
+    # Padded to 4 frames with the last (temporal patch 2): grid (2, 4, 6) of 14-px patches; 2 x 3 merged tokens a
+    # temporal patch, 12 tokens in all.
+    video = torch.full((3, 3, 56, 84), 255.0)
+    video[:, 0] = torch.tensor([0.0, 10.0, 20.0]).view(3, 1, 1)
+    text = tiny_processor.apply_chat_template(
+        [{"role": "user", "content": [{"type": "video"}, {"type": "text", "text": "?"}]}], tokenize=False
+    )
+    meta = {"fps": 10.0, "frames_indices": [0, 5, 10], "total_num_frames": 12}
+    enc = tiny_processor(
+        text=[text], videos=[video], video_metadata=[meta], do_sample_frames=False, return_tensors="pt"
+    )
+    assert enc["video_grid_thw"].tolist() == [[2, 4, 6]]
+    pad_id = tiny_processor.tokenizer.convert_tokens_to_ids("<|video_pad|>")
+    assert int((enc["input_ids"] == pad_id).sum()) == 12
+    # Sampled fps = 3 / 12 * 10 = 2.5, so a temporal patch spans 2 / 2.5 = 0.8 s.
+    assert enc["second_per_grid_ts"].tolist() == pytest.approx([0.8])
+    # Patch rows are (t, h, w) in merge order; a row is channel-major, then the 2 frames, then 14x14 pixels.
+    # Row 0 = temporal patch 0 (frames 0, 1); row 24 = temporal patch 1 (frame 2 and its copy): CLIP-normalised.
+    patches = enc["pixel_values_videos"]
+    assert tuple(patches.shape) == (2 * 4 * 6, 3 * 2 * 14 * 14)
+    mean, std = 0.48145466 * 255, 0.26862954 * 255
+    channel0 = patches[:, : 2 * 196].view(-1, 2, 196)
+    assert channel0[0, 0].unique().tolist() == pytest.approx([(0 - mean) / std])
+    assert channel0[0, 1].unique().tolist() == pytest.approx([(10 - mean) / std])
+    assert channel0[24, 0].unique().tolist() == channel0[24, 1].unique().tolist() == pytest.approx([(20 - mean) / std])

@@ -1,7 +1,11 @@
 """Batched generation with a transformers VLM, as a rollout server needs it (no verl import).
 
-The agent loop sends token ids whose ``<|image_pad|>`` runs are already expanded (verl's Continuous Token builder)
-plus the images; the model needs only ``pixel_values``/``image_grid_thw`` from the image processor. Requests that
+The agent loop sends token ids whose ``<|image_pad|>`` / ``<|video_pad|>`` runs are already expanded (verl's
+Continuous Token builder) plus the images and videos; the model needs only ``pixel_values``/``image_grid_thw`` from
+the image processor and ``pixel_values_videos``/``video_grid_thw`` from the video processor (videos arrive decoded
+and sampled as verl's ``video_data``: ``(frames, metadata)`` pairs). No ``second_per_grid_ts`` is passed, so the
+model places video tokens in M-RoPE exactly as verl's agent loop computes the ``position_ids`` the actor trains
+on (verl 0.9.1 passes none to ``get_rope_index``: one second per temporal patch). Requests that
 share sampling settings are left-padded into one ``generate`` call; each row is then cut at its first stop token
 (kept, as vLLM returns it) or at its own token budget.
 
@@ -77,14 +81,25 @@ class GenerationRequest:
     max_new_tokens: int
     forced_prefix: tuple[int, ...] = ()  # tokens the row must start with (a test-only nudge, see hf_server)
     seed: int | None = None  # seed of the row's own sampling generator (None: transformers' global-RNG sampling)
+    videos: tuple[Any, ...] = ()  # verl's video_data: (frames, metadata) pairs, in prompt order
 
 
-def request_key(prompt_ids: Sequence[int], images: Sequence[Any]) -> bytes:
-    """A digest of what a request asks: its token ids and its images' content."""
+def request_key(prompt_ids: Sequence[int], images: Sequence[Any], videos: Sequence[Any] = ()) -> bytes:
+    """A digest of what a request asks: its token ids and its images' and videos' content."""
     digest = hashlib.sha256(",".join(str(int(token)) for token in prompt_ids).encode())
     for image in images:
         digest.update(image_fingerprint(image))
+    for video in videos:
+        digest.update(video_fingerprint(video))
     return digest.digest()
+
+
+def video_fingerprint(video: Any) -> bytes:
+    """A digest of a ``(frames, metadata)`` video: the frames' shape and values, and the metadata."""
+    frames, metadata = video if isinstance(video, tuple) else (video, None)
+    array = torch.as_tensor(frames).detach().cpu().contiguous()
+    header = f"{tuple(array.shape)}|{array.dtype}|{sorted((metadata or {}).items())!r}|".encode()
+    return hashlib.sha256(header + array.numpy().tobytes()).digest()
 
 
 def image_fingerprint(image: Any) -> bytes:
@@ -175,12 +190,39 @@ def max_new_tokens(params: Mapping[str, Any], prompt_len: int, prompt_length: in
     return max(1, min(response_length, prompt_length + response_length - prompt_len))
 
 
-def _vision_inputs(image_processor: Any, requests: Sequence[GenerationRequest]) -> dict[str, torch.Tensor]:
+def _vision_inputs(
+    image_processor: Any, requests: Sequence[GenerationRequest], video_processor: Any = None
+) -> dict[str, torch.Tensor]:
+    inputs: dict[str, torch.Tensor] = {}
     images = [image for request in requests for image in request.images]
-    if not images:
-        return {}
-    vision = image_processor(images=images, return_tensors="pt")
-    return {"pixel_values": vision["pixel_values"], "image_grid_thw": vision["image_grid_thw"]}
+    if images:
+        vision = image_processor(images=images, return_tensors="pt")
+        inputs.update(pixel_values=vision["pixel_values"], image_grid_thw=vision["image_grid_thw"])
+    videos = [video for request in requests for video in request.videos]
+    if videos:
+        if video_processor is None:
+            raise ValueError("a request carries a video but the model's processor has no video processor")
+        frames, metadata = zip(*videos, strict=True)
+        vision = video_processor(
+            videos=list(frames), video_metadata=list(metadata), do_sample_frames=False, return_tensors="pt"
+        )
+        inputs.update(pixel_values_videos=vision["pixel_values_videos"], video_grid_thw=vision["video_grid_thw"])
+    return inputs
+
+
+def _model_inputs(
+    processors: tuple[Any, Any],
+    requests: Sequence[GenerationRequest],
+    ids: torch.Tensor,
+    vision_token_ids: tuple[int | None, int | None],
+    device: Any,
+) -> dict[str, torch.Tensor]:
+    """The batch's vision inputs on ``device``, with the M-RoPE token types when there are any."""
+    vision = _vision_inputs(processors[0], requests, processors[1])
+    inputs = {key: value.to(device) for key, value in vision.items()}
+    if inputs:
+        inputs["mm_token_type_ids"] = mm_token_type_ids(ids, *vision_token_ids).to(device)
+    return inputs
 
 
 def mm_token_type_ids(ids: torch.Tensor, image_token_id: int | None, video_token_id: int | None) -> torch.Tensor:
@@ -241,19 +283,20 @@ def generate_batch(
     pad_token_id: int,
     suppress_token_ids: Sequence[int] = (),
     vision_token_ids: tuple[int | None, int | None] = (None, None),
+    video_processor: Any = None,
 ) -> list[GenerationResult]:
     """Continue every request with one ``model.generate`` call.
 
     Args:
         model: a transformers VLM (e.g. ``Qwen2_5_VLForConditionalGeneration``), on any device.
         image_processor: the processor's image processor (computes ``pixel_values`` / ``image_grid_thw``).
-        requests: prompts sharing ``spec``; each carries its images in prompt order.
+        requests: prompts sharing ``spec``; each carries its images and videos in prompt order.
         spec: sampling settings.
         eos_token_ids: the model's end-of-turn ids (generation config).
         pad_token_id: id used for left padding (masked out).
         suppress_token_ids: tokens never sampled (the log-probs stay those of the unsuppressed model).
-        vision_token_ids: ids of the image and video placeholder tokens (``config.image_token_id`` /
-            ``video_token_id``), for the M-RoPE token types.
+        vision_token_ids: ids of the image and video placeholders (config ``image_token_id`` / ``video_token_id``).
+        video_processor: the processor's video processor (``pixel_values_videos``), needed for videos.
 
     Returns:
         One result per request, in order.
@@ -263,10 +306,8 @@ def generate_batch(
     """
     device = next(model.parameters()).device
     ids, mask = _left_pad(requests, pad_token_id)
-    inputs = {key: value.to(device) for key, value in _vision_inputs(image_processor, requests).items()}
+    inputs = _model_inputs((image_processor, video_processor), requests, ids, vision_token_ids, device)
     processors, seeded = _logits_processors(requests, spec, suppress_token_ids, ids.shape[1])
-    if inputs:
-        inputs["mm_token_type_ids"] = mm_token_type_ids(ids, *vision_token_ids).to(device)
     out = model.generate(
         input_ids=ids.to(device),
         attention_mask=mask.to(device),

@@ -29,6 +29,9 @@ class HFServerOptions:
             forced to start with (followed by the end-of-turn token). Off in every shipped config; tests turn it on
             explicitly (``verl_pixel.testing.forced_tool_calls``).
         nudge_every: every ``nudge_every``-th first-turn request is nudged; 0: never.
+        nudge_followup_text: the same test hook for the later turns: when set (and ``nudge_every`` is on), every
+            request after a trajectory's first turn is forced to start with it, e.g. an answer after the nudged
+            tool call, so a run's accuracy is known by construction.
         suppress_vision_tokens: never sample vision placeholders (``<|vision_start|>``, ``<|image_pad|>``, ...):
             emitted by the policy they would claim image features that do not exist and break M-RoPE position ids;
             real checkpoints never emit them, random ones do.
@@ -38,12 +41,14 @@ class HFServerOptions:
     nudge_text: str = ""
     nudge_every: int = 0
     suppress_vision_tokens: bool = True
+    nudge_followup_text: str = ""
 
     def __post_init__(self) -> None:
         _check_int("max_batch_size", self.max_batch_size, low=1)
         _check_int("nudge_every", self.nudge_every, low=0)
-        if not isinstance(self.nudge_text, str):
-            raise ValueError(f"{HF_OPTIONS_PATH}.nudge_text: expected a string, got {self.nudge_text!r}")
+        for name in ("nudge_text", "nudge_followup_text"):
+            if not isinstance(getattr(self, name), str):
+                raise ValueError(f"{HF_OPTIONS_PATH}.{name}: expected a string, got {getattr(self, name)!r}")
         if not isinstance(self.suppress_vision_tokens, bool):
             raise ValueError(
                 f"{HF_OPTIONS_PATH}.suppress_vision_tokens: expected true or false, got {self.suppress_vision_tokens!r}"

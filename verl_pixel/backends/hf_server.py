@@ -13,12 +13,12 @@ generated together (left-padded), up to ``max_batch_size`` rows.
 
 Sampling is reproducible given ``actor_rollout_ref.rollout.seed`` (verl's rollout seed, 42 by default): each request
 samples from its own ``torch.Generator`` whose seed is derived from that seed, the replica rank, the weight version
-(one per training step), the request's token ids and image pixels, and how many equal requests came before it in
-this weight version (:func:`~verl_pixel.backends.hf_generation.request_seed`). Arrival order and batching therefore
-do not change what a request samples (only float rounding of batched logits can, far below a sampling decision),
-and the n rollouts of a prompt still differ. A ``seed`` in the request's sampling parameters (vLLM's per-request
-seed) is used as given. With several replicas, which replica serves a request is verl's load balancer's choice
-(least loaded, unless ``rollout.full_determinism``), so reproducibility holds per replica.
+(one per training step), the request's token ids and image and video pixels, and how many equal requests came before
+it in this weight version (:func:`~verl_pixel.backends.hf_generation.request_seed`). Arrival order and batching
+therefore do not change what a request samples (only float rounding of batched logits can, far below a sampling
+decision), and the n rollouts of a prompt still differ. A ``seed`` in the request's sampling parameters (vLLM's
+per-request seed) is used as given. With several replicas, which replica serves a request is verl's load balancer's
+choice (least loaded, unless ``rollout.full_determinism``), so reproducibility holds per replica.
 
 Server options come from ``actor_rollout_ref.rollout.engine_kwargs.hf``
 (:class:`~verl_pixel.backends.hf_options.HFServerOptions`, validated there), e.g.
@@ -26,9 +26,9 @@ Server options come from ``actor_rollout_ref.rollout.engine_kwargs.hf``
 
 Test hook, off by default and in every shipped config: ``nudge_text`` / ``nudge_every`` force tool calls out of
 random-weight models, which never call a tool. Every ``nudge_every``-th first-turn request is forced to start with
-``nudge_text`` followed by the end-of-turn token; the tokens are still produced by ``model.generate`` and carry the
-model's own log-probs. Metrics of a nudged run (RaPR, TUR, compliance) measure the hook, not the model: a test that
-turns it on says so.
+``nudge_text`` followed by the end-of-turn token (and, with ``nudge_followup_text``, every later turn with that
+text); the tokens are still produced by ``model.generate`` and carry the model's own log-probs. Metrics of a nudged
+run (RaPR, TUR, compliance) measure the hook, not the model: a test that turns it on says so.
 """
 
 from __future__ import annotations
@@ -93,6 +93,9 @@ class HFRolloutServer:
         tokenizer = self.model_config.tokenizer
         nudge = tokenizer.encode(self.options.nudge_text, add_special_tokens=False) if self.options.nudge_text else []
         self._nudge_ids = tuple([*nudge, tokenizer.eos_token_id]) if nudge else ()
+        followup = self.options.nudge_followup_text
+        followup_ids = tokenizer.encode(followup, add_special_tokens=False) if followup else []
+        self._followup_ids = tuple([*followup_ids, tokenizer.eos_token_id]) if followup_ids else ()
         self._first_turns = 0
         self._suppressed = _vision_token_ids(tokenizer) if self.options.suppress_vision_tokens else ()
         hf_config = self.model_config.hf_config
@@ -100,6 +103,7 @@ class HFRolloutServer:
         self._paused = False
         self.model = self._load_model()
         self.image_processor = getattr(self.model_config.processor, "image_processor", None)
+        self.video_processor = getattr(self.model_config.processor, "video_processor", None)
         self.eos_token_ids = self._eos_token_ids()
         self.pad_token_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else self.eos_token_ids[0]
         self.global_steps: int | None = None
@@ -147,15 +151,16 @@ class HFRolloutServer:
         priority: int = 0,
         **kwargs: Any,
     ) -> TokenOutput:
-        """Continue ``prompt_ids`` (with ``image_data``) and return the new tokens and their log-probs."""
-        if video_data or audio_data:
-            raise NotImplementedError("the hf rollout backend supports text and images (give video frames as images)")
+        """Continue ``prompt_ids`` (with ``image_data`` / ``video_data``); return the new tokens and their log-probs."""
+        if audio_data:
+            raise NotImplementedError("the hf rollout backend supports text, images and videos, not audio")
         budget = max_new_tokens(
             sampling_params, len(prompt_ids), self.config.prompt_length, self.config.response_length
         )
         ids = tuple(int(t) for t in prompt_ids)
-        images = tuple(image_data or ())
-        request = GenerationRequest(ids, images, budget, self._nudge(ids), self._seed(ids, images, sampling_params))
+        images, videos = tuple(image_data or ()), tuple(video_data or ())
+        seed = self._seed(ids, images, videos, sampling_params)
+        request = GenerationRequest(ids, images, budget, self._nudge(ids), seed, videos)
         result: GenerationResult = await self._submit(request, SamplingSpec.from_params(sampling_params))
         return TokenOutput(
             token_ids=result.token_ids,
@@ -168,16 +173,18 @@ class HFRolloutServer:
         if not (self.options.nudge_every and self._nudge_ids):
             return ()
         text = self.model_config.tokenizer.decode(prompt_ids)
-        if text.count("<|im_start|>assistant") != 1:  # only the trajectory's first turn
-            return ()
+        if text.count("<|im_start|>assistant") != 1:  # a later turn: the follow-up nudge, if any
+            return self._followup_ids
         self._first_turns += 1
         return self._nudge_ids if self._first_turns % self.options.nudge_every == 1 % self.options.nudge_every else ()
 
-    def _seed(self, prompt_ids: tuple[int, ...], images: tuple[Any, ...], sampling_params: dict[str, Any]) -> int:
+    def _seed(
+        self, prompt_ids: tuple[int, ...], images: tuple[Any, ...], videos: tuple[Any, ...], sampling_params: dict
+    ) -> int:
         """The request's sampling seed: vLLM's per-request ``seed`` if given, else derived (module docstring)."""
         if sampling_params.get("seed") is not None:
             return int(sampling_params["seed"])
-        key = request_key(prompt_ids, images)
+        key = request_key(prompt_ids, images, videos)
         occurrence = self._occurrences[key]
         self._occurrences[key] += 1
         return request_seed(self.config.seed, f"{self.replica_rank}/{self.weight_version}", key, occurrence)
@@ -231,6 +238,7 @@ class HFRolloutServer:
                     self.pad_token_id,
                     self._suppressed,
                     self._vision_ids,
+                    self.video_processor,
                 )
             for pending, result in zip(batch, results, strict=True):
                 if not pending.future.done():  # an aborted request was already answered

@@ -1,12 +1,16 @@
-"""``PixelRLDataset``: verl's ``RLHFDataset`` with image decoding that needs no torchvision.
+"""``PixelRLDataset``: verl's ``RLHFDataset`` with image and video decoding that needs no torchvision.
 
 Use it as ``data.custom_cls.path=pkg://verl_pixel.data.rl_dataset data.custom_cls.name=PixelRLDataset``. verl's
-agent loops call the dataset class's ``process_multi_modal_info`` to turn the prompt's image items into the
-images the model sees; upstream does that through qwen_vl_utils, which imports torchvision (not installable next
-to CPU torch). This class decodes with PIL and resizes with the processor's own ``smart_resize`` rule to the same
-budget qwen_vl_utils applies (per-item ``max_pixels``/``min_pixels`` win over the config's), so the images the
-tools receive are the model's view either way. Rows without images keep verl's behaviour; rows with videos use
-verl's own path where torchvision is installed (GPU machines) and fail with advice where it is not.
+agent loops call the dataset class's ``process_multi_modal_info`` to turn the prompt's image and video items into
+what the model sees; upstream does that through qwen_vl_utils, which imports torchvision (not installable next
+to CPU torch). This class decodes images with PIL and resizes them with the processor's own ``smart_resize`` rule
+to the same budget qwen_vl_utils applies (per-item ``max_pixels``/``min_pixels`` win over the config's), so the
+images the tools receive are the model's view either way. Videos (a row's ``<video>`` and ``videos`` entry: a
+file or a list of frames, with qwen_vl_utils' keys such as ``nframes`` or ``max_pixels``) are decoded by the one
+video decoder (:func:`verl_pixel.data.videos.load_video`) with qwen_vl_utils' rules, giving verl's
+``video_data`` pair ``(frames, metadata)``; where torchvision is installed (GPU machines) a row with a video goes
+through verl's own path instead, its ``{"bytes": ...}`` frames first decoded to PIL images, which is all
+qwen_vl_utils cannot read. Rows without images keep verl's behaviour.
 
 Bad rows are found before training starts, by the checks ``verl-pixel data check`` runs
 (:mod:`verl_pixel.data.row_checks`): prompts whose placeholders do not match the images, images that are missing,
@@ -38,6 +42,7 @@ from verl_pixel.constants import PROBE_PLAN_FIELD, QWEN_VL_MERGE_SIZE, ROLLOUT_N
 from verl_pixel.data.images import load_image
 from verl_pixel.data.row_checks import RowCheckConfig, RowKind, RowPlan, plan_rows
 from verl_pixel.data.sft_schema import hide_literal_placeholders, show_literal_placeholders
+from verl_pixel.data.videos import DecodedVideo, load_video
 from verl_pixel.family_check import check_loaded_model
 from verl_pixel.model_family import family_of_patch_size, family_spec
 from verl_pixel.ops import resize_to_budget
@@ -67,7 +72,7 @@ def model_view(item: dict[str, Any], factor: int, config: DictConfig | dict | No
 
 
 class PixelRLDataset(RLHFDataset):
-    """RL dataset whose multimodal extraction decodes images with PIL (videos: use frames as images).
+    """RL dataset whose multimodal extraction decodes images with PIL and videos with the one video decoder.
 
     Built in the trainer process before any rollout, it is also where a run's model family is checked: the model
     folder, its processor, the chat template in use, the tools' config (``data.tool_config_path``) and
@@ -163,7 +168,7 @@ class PixelRLDataset(RLHFDataset):
     @classmethod
     def _process_multi_modal_info(
         cls, messages: list[dict], image_patch_size: int, config: DictConfig
-    ) -> tuple[list[Image.Image] | None, list[Any] | None, list[Any] | None]:
+    ) -> tuple[list[Image.Image] | None, list[DecodedVideo] | None, list[Any] | None]:
         items = [
             item
             for message in messages
@@ -171,13 +176,34 @@ class PixelRLDataset(RLHFDataset):
             for item in message["content"]
             if isinstance(item, dict) and item.get("type") in {"image", "video"}
         ]
-        if any(item["type"] == "video" for item in items):
-            if importlib.util.find_spec("torchvision") is not None:  # verl's own video path works there
-                return super()._process_multi_modal_info(messages, image_patch_size, config)
-            raise ValueError(
-                "video items need qwen_vl_utils, which needs torchvision (not installed): prepare the rows with "
-                "`verl-pixel prepare rl --video-layout frames` to give the sampled frames as images"
-            )
+        if any(item["type"] == "video" for item in items) and importlib.util.find_spec("torchvision") is not None:
+            # verl's own video path (qwen_vl_utils) works there; it reads frames given as paths or PIL images only
+            return super()._process_multi_modal_info(with_readable_frames(messages), image_patch_size, config)
         factor = int(image_patch_size) * 2  # Qwen-VL spatial merge is 2x2 patches
-        images = [model_view(item, factor, config) for item in items] or None
-        return images, None, cls._extract_audio_info(messages)
+        images = [model_view(item, factor, config) for item in items if item["type"] == "image"]
+        videos = [load_video(item, image_patch_size) for item in items if item["type"] == "video"]
+        return images or None, videos or None, cls._extract_audio_info(messages)
+
+
+def with_readable_frames(messages: list[dict]) -> list[dict]:
+    """Copies of the messages whose video frames qwen_vl_utils can read: bytes and mappings decoded to PIL images.
+
+    qwen_vl_utils' ``fetch_image`` takes a PIL image or a path / ``file://`` / data URL, not the ``{"bytes": ...}``
+    frames parquet rows store (``verl-pixel eval preprocess``, synthesis).
+    """
+    out = []
+    for message in messages:
+        content = message.get("content")
+        if isinstance(content, list):
+            content = [_readable_video(item) if _is_frame_list(item) else item for item in content]
+        out.append({**message, "content": content})
+    return out
+
+
+def _is_frame_list(item: Any) -> bool:
+    return isinstance(item, dict) and item.get("type") == "video" and isinstance(item.get("video"), (list, tuple))
+
+
+def _readable_video(item: dict[str, Any]) -> dict[str, Any]:
+    frames = [frame if isinstance(frame, (str, Image.Image)) else load_image(frame) for frame in item["video"]]
+    return {**item, "video": frames}

@@ -5,7 +5,8 @@ One row per seed::
     data_source   the seed's data source
     prompt        [{"role": "user", "content": "<image>{question}{guidelines}"}]  (optional system message first)
     images        [{"bytes": ...}] (or [{"image": path}] with ``embed_images=False``); [] for video seeds
-    videos        [{"video": [frame paths]}] for video seeds in the ``video`` layout; [] otherwise
+    videos        [{"video": [frame paths], "max_pixels": ...}] for video seeds in the ``video`` layout
+                  (the frames as one video, decoded with qwen_vl_utils' rules); [] otherwise
     reward_model  {"style": "rule", "ground_truth": {"answer": str, "answer_type": str, "options": [str]}}
     agent_name    "pixel_agent"
     extra_info    {"index", "split", "seed_id", "question", "answer", "answer_type", "target", "needs_zoom",
@@ -13,8 +14,8 @@ One row per seed::
 
 Uniform types per column (parquet): the answer is always text, options always a list (empty unless multiple
 choice), the cue fields always lists. With ``video_layout="frames"`` a video seed's frames become ``<image>``
-placeholders and ``images`` entries instead (what :class:`~verl_pixel.data.rl_dataset.PixelRLDataset` accepts
-today, since verl's video path needs torchvision).
+placeholders and ``images`` entries instead (each a separate image, counted against the image budget unless the
+row says they are the video's frames).
 
 Every image and frame is decoded (:func:`verl_pixel.data.images.load_image`) before a row is made, so no missing
 path or corrupt image is written: a seed whose media fail is named with its field, and stops the preparation
@@ -32,6 +33,7 @@ from typing import Any, Literal
 from verl_pixel.constants import PIXEL_AGENT_NAME
 from verl_pixel.data.images import ImageDecodeError, load_image
 from verl_pixel.data.seeds import SeedAnnotation, SeedError
+from verl_pixel.data.video_sampling import VideoBudget
 from verl_pixel.prompts import DEFAULT_GUIDELINES
 
 logger = logging.getLogger(__name__)
@@ -47,6 +49,7 @@ class RLPrepareConfig:
         system_prompt: optional system message (none by default: the chat template adds the tool block).
         embed_images: store image bytes in the parquet (portable) or absolute paths.
         video_layout: ``video`` (one ``<video>`` and a ``videos`` entry) or ``frames`` (frames as images).
+        video: the per-frame pixel bounds written on each ``videos`` entry (Pixel Reasoner's 512-token ceiling).
         split: recorded in ``extra_info.split``.
     """
 
@@ -55,6 +58,7 @@ class RLPrepareConfig:
     system_prompt: str | None = None
     embed_images: bool = True
     video_layout: Literal["video", "frames"] = "video"
+    video: VideoBudget = dataclasses.field(default_factory=VideoBudget)
     split: str = "train"
 
     def __post_init__(self) -> None:
@@ -75,7 +79,7 @@ def seed_to_rl_row(seed: SeedAnnotation, index: int, config: RLPrepareConfig | N
         images += [_image_ref(frame, config.embed_images) for frame in seed.video]
     else:
         placeholders = "<video>"
-        videos.append({"video": [str(Path(frame).resolve()) for frame in seed.video]})
+        videos.append(config.video.entry([str(Path(frame).resolve()) for frame in seed.video]))
     prompt = [{"role": "user", "content": placeholders + seed.question_text() + config.guidelines}]
     if config.system_prompt:
         prompt.insert(0, {"role": "system", "content": config.system_prompt})

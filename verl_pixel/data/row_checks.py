@@ -6,11 +6,14 @@ the row a dataset refuses. Each bad row is a :class:`~verl_pixel.data.sft_schema
 row (its number in that file, 0-based) and the field:
 
 * **SFT rows**: the schema of :mod:`verl_pixel.data.sft_schema` (roles, order, masks, placeholders, tool calls,
-  no empty assistant message), then every image and video frame decoded;
+  no empty assistant message), then every image and video decoded;
 * **RL rows**: a non-empty ``prompt`` of messages whose ``<image>`` / ``<video>`` placeholders match ``images``
-  / ``videos``, every image and frame decoded, and ``reward_model.ground_truth`` readable by the pixel reward;
-* **both**: text that is not valid UTF-8 (the row cannot even be read) and, through the one decoder
-  (:func:`verl_pixel.data.images.load_image`), missing files, corrupt bytes and decompression bombs.
+  / ``videos`` (a video without its ``<video>`` is named), every image and video decoded, and
+  ``reward_model.ground_truth`` readable by the pixel reward;
+* **both**: text that is not valid UTF-8 (the row cannot even be read) and, through the one image decoder
+  (:func:`verl_pixel.data.images.load_image`) and the one video decoder (:func:`verl_pixel.data.videos.load_video`:
+  a video file's sampled frames, or every frame of a list), missing files, corrupt bytes, videos with no
+  decodable frame and decompression bombs.
 
 Policy when a dataset loads (``data.bad_rows``, :func:`plan_rows`): ``error`` (default) stops before training
 starts, listing the bad rows; ``skip`` drops them with a logged count and list. An unreadable (non-UTF-8) row
@@ -41,8 +44,10 @@ from verl_pixel.data.sft_schema import (
     image_ref_problem,
     row_error,
     validate_row,
-    video_frames,
+    video_problems,
+    video_reference,
 )
+from verl_pixel.data.videos import VideoDecodeError, load_video
 from verl_pixel.reward.scoring.ground_truth import row_ground_truth
 
 logger = logging.getLogger(__name__)
@@ -326,31 +331,28 @@ def _rl_problems(row: Mapping[str, Any], config: RowCheckConfig) -> list[RowProb
     return _file_problems(row.get(config.image_key), row.get(config.video_key), config)
 
 
-def _media(images: Any, videos: Any, config: RowCheckConfig) -> Iterable[tuple[str, Any]]:
-    """``(field, reference)`` of every image and video frame of a row (a bad videos entry as its own field)."""
-    for k, ref in enumerate(images or []):
-        yield f"{config.image_key}[{k}]", ref
-    for k, video in enumerate(videos or []):
-        try:
-            frames = video_frames(video)
-        except ValueError as err:
-            yield f"{config.video_key}[{k}]", err
-            continue
-        for j, frame in enumerate(frames):
-            yield f"{config.video_key}[{k}].video[{j}]", frame
-
-
 def _decode_problems(images: Any, videos: Any, config: RowCheckConfig) -> list[RowProblem]:
+    """Every image and video of a row decoded (videos sampled and sized as the model will see them)."""
     problems = []
-    for field, ref in _media(images, videos, config):
-        if isinstance(ref, ValueError):
-            problems.append(RowProblem(field, str(ref)))
-            continue
+    for k, ref in enumerate(images or []):
         if not config.check_files and not _carries_pixels(ref):
             continue  # a path that may only exist on the training nodes
         try:
             load_image(ref, config.max_image_pixels)
         except ImageDecodeError as err:
+            problems.append(RowProblem(f"{config.image_key}[{k}]", str(err)))
+    for k, video in enumerate(videos or []):
+        field = f"{config.video_key}[{k}]"
+        found = video_problems(video, field, check_files=False)
+        if found:
+            problems += found
+            continue
+        reference = video_reference(video)
+        if not config.check_files and (isinstance(reference, str) or not all(map(_carries_pixels, reference))):
+            continue
+        try:
+            load_video(video, max_frame_pixels=config.max_image_pixels)
+        except VideoDecodeError as err:
             problems.append(RowProblem(field, str(err)))
     return problems
 
@@ -367,8 +369,10 @@ def _carries_pixels(ref: Any) -> bool:
 
 def _file_problems(images: Any, videos: Any, config: RowCheckConfig) -> list[RowProblem]:
     problems = []
-    for field, ref in _media(images, videos, config):
-        problem = str(ref) if isinstance(ref, ValueError) else image_ref_problem(ref, config.check_files)
+    for k, ref in enumerate(images or []):
+        problem = image_ref_problem(ref, config.check_files)
         if problem:
-            problems.append(RowProblem(field, problem))
+            problems.append(RowProblem(f"{config.image_key}[{k}]", problem))
+    for k, video in enumerate(videos or []):
+        problems += video_problems(video, f"{config.video_key}[{k}]", config.check_files)
     return problems

@@ -14,11 +14,13 @@ The row schema is documented in :mod:`verl_pixel.data.sft_schema`. What this cla
   :class:`~verl_pixel.data.sft_schema.RowError` naming the file, the row in that file and the field; a row is
   checked again, without file checks, when it is built.
 * **decoding without torchvision**: images are decoded with PIL; the processor does the resize (the same
-  ``smart_resize`` rule qwen_vl_utils applies), except that a reference carrying its own ``max_pixels`` (an image
-  ``{"path": ..., "max_pixels": N}``, a video ``{"video": [...], "max_pixels": N}``; ``verl-pixel prepare
-  pixel-reasoner`` writes them) is first resized to that budget with the same rule, since verl gives the SFT
-  processor no budget of its own. ``<video>`` expands to its frames as images
-  (:mod:`verl_pixel.data.message_content`).
+  ``smart_resize`` rule qwen_vl_utils applies), except that an image reference carrying its own ``max_pixels``
+  (``{"path": ..., "max_pixels": N}``; ``verl-pixel prepare pixel-reasoner`` writes them) is first resized to that
+  budget with the same rule, since verl gives the SFT processor no budget of its own. A ``<video>`` stays one video
+  item, decoded by the one video decoder (:func:`verl_pixel.data.videos.load_video`: a file's sampled frames or a
+  list of frames, sized by qwen_vl_utils' rules and the entry's keys, its ``max_pixels`` included), so the chat
+  template renders ``<|video_pad|>`` as in Pixel Reasoner's SFT; frames a trajectory selected are images of its tool
+  turn. Like verl's own ``process_video`` here, no video metadata reaches the processor.
 * ``tools`` may be JSON text (how :mod:`verl_pixel.data.parquet_io` stores it) or a list.
 
 Everything else — per-message rendering, the sanity check against the whole conversation, M-RoPE positions,
@@ -38,6 +40,7 @@ from verl_pixel.data.images import ImageDecodeError, load_image_at_budget
 from verl_pixel.data.message_content import expand_placeholders
 from verl_pixel.data.row_checks import RowCheckConfig, RowKind, RowPlan, plan_rows
 from verl_pixel.data.sft_schema import RowError, check_row, is_trained, parse_tools
+from verl_pixel.data.videos import VideoDecodeError, load_video
 from verl_pixel.family_check import check_loaded_model
 
 
@@ -51,7 +54,7 @@ def processor_geometry(processor: Any) -> tuple[int, int]:
 
 
 class PixelSFTDataset(MultiTurnSFTDataset):
-    """Multi-turn image SFT dataset with message-level loss masks, row validation and PIL decoding."""
+    """Multi-turn image and video SFT dataset: message-level loss masks, row validation, torchvision-free decoding."""
 
     def __init__(
         self, parquet_files: str | list[str], tokenizer: Any, config: Any, processor: Any = None, max_samples: int = -1
@@ -124,7 +127,7 @@ class PixelSFTDataset(MultiTurnSFTDataset):
             self._row_index = None
 
     def _build_messages(self, example: dict[str, Any]) -> list[dict[str, Any]]:
-        """Validate the row and expand its placeholders into decoded images (videos into their frames)."""
+        """Validate the row and expand its placeholders into decoded image and video items."""
         row = {
             self.messages_key: convert_nested_value_to_list_recursive(example[self.messages_key]),
             self.image_key: convert_nested_value_to_list_recursive(example.get(self.image_key)) or [],
@@ -138,7 +141,13 @@ class PixelSFTDataset(MultiTurnSFTDataset):
         if self.processor is None:
             raise RowError(row_number, self.image_key, "the row has images but the model has no processor", file=file)
         return expand_placeholders(
-            messages, row[self.image_key], row[self.video_key], self._decode, self.image_key, self.video_key
+            messages,
+            row[self.image_key],
+            row[self.video_key],
+            self._decode,
+            self.image_key,
+            self.video_key,
+            video_items=self._video_items,
         )
 
     def _decode(self, ref: Any, field: str) -> Any:
@@ -148,6 +157,15 @@ class PixelSFTDataset(MultiTurnSFTDataset):
         except ImageDecodeError as err:
             row_number, file = self._where(self._row_index)
             raise RowError(row_number, field, str(err), file=file) from err
+
+    def _video_items(self, entry: Any, field: str) -> list[dict[str, Any]]:
+        """One video item holding the decoded frames, ``(T, 3, H, W)``, as verl's ``process_video`` gives them."""
+        try:
+            frames, _ = load_video(entry, image_patch_size=self.image_patch_size)
+        except VideoDecodeError as err:
+            row_number, file = self._where(self._row_index)
+            raise RowError(row_number, field, str(err), file=file) from err
+        return [{"type": "video", "video": frames}]
 
     def _process_single_message(
         self,

@@ -10,7 +10,8 @@ A row (one parquet record)::
                  loss_mask    assistant only: 0 (not trained) or 1 / null (trained)
                  tool_output  true on a user turn that is an observation (Pixel Reasoner style); null otherwise
     images     image references in placeholder order across all messages: {"bytes": ...}, {"path": ...}, a path
-    videos     one entry per <video>: {"video": [frame references]} or a plain list of frame references
+    videos     one entry per <video>: {"video": <video file> | [frame references], **sampling keys} or the bare
+               file path / list of frames (sampling keys: :mod:`verl_pixel.data.video_sampling`)
     tools      OpenAI function schemas, as a JSON text (parquet cannot store their varying structs) or a list
 
 Rules (a violation is a :class:`RowProblem` naming the field):
@@ -158,18 +159,33 @@ def parse_tools(value: Any) -> list[dict[str, Any]] | None:
     return [dict(tool) for tool in tools]
 
 
-def video_frames(video: Any) -> list[Any]:
-    """The frame references of one ``videos`` entry (``{"video": [...]}`` or a plain list).
+def video_reference(video: Any) -> str | list[Any]:
+    """The reference of one ``videos`` entry (``{"video": ...}`` or the reference itself): a file or its frames.
+
+    Returns:
+        The video file's path (text) or the list of frame references.
 
     Raises:
-        ValueError: if the entry is neither, or names a video file (decoding video files needs torchvision).
+        ValueError: if the entry is neither a path nor a non-empty list of frames.
     """
-    frames = video.get("video") if isinstance(video, Mapping) else video
-    if isinstance(frames, (str, os.PathLike)):
-        raise ValueError("video files are not supported (no video decoder); store the sampled frames as a list")
-    if not isinstance(frames, Sequence) or isinstance(frames, (bytes, str)) or len(frames) == 0:
-        raise ValueError('expected {"video": [frame, ...]} or a non-empty list of frames')
-    return list(frames)
+    reference = video.get("video") if isinstance(video, Mapping) else video
+    if isinstance(reference, os.PathLike):
+        reference = os.fspath(reference)
+    if isinstance(reference, str) and reference.strip():
+        return reference
+    if isinstance(reference, Sequence) and not isinstance(reference, (bytes, str)) and len(reference) > 0:
+        return list(reference)
+    raise ValueError('expected {"video": <video file> | [frame, ...]}, a video file path or a non-empty list of frames')
+
+
+def video_file_problem(path: str, check_files: bool = True) -> str | None:
+    """Why ``path`` cannot be a video file reference (``None`` when it can); decoding is left to the dataset."""
+    if path.startswith(("http://", "https://")):
+        return f"remote video {path!r} is not fetched; store it locally"
+    local = path.removeprefix("file://")
+    if check_files and not os.path.isfile(local):
+        return f"video file not found: {local}"
+    return None
 
 
 def validate_row(
@@ -347,17 +363,21 @@ def _media_problems(
         if problem:
             problems.append(RowProblem(f"{image_key}[{k}]", problem))
     for k, video in enumerate(videos or []):
-        try:
-            frames = video_frames(video)
-        except ValueError as err:
-            problems.append(RowProblem(f"{video_key}[{k}]", str(err)))
-            continue
-        problems += [
-            RowProblem(f"{video_key}[{k}].video[{j}]", p)
-            for j, f in enumerate(frames)
-            if (p := image_ref_problem(f, check_files))
-        ]
+        problems += video_problems(video, f"{video_key}[{k}]", check_files)
     return problems
+
+
+def video_problems(video: Any, field: str, check_files: bool = True) -> list[RowProblem]:
+    """The problems of one ``videos`` entry, named ``field`` (its frames ``field.video[j]``); nothing is decoded."""
+    try:
+        reference = video_reference(video)
+    except ValueError as err:
+        return [RowProblem(field, str(err))]
+    if isinstance(reference, str):
+        problem = video_file_problem(reference, check_files)
+        return [RowProblem(field, problem)] if problem else []
+    frame_problems = ((j, image_ref_problem(frame, check_files)) for j, frame in enumerate(reference))
+    return [RowProblem(f"{field}.video[{j}]", problem) for j, problem in frame_problems if problem]
 
 
 def image_ref_problem(ref: Any, check_files: bool = True) -> str | None:

@@ -9,6 +9,7 @@ import dataclasses
 from enum import Enum
 from typing import Literal
 
+from verl_pixel.data.video_sampling import VideoBudget
 from verl_pixel.ops import OutputStyle, VisualOpsConfig
 from verl_pixel.prompts import DEFAULT_GUIDELINES
 
@@ -77,6 +78,8 @@ class SynthesisConfig:
         max_oversized_area: largest area of an oversized box, as a fraction of the image.
         coordinate_decimals: decimals of normalized ``bbox_2d`` values.
         input_max_pixels: resize stored input images / frames to this pixel budget (``None`` keeps the files).
+        video: the per-frame pixel bounds written on each ``videos`` entry, as ``prepare rl`` writes them (the
+            frames ``select_frames`` picks from are that video decoded, exactly as RL decodes it).
         max_frames_per_selection: most frames one synthesized ``select_frames`` call returns.
         guidelines: text appended to the question in the user turn.
     """
@@ -98,6 +101,7 @@ class SynthesisConfig:
     max_oversized_area: float = 0.5
     coordinate_decimals: int = 3
     input_max_pixels: int | None = None
+    video: VideoBudget = dataclasses.field(default_factory=VideoBudget)
     max_frames_per_selection: int = 8
     guidelines: str = DEFAULT_GUIDELINES
 

@@ -30,6 +30,7 @@ from verl_pixel.data.images import load_image
 from verl_pixel.data.seeds import SeedAnnotation
 from verl_pixel.data.synthesis_config import SynthesisConfig, TrajectoryType
 from verl_pixel.data.synthesis_plan import CropStep, StepRole, TrajectoryPlan
+from verl_pixel.data.videos import load_video
 from verl_pixel.data.writers import TextKind, TextRequest
 from verl_pixel.ops import (
     CROP_TOOL_NAME,
@@ -44,6 +45,7 @@ from verl_pixel.ops import (
     select_frames,
     tool_schemas,
 )
+from verl_pixel.ops.frames import frames_from_array
 
 
 class SynthesisError(RuntimeError):
@@ -66,7 +68,7 @@ class TrajectoryDraft:
     seed: SeedAnnotation
     turns: list[_AssistantTurn | dict[str, Any]]
     images: list[dict[str, bytes]]
-    videos: list[dict[str, list[dict[str, bytes]]]]
+    videos: list[dict[str, Any]]
     tools: str
 
     @property
@@ -139,7 +141,7 @@ class _Builder:
         self.seed, self.plan, self.config, self.attach = seed, plan, config, attach
         self.turns: list[_AssistantTurn | dict[str, Any]] = []
         self.images: list[dict[str, bytes]] = []
-        self.videos: list[dict[str, list[dict[str, bytes]]]] = []
+        self.videos: list[dict[str, Any]] = []
         self.question = seed.question_text()
         self.answer_suffix = f"The answer is \\boxed{{{seed.answer}}}."
 
@@ -180,14 +182,15 @@ class _Builder:
         self.turns.append(self._final(TextKind.CROP_ANSWER, seen))
 
     def run_video(self) -> None:
-        frames = [load_image(path) for path in self.seed.video]
-        stored = [self._stored(frame, path) for frame, path in zip(frames, self.seed.video, strict=True)]
-        self.videos.append({"video": [{"bytes": data} for _, data in stored]})
+        stored = [self._stored(load_image(path), path) for path in self.seed.video]
+        video = self.config.video.entry([{"bytes": data} for _, data in stored])
+        self.videos.append(video)
         self.turns.append({"role": "user", "content": "<video>" + self.question + self.config.guidelines})
         if self.plan.trajectory_type is TrajectoryType.TEXT_ONLY:
             self.turns.append(self._final(TextKind.TEXT_ONLY_ANSWER, tuple(image for image, _ in stored)))
             return
-        registry = ImageRegistry.from_inputs(self.config.ops, video_frames=frames)
+        # select_frames picks from the frames RL gives the tools: the row's video through the one video decoder
+        registry = ImageRegistry.from_inputs(self.config.ops, video_frames=frames_from_array(load_video(video).frames))
         kind: TextKind = TextKind.VIDEO_OVERVIEW
         seen: tuple[Image.Image, ...] = tuple(image for image, _ in stored)
         for number, step in enumerate(self.plan.frame_steps):

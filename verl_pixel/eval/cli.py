@@ -35,6 +35,7 @@ def _layouts() -> str:
 def _preprocess(args: argparse.Namespace) -> int:
     from verl_pixel.eval.benchmarks import LoadOptions
     from verl_pixel.eval.preprocess import PreprocessConfig, preprocess_benchmark
+    from verl_pixel.eval.samples import EvalRowConfig
 
     load = LoadOptions(
         image_root=Path(args.image_root) if args.image_root else None,
@@ -43,7 +44,8 @@ def _preprocess(args: argparse.Namespace) -> int:
         num_frames=args.num_frames,
         workers=args.workers,
     )
-    config = PreprocessConfig(embed_images=not args.no_embed, limit=args.limit, load=load)
+    rows = EvalRowConfig(source_per_category=args.source_per_category, video_layout=args.video_layout)
+    config = PreprocessConfig(embed_images=not args.no_embed, limit=args.limit, rows=rows, load=load)
     result = preprocess_benchmark(args.benchmark, args.source, args.out, config)
     print(f"{result.benchmark}: {result.rows} rows -> {result.path}")
     return 0
@@ -263,6 +265,17 @@ def _add_preprocess(sub: Any) -> None:
     )
     parser.add_argument("--num-frames", type=int, default=16, help="frames sampled per MVBench video")
     parser.add_argument("--workers", type=int, default=4, help="threads decoding MVBench videos")
+    parser.add_argument(
+        "--source-per-category",
+        action="store_true",
+        help="data_source <benchmark>/<category> (MVBench: per task), so verl's validation reports each apart",
+    )
+    parser.add_argument(
+        "--video-layout",
+        default="video",
+        choices=("video", "frames"),
+        help="a video question as one <video> (default) or its frames as <image>s",
+    )
     parser.set_defaults(func=_preprocess)
 
 

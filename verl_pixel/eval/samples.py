@@ -5,13 +5,17 @@ Every preprocessor (:mod:`verl_pixel.eval.benchmarks`) reads its benchmark's pub
 same parquet feeds verl's validation (``trainer.val_only=True`` with ``pixel_agent`` and the ``pixel`` reward) and
 the standalone endpoint runner::
 
-    data_source   the benchmark name (vstar, hrbench4k, ...): verl's validation metrics are keyed by it
-    prompt        [{"role": "user", "content": "<image>...<image>{question}{options}{guidelines}"}]
-    images        [{"bytes": ...}] or [{"image": path}]; video frames also carry "max_pixels" (the frame budget)
+    data_source   the benchmark name (vstar, hrbench4k, ...): verl's validation metrics are keyed by it; with
+                  ``source_per_category``, ``<benchmark>/<category>`` (MVBench: ``mvbench/<task>``)
+    prompt        [{"role": "user", "content": "<image>...<image>{question}{options}{guidelines}"}], or for a video
+                  question "<video>{question}{options}{guidelines}"
+    images        [{"bytes": ...}] or [{"image": path}]; [] for a video question
+    videos        [{"video": [frame references], "max_pixels": the input video frame budget}] for a video
+                  question (its sampled frames, kept as one video: Pixel Reasoner's MVBench protocol); [] otherwise
     reward_model  {"style": "rule", "ground_truth": {"answer", "answers", "answer_type", "options"}}
     agent_name    "pixel_agent"
     extra_info    {"index", "split", "sample_id", "benchmark", "question", "answer", "answer_type", "category",
-                   "num_video_frames"}
+                   "num_video_frames"}   (0: no image of the row is a video frame; video questions carry a video)
 
 Multiple-choice answers are option letters; options are listed as ``(A) ...`` lines after the question, as
 :func:`verl_pixel.prompts.format_question` writes them.
@@ -22,16 +26,19 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from verl_pixel.constants import NUM_VIDEO_FRAMES_FIELD, OPTION_LETTERS, PIXEL_AGENT_NAME
-from verl_pixel.ops.config import FRAME_MAX_TOKENS, QWEN2_5_VL_FACTOR
+from verl_pixel.data.video_sampling import VideoBudget
+from verl_pixel.ops.config import QWEN2_5_VL_FACTOR, VIDEO_FRAME_MAX_TOKENS
 from verl_pixel.prompts import DEFAULT_GUIDELINES, format_question
 from verl_pixel.reward.scoring.ground_truth import GroundTruth
 
 IMAGE_PLACEHOLDER = "<image>"
+VIDEO_PLACEHOLDER = "<video>"
 EVAL_SPLIT = "test"
-DEFAULT_FRAME_MAX_PIXELS = FRAME_MAX_TOKENS * QWEN2_5_VL_FACTOR**2
+# A video question's input frames: Pixel Reasoner's 512-token budget of video items (ops.config).
+DEFAULT_FRAME_MAX_PIXELS = VIDEO_FRAME_MAX_TOKENS * QWEN2_5_VL_FACTOR**2
 
 
 class PreprocessError(ValueError):
@@ -45,7 +52,8 @@ class ImageInput:
     Attributes:
         data: the encoded image (JPEG, PNG, ...) when the benchmark file embeds it.
         path: absolute path of the image file otherwise.
-        max_pixels: per-image pixel budget (video frames); ``None`` means the model's image budget.
+        max_pixels: per-image pixel budget (a video's frames: the frame budget of its video); ``None`` means the
+            model's image budget.
     """
 
     data: bytes | None = None
@@ -68,8 +76,9 @@ class EvalSample:
         answer_type: a :class:`~verl_pixel.reward.scoring.ground_truth.AnswerType` value.
         answers: acceptable answers; for multiple choice exactly one option letter.
         options: option texts in letter order (multiple choice only).
-        images: the question's images in prompt order (video frames in time order).
-        num_video_frames: how many of the images are sampled video frames (0 for image questions).
+        images: the question's images in prompt order, or a video question's sampled frames in time order.
+        num_video_frames: how many of the images are sampled video frames: 0 for image questions, all of them for
+            a video question (its row then carries them as one video).
         category: the benchmark's sub-task / category, for per-category breakdowns ("" if none).
     """
 
@@ -116,12 +125,29 @@ class EvalRowConfig:
         system_prompt: optional system message (none by default; the runner and verl add the tool block).
         agent_name: verl agent loop named in each row.
         split: recorded in ``extra_info.split``.
+        video_layout: how a video question's frames are written: ``video`` (one ``<video>``, the default: verl
+            shows it as a video, the endpoint runner as its frames) or ``frames`` (``<image>`` per frame with
+            ``extra_info.num_video_frames``: both show the frames as images 1..F, so selected frames are numbered
+            from F + 1 on both sides).
+        source_per_category: ``data_source`` is ``<benchmark>/<category>`` for questions with a category, so that
+            verl's validation, which aggregates by ``data_source``, reports each category (MVBench: each task)
+            with its accuracy and TUR; :func:`verl_pixel.eval.verl_native.summaries_from_val_metrics` folds them
+            back into the benchmark.
+        video: the per-frame pixel bounds written on a video question's ``videos`` entry; ``None`` (default):
+            the frames' own budget as the loader set it (MVBench: ``frame_max_pixels``, 512 tokens by default).
     """
 
     guidelines: str = DEFAULT_GUIDELINES
     system_prompt: str | None = None
     agent_name: str = PIXEL_AGENT_NAME
     split: str = EVAL_SPLIT
+    video_layout: Literal["video", "frames"] = "video"
+    source_per_category: bool = False
+    video: VideoBudget | None = None
+
+    def __post_init__(self) -> None:
+        if self.video_layout not in ("video", "frames"):
+            raise ValueError(f"video_layout must be 'video' or 'frames', got {self.video_layout!r}")
 
 
 def multiple_choice_letter(answer: Any, num_options: int, field: str = "answer") -> str:
@@ -160,14 +186,27 @@ def image_ref(image: ImageInput) -> dict[str, Any]:
 def eval_row(sample: EvalSample, index: int, config: EvalRowConfig | None = None) -> dict[str, Any]:
     """The verl RL row of one sample (layout in the module docstring)."""
     config = config or EvalRowConfig()
-    content = IMAGE_PLACEHOLDER * len(sample.images) + sample.question_text() + config.guidelines
-    prompt = [{"role": "user", "content": content}]
+    images: list[dict[str, Any]] = []
+    videos: list[dict[str, Any]] = []
+    frame_images = sample.num_video_frames if config.video_layout == "frames" else 0
+    if sample.num_video_frames and not frame_images:
+        frames = [image_ref(dataclasses.replace(image, max_pixels=None)) for image in sample.images]
+        budget = {image.max_pixels for image in sample.images} - {None}
+        own = VideoBudget(max_pixels=int(budget.pop())) if len(budget) == 1 else VideoBudget(max_pixels=None)
+        videos.append((config.video or own).entry(frames))
+        placeholders = VIDEO_PLACEHOLDER
+    else:
+        images = [image_ref(image) for image in sample.images]
+        placeholders = IMAGE_PLACEHOLDER * len(sample.images)
+    prompt = [{"role": "user", "content": placeholders + sample.question_text() + config.guidelines}]
     if config.system_prompt:
         prompt.insert(0, {"role": "system", "content": config.system_prompt})
+    per_category = config.source_per_category and sample.category
     return {
-        "data_source": sample.benchmark,
+        "data_source": f"{sample.benchmark}/{sample.category}" if per_category else sample.benchmark,
         "prompt": prompt,
-        "images": [image_ref(image) for image in sample.images],
+        "images": images,
+        "videos": videos,
         "reward_model": {"style": "rule", "ground_truth": sample.ground_truth()},
         "agent_name": config.agent_name,
         "extra_info": {
@@ -179,7 +218,7 @@ def eval_row(sample: EvalSample, index: int, config: EvalRowConfig | None = None
             "answer": sample.answers[0],
             "answer_type": sample.answer_type,
             "category": sample.category,
-            NUM_VIDEO_FRAMES_FIELD: sample.num_video_frames,
+            NUM_VIDEO_FRAMES_FIELD: frame_images,  # in the video layout, a video question's frames are no images
         },
     }
 

@@ -7,6 +7,10 @@ verl runs one validation pass over ``data.val_files`` and logs, per ``data_sourc
 * ``val-aux/<benchmark>/pixel/used_tool/mean@1``: the TUR (1 per query with >= 1 successful operation);
 * ``val-aux/<benchmark>/pixel/ops_attempted|ops_failed|tool_visual_tokens|turns/mean@1``.
 
+Rows preprocessed with ``--source-per-category`` (data source ``<benchmark>/<category>``) get all of these per
+category, e.g. per MVBench task: ``val-core/mvbench/action_sequence/acc/mean@1``, and the report folds them back
+into the benchmark with its per-category accuracies.
+
 Command (GPU; the model folder must carry the package's tool chat template, or set
 ``actor_rollout_ref.model.custom_chat_template`` in a recipe YAML)::
 
@@ -22,6 +26,7 @@ input visual tokens or response lengths in validation, so those columns stay emp
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -29,6 +34,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from verl_pixel.eval.benchmarks import SPECS, Benchmark, OfficialScore
 from verl_pixel.eval.episode import DEFAULT_MAX_TURNS
 from verl_pixel.eval.report import BenchmarkSummary, benchmark_metric
 from verl_pixel.model_family import ModelFamily, family_spec
@@ -99,36 +105,63 @@ def summaries_from_val_metrics(metrics: Mapping[str, Any], run: str) -> list[Ben
     """Per-benchmark summaries from verl's validation metrics (keys in the module docstring).
 
     When several ``mean@N`` exist, the largest ``N`` (all responses) is used. The failed-operation rate is
-    ``mean(ops_failed) / mean(ops_attempted)``, which equals the ratio of totals.
+    ``mean(ops_failed) / mean(ops_attempted)``, which equals the ratio of totals. Sources ``<benchmark>/<category>``
+    of a known benchmark (rows written with ``source_per_category``) are folded into one summary of the benchmark:
+    its ``by_category`` holds each category's accuracy and its other numbers are means over the categories (verl
+    logs means, not counts), which is also its ``official`` score where that is the category mean (MVBench).
     """
     found: dict[str, dict[str, tuple[int, float]]] = {}
     for key, value in metrics.items():
         match = _VAL_METRIC.match(key)
-        if match is None or value is None:
+        # "<source>/pixel/acc" is our reward's own pixel/acc column, not the accuracy of a source "<source>/pixel"
+        if match is None or value is None or match["source"].endswith(_REWARD_NAMESPACE):
             continue
         values = found.setdefault(match["source"], {})
         n = int(match["n"])
         if match["var"] not in values or n > values[match["var"]][0]:
             values[match["var"]] = (n, float(value))
+    by_source = {source: {var: value for var, (_, value) in found[source].items()} for source in found}
+    parents: dict[str, dict[str, dict[str, float]]] = {}
     summaries = []
-    for source in sorted(found):
-        values = {var: value for var, (_, value) in found[source].items()}
-        attempted = values.get("pixel/ops_attempted")
-        failed = values.get("pixel/ops_failed")
-        summaries.append(
-            BenchmarkSummary(
-                run=run,
-                benchmark=source,
-                metric=benchmark_metric(source),
-                queries=None,
-                accuracy=values.get("acc"),
-                tur=values.get("pixel/used_tool"),
-                ops_per_response=attempted,
-                failed_op_rate=failed / attempted if attempted and failed is not None else None,
-                tool_visual_tokens_per_query=values.get("pixel/tool_visual_tokens"),
-            )
-        )
-    return summaries
+    for source in sorted(by_source):
+        benchmark, _, category = source.partition("/")
+        if category and benchmark in _KNOWN_BENCHMARKS:
+            parents.setdefault(benchmark, {})[category] = by_source[source]
+        else:
+            summaries.append(_summary(run, source, by_source[source]))
+    for benchmark, categories in parents.items():
+        means = {var: _mean([values[var] for values in categories.values() if var in values]) for var in _VARS}
+        by_category = tuple((name, values["acc"]) for name, values in sorted(categories.items()) if "acc" in values)
+        summary = _summary(run, benchmark, {var: value for var, value in means.items() if value is not None})
+        task_mean = SPECS[Benchmark(benchmark)].official_score is OfficialScore.CATEGORY_MEAN
+        official = summary.accuracy if task_mean else None
+        summaries.append(dataclasses.replace(summary, by_category=by_category, official=official))
+    return sorted(summaries, key=lambda summary: summary.benchmark)
+
+
+_REWARD_NAMESPACE = "/pixel"
+_VARS = ("acc", "pixel/used_tool", "pixel/ops_attempted", "pixel/ops_failed", "pixel/tool_visual_tokens")
+_KNOWN_BENCHMARKS = frozenset(benchmark.value for benchmark in Benchmark)
+
+
+def _mean(values: list[float]) -> float | None:
+    return sum(values) / len(values) if values else None
+
+
+def _summary(run: str, source: str, values: Mapping[str, float]) -> BenchmarkSummary:
+    attempted = values.get("pixel/ops_attempted")
+    failed = values.get("pixel/ops_failed")
+    return BenchmarkSummary(
+        run=run,
+        benchmark=source,
+        metric=benchmark_metric(source),
+        queries=None,
+        accuracy=values.get("acc"),
+        tur=values.get("pixel/used_tool"),
+        ops_per_response=attempted,
+        failed_op_rate=failed / attempted if attempted and failed is not None else None,
+        tool_visual_tokens_per_query=values.get("pixel/tool_visual_tokens"),
+    )
 
 
 def read_verl_file_log(path: str | os.PathLike) -> dict[str, Any]:

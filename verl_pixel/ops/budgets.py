@@ -10,7 +10,8 @@ Budgets (both in :class:`~verl_pixel.ops.VisualOpsConfig`, i.e. in the tool YAML
 * ``max_images``: images in the conversation, the prompt's images and the tools' outputs together, **not counting
   the sampled frames of the input video**, however they reach the model: as a video (verl's video path), or as
   images (rows whose ``extra_info.num_video_frames`` says their images are the frames, as ``verl-pixel eval
-  preprocess`` writes MVBench, or ``crop_video_frames``). So a video question may add ``max_images`` images
+  preprocess --video-layout frames`` writes MVBench and the endpoint runner shows any video, or
+  ``crop_video_frames``). So a video question may add ``max_images`` images
   whatever its frame count, in training and in evaluation alike [ours]. When frames are sent as images the
   server must accept ``max_images`` + frames images per prompt (vLLM: ``actor_rollout_ref.rollout.limit_images``).
   A call that needs more room than is left is answered with how many more images fit.
@@ -92,7 +93,7 @@ def check_image_room(registry: ImageRegistry, wanted: int, request: str) -> None
     if wanted <= room:
         return
     if room == 0:
-        besides = " besides the video's frames" if registry.num_frame_inputs else ""
+        besides = " besides the video's frames" if registry.num_frames else ""  # a video (or frames as images)
         message = f"this conversation already has {counted_images(registry)} images{besides}, the maximum"
     else:
         message = f"{request} but only {room} more images fit in this conversation"

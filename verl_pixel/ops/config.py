@@ -29,6 +29,10 @@ QWEN3_VL_MIN_PIXELS = 65536
 ORIGINAL_MAX_TOKENS = 2000
 CROP_MAX_TOKENS = 1000
 FRAME_MAX_TOKENS = 400
+# The input video's frames as the model sees them (not an operation's budget; the data writers put it on video
+# entries as ``max_pixels``): Pixel Reasoner gives every video item max_pixels 512*28*28
+# (curiosity_driven_rl/openrlhf/trainer/ppo_utils/data_processor.py:423).
+VIDEO_FRAME_MAX_TOKENS = 512
 
 DEFAULT_PADDING = 0.1  # fraction of the target image's size added on each side
 MAX_ASPECT_RATIO = 200.0  # the Qwen processors' smart_resize refuses anything longer

@@ -1,4 +1,12 @@
-"""The select_frames operation and the conversion of decoded video frames to images."""
+"""The select_frames operation and the conversion of decoded video frames to images.
+
+Frame numbers are 1..F over the video's *sampled* frames (the frames the model was shown, ``video_data``), as
+Pixel Reasoner numbers them: its ``execute_tool`` returns ``candidates[x - 1]`` for each ``x`` of
+``target_frames``, where ``candidates = images[0]`` is the processed video, and refuses more than 8 frames
+(TIGER-AI-Lab/Pixel-Reasoner, curiosity_driven_rl/openrlhf/trainer/ppo_utils/experience_maker.py:1169-1199).
+The frames come back as new images, numbered after the conversation's images, each resized to
+``frame_max_pixels`` (Pixel Reasoner's training ``select_maxsize`` of 400 tokens, experience_maker.py:2303).
+"""
 
 from __future__ import annotations
 

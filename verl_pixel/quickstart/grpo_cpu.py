@@ -15,6 +15,7 @@ or tool-YAML value ends the run in the driver, before Ray starts, with the key's
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import logging
 import math
@@ -26,13 +27,14 @@ from pathlib import Path
 from typing import Any
 
 from verl_pixel.configs import CONFIG_DIR
-from verl_pixel.data.smoke_sample import smoke_pixels
+from verl_pixel.data.smoke_sample import smoke_pixels, smoke_video
 from verl_pixel.model_family import ModelFamily, family_spec
 from verl_pixel.quickstart.sft import CPU_RUN_ENV
 
 logger = logging.getLogger(__name__)
 
 SMOKE_TOKENS = 64  # visual tokens of inputs and crops (at least twice the processor's minimum): short steps
+SMOKE_FRAME_TOKENS = 16  # visual tokens of a frame select_frames returns (Qwen2.5-VL: the seed sample's -> 140x84)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,14 +57,38 @@ class GRPOSmokeResult:
         return self.returncode == 0 and bool(scores) and all(math.isfinite(x) for x in scores)
 
 
-def write_rl_sample(folder: Path, n_train: int = 4, n_val: int = 2) -> tuple[Path, Path]:
-    """RL parquets from the bundled seed images (1600x1200, answers legible only when zoomed)."""
+def write_rl_sample(
+    folder: Path,
+    n_train: int = 4,
+    n_val: int = 2,
+    n_videos: int = 0,
+    family: str | ModelFamily = ModelFamily.QWEN2_5_VL,
+) -> tuple[Path, Path]:
+    """RL parquets from the bundled seed sample (images of 1600x1200, answers legible only when zoomed).
+
+    Args:
+        folder: destination (gets ``seeds/``, ``rl_train.parquet``, ``rl_val.parquet``).
+        n_train: training rows.
+        n_val: validation rows (image questions).
+        n_videos: how many of the training rows are the sample's video questions (one ``<video>`` each, alternating
+            with image questions from the first row on), for a mixed image + video run.
+        family: whose units the videos' smoke budget is written in (Qwen2.5-VL: the seed sample's 16 frames of
+            256x192 decode to 280x168, 8 x 60 video tokens).
+    """
     from verl_pixel.data.parquet_io import write_rl_parquet
     from verl_pixel.data.rl_prepare import RLPrepareConfig, seeds_to_rl_rows
     from verl_pixel.data.seed_sample import load_seed_sample
 
-    seeds = [seed for seed in load_seed_sample(folder / "seeds") if seed.image]
-    rows = seeds_to_rl_rows(seeds[: n_train + n_val], RLPrepareConfig())
+    seeds = load_seed_sample(folder / "seeds")
+    images = [seed for seed in seeds if seed.image]
+    videos = [seed for seed in seeds if seed.video][:n_videos]
+    if len(videos) < n_videos or not 0 <= n_videos <= n_train:
+        raise ValueError(f"n_videos must be in [0, {min(n_train, len(videos))}], got {n_videos}")
+    train_images = images[: n_train - n_videos]
+    pairs = itertools.zip_longest(videos, train_images)
+    mixed = [seed for pair in pairs for seed in pair if seed is not None]
+    config = RLPrepareConfig(video=smoke_video(family))
+    rows = seeds_to_rl_rows([*mixed, *images[n_train - n_videos : n_train - n_videos + n_val]], config)
     # Prompts differ in length (the seeds' questions): verl#7899 breaks batches whose sequences are all equal-length.
     train = write_rl_parquet(rows[:n_train], folder / "rl_train.parquet")
     val = write_rl_parquet(rows[n_train:], folder / "rl_val.parquet")
@@ -93,7 +119,11 @@ def _tools_yaml(folder: Path, family: str | ModelFamily) -> Path:
     from verl_pixel.tools.schema_yaml import ops_config, write_tools_yaml
 
     budget = smoke_pixels(family, SMOKE_TOKENS)
-    budgets = {"image_max_pixels": budget, "crop_max_pixels": budget}
+    budgets = {
+        "image_max_pixels": budget,
+        "crop_max_pixels": budget,
+        "frame_max_pixels": smoke_pixels(family, SMOKE_FRAME_TOKENS),
+    }
     return write_tools_yaml(folder / "tools.yaml", ops_config(family_spec(family).family.value, overrides=budgets))
 
 
@@ -104,19 +134,21 @@ def run_grpo_smoke(
     extra_overrides: Sequence[str] = (),
     extra_env: Mapping[str, str] | None = None,
     family: str | ModelFamily = ModelFamily.QWEN2_5_VL,
+    n_videos: int = 0,
 ) -> GRPOSmokeResult:
     """Run verl's ``main_ppo`` for ``steps`` GRPO steps on CPU with ``family``'s tiny model; returns the metrics.
 
     ``extra_overrides`` go last, e.g. ``["trainer.val_only=True", "trainer.val_before_train=True"]`` for the
     verl-native evaluation path (validation metrics per data source, then exit). ``extra_env`` is added to the
-    environment of every process of the run.
+    environment of every process of the run. ``n_videos`` of the 4 training prompts are video questions (a mixed
+    image + video run).
     """
     from verl_pixel.tiny_models import build_tiny_model, tiny_model_dirname
 
     work = Path(workdir).resolve()
     work.mkdir(parents=True, exist_ok=True)
     model_dir = build_tiny_model(work / tiny_model_dirname(family), family)
-    train, val = write_rl_sample(work / "data")
+    train, val = write_rl_sample(work / "data", n_videos=n_videos, family=family)
     paths = smoke_overrides(model_dir, train, val, _tools_yaml(work, family), work, steps)
     overrides = [*paths, *family_overrides(family), *extra_overrides]
     metrics_file, log_file = work / "grpo_metrics.jsonl", work / "grpo_train.log"

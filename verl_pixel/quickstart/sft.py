@@ -136,6 +136,6 @@ def read_losses(metrics_file: Path) -> tuple[list[float], list[float]]:
         data = json.loads(line)["data"]
         if "train/loss" in data:
             train.append(float(data["train/loss"]))
-        if "val/loss" in data:
-            val.append(float(data["val/loss"]))
+        if "val/loss" in data:  # verl logs a NaN loss (no validation batch) as null
+            val.append(math.nan if data["val/loss"] is None else float(data["val/loss"]))
     return train, val

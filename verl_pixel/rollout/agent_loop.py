@@ -21,8 +21,9 @@ differs, each in one override:
   end a trajectory that calls again after being told a budget is spent (:meth:`_handle_processing_tools_state`);
   verl already refuses to append a tool turn that would overflow the response, so image tokens never lose their
   features (verl#4050);
-* a row whose ``extra_info.num_video_frames`` says its images are a video's sampled frames (eval rows,
-  ``verl-pixel eval preprocess``) offers them to ``select_frames``, and they do not count against ``max_images``;
+* a row with a video (``video_data``: PixelRLDataset decodes it, verl passes it) offers its sampled frames to
+  ``select_frames``, and so does a row whose ``extra_info.num_video_frames`` says its images are those frames (eval
+  rows in the frames layout); neither counts against ``max_images``;
 * the trajectory's :class:`~verl_pixel.record.TrajectoryRecord` (built by
   :func:`~verl_pixel.rollout.trajectory.build_record`, as the endpoint evaluation builds it) is written into
   ``extra_fields`` (:meth:`run`).

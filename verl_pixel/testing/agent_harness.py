@@ -68,6 +68,16 @@ def image_prompt(images: Sequence[Any], question: str, system: str | None = None
     return ([{"role": "system", "content": system}] if system else []) + messages
 
 
+def video_prompt(frames: Sequence[Any], question: str, **keys: Any) -> list[dict[str, Any]]:
+    """A raw prompt with one video item (its frames, plus qwen_vl_utils keys such as ``max_pixels``), then text."""
+    return [
+        {
+            "role": "user",
+            "content": [{"type": "video", "video": list(frames), **keys}, {"type": "text", "text": question}],
+        }
+    ]
+
+
 def prompt_batch(prompts: Sequence[list[dict]], session_ids: Sequence[int] | None = None, **columns: Sequence):
     """A ``DataProto`` of raw prompts laid out like verl V1 feeds ``AgentLoopWorker.generate_sequences``."""
     from verl import DataProto

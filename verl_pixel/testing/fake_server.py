@@ -37,6 +37,7 @@ class GenerateCall:
     num_images: int
     sampling_params: dict[str, Any]
     images: tuple[Any, ...] = ()
+    videos: tuple[Any, ...] = ()  # verl's video_data: (frames, metadata) pairs
 
 
 Script = Sequence[str] | Callable[[GenerateCall], str]
@@ -62,7 +63,9 @@ class ScriptedLLMServer:
         self.calls: list[GenerateCall] = []
         self._turns: dict[str, int] = defaultdict(int)
 
-    def _record(self, request_id: str, prompt_ids: Sequence[int], sampling_params: dict, images: Any) -> GenerateCall:
+    def _record(
+        self, request_id: str, prompt_ids: Sequence[int], sampling_params: dict, images: Any, videos: Any = None
+    ) -> GenerateCall:
         turn = self._turns[request_id]
         self._turns[request_id] += 1
         call = GenerateCall(
@@ -72,6 +75,7 @@ class ScriptedLLMServer:
             num_images=len(images or []),
             sampling_params=dict(sampling_params),
             images=tuple(images or []),
+            videos=tuple(videos or []),
         )
         self.calls.append(call)
         return call
@@ -101,7 +105,7 @@ class ScriptedLLMServer:
         **kwargs: Any,
     ) -> TokenOutput:
         """Return the scripted text for this turn as token ids (capped by ``sampling_params['max_tokens']``)."""
-        call = self._record(request_id, prompt_ids, sampling_params, image_data)
+        call = self._record(request_id, prompt_ids, sampling_params, image_data, video_data)
         await asyncio.sleep(0)  # yield like a real server, so concurrent trajectories interleave
         ids = self._encode(self._text(call))
         ids = ids[: sampling_params.get("max_tokens") or len(ids)]

@@ -16,19 +16,31 @@ FORCED_CROP_CALLS = {
     "qwen2_5_vl": FORCED_CROP_CALL,
     "qwen3_vl": '<tool_call>{"name": "crop_image", "arguments": {"bbox_2d": [300, 300, 700, 700]}}</tool_call>',
 }
+# For mixed image + video data: a crop (succeeds on an image, refused on a video: "call select_frames first") and a
+# frame selection (succeeds on a 16-frame video, refused on an image), so each rollout makes exactly one operation.
+FORCED_CROP_AND_FRAMES_CALLS = (
+    FORCED_CROP_CALL + '<tool_call>{"name": "select_frames", "arguments": {"target_frames": [5, 9]}}</tool_call>'
+)
 HF_OPTIONS = "actor_rollout_ref.rollout.engine_kwargs.hf"
 
 
-def forced_first_turn_overrides(text: str, every: int = 1) -> list[str]:
+def forced_first_turn_overrides(text: str, every: int = 1, followup: str = "") -> list[str]:
     """Hydra overrides forcing every ``every``-th first turn of a trajectory to be ``text`` (1: all of them).
 
-    ``text`` must not contain a single quote (it is passed quoted).
+    With ``followup``, every later turn is forced to be that text (e.g. an answer after a forced tool call).
+    The texts must not contain a single quote (they are passed quoted).
     """
-    if "'" in text:
-        raise ValueError("forced first turn: the text cannot contain a single quote")
-    return [f"++{HF_OPTIONS}.nudge_every={every}", f"++{HF_OPTIONS}.nudge_text='{text}'"]
+    if "'" in text + followup:
+        raise ValueError("forced turns: the text cannot contain a single quote")
+    overrides = [f"++{HF_OPTIONS}.nudge_every={every}", f"++{HF_OPTIONS}.nudge_text='{text}'"]
+    return overrides + ([f"++{HF_OPTIONS}.nudge_followup_text='{followup}'"] if followup else [])
 
 
-def forced_tool_call_overrides(every: int = 1, family: str = "qwen2_5_vl") -> list[str]:
-    """Force the family's crop call (:data:`FORCED_CROP_CALLS`) as every ``every``-th first turn."""
-    return forced_first_turn_overrides(FORCED_CROP_CALLS[family], every)
+def forced_tool_call_overrides(
+    every: int = 1, family: str = "qwen2_5_vl", text: str | None = None, followup: str = ""
+) -> list[str]:
+    """Force the family's crop call (:data:`FORCED_CROP_CALLS`, or ``text``) as every ``every``-th first turn.
+
+    With ``followup``, every later turn is forced to that text.
+    """
+    return forced_first_turn_overrides(text or FORCED_CROP_CALLS[family], every, followup)

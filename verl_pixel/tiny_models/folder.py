@@ -1,4 +1,4 @@
-"""What every tiny-model kit does with its folder: point ``AutoProcessor`` at the image-only processor, cache builds.
+"""What every tiny-model kit does with its folder: point ``AutoProcessor`` at the kit's processor, cache builds.
 
 The kits (:mod:`.qwen2_5_vl`, :mod:`.qwen3_vl`) build their model, tokenizer and processor; these helpers save the
 remote-code hook and reuse a finished build.
@@ -17,7 +17,7 @@ CACHE_ENV = "VERL_PIXEL_CACHE"
 
 
 def write_remote_processor(out: Path, class_name: str, family_label: str) -> None:
-    """Point ``AutoProcessor`` at the image-only ``class_name`` through a one-line remote-code module.
+    """Point ``AutoProcessor`` at the torchvision-free ``class_name`` through a one-line remote-code module.
 
     Args:
         out: the saved model folder.
@@ -25,7 +25,7 @@ def write_remote_processor(out: Path, class_name: str, family_label: str) -> Non
         family_label: how the module's comment names the family (e.g. ``Qwen2.5-VL``).
     """
     (out / f"{PROCESSOR_MODULE}.py").write_text(
-        f"# Re-exports verl-pixel's image-only {family_label} processor (see verl_pixel/tiny_models/processor.py).\n"
+        f"# Re-exports verl-pixel's torchvision-free {family_label} processor (verl_pixel/tiny_models/processor.py).\n"
         f"from verl_pixel.tiny_models.processor import {class_name}  # noqa: F401\n"
     )
     auto_map = {"AutoProcessor": f"{PROCESSOR_MODULE}.{class_name}"}

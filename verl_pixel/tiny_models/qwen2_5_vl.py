@@ -23,10 +23,11 @@ from verl_pixel.constants import ENDOFTEXT, IM_END, QWEN25_VL_TOOL_TEMPLATE
 from verl_pixel.tiny_models.folder import cache_root, cached_build, write_remote_processor
 from verl_pixel.tiny_models.processor import Qwen2_5_VLProcessor
 from verl_pixel.tiny_models.tokenizer import build_tokenizer
+from verl_pixel.tiny_models.video_processor import Qwen2VLVideoProcessorPil
 
 logger = logging.getLogger(__name__)
 
-_BUILD_VERSION = 2  # bump when the recipe changes, so cached folders are rebuilt
+_BUILD_VERSION = 3  # bump when the recipe changes, so cached folders are rebuilt (3: video processor)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,6 +47,9 @@ class TinyQwen25VLSpec:
     vision_hidden_size: int = 64
     max_pixels: int = 2000 * 28 * 28  # Pixel Reasoner's training budget for input images
     min_pixels: int = 4 * 28 * 28
+    # The video processor's own bounds, as wide as Qwen2.5-VL's shipped preprocessor_config (3136 .. 12845056 px):
+    # frames arrive sized by the video decoder's budget (qwen_vl_utils' rules) and are not resized again.
+    video_max_pixels: int = 16384 * 28 * 28
     seed: int = 0
 
     def fingerprint(self) -> str:
@@ -78,6 +82,7 @@ def _model_config(spec: TinyQwen25VLSpec, ids: dict[str, int]) -> Qwen2_5_VLConf
         "spatial_merge_size": 2,
         "temporal_patch_size": 2,
         "window_size": 112,
+        "tokens_per_second": 2,  # Qwen2.5-VL-7B's (M-RoPE temporal step per second of video)
         "fullatt_block_indexes": [spec.vision_depth - 1],
     }
     return Qwen2_5_VLConfig(
@@ -112,7 +117,8 @@ def build_tiny_qwen25vl(out_dir: str | os.PathLike, spec: TinyQwen25VLSpec | Non
         raise ValueError(f"tokenizer has {len(tokenizer)} tokens but spec.vocab_size is {spec.vocab_size}")
     ids = {tok: tokenizer.convert_tokens_to_ids(tok) for tok in tokenizer.all_special_tokens}
     image_processor = Qwen2VLImageProcessorPil(max_pixels=spec.max_pixels, min_pixels=spec.min_pixels)
-    processor = Qwen2_5_VLProcessor(image_processor=image_processor, tokenizer=tokenizer, chat_template=template)
+    video_processor = Qwen2VLVideoProcessorPil(min_pixels=spec.min_pixels, max_pixels=spec.video_max_pixels)
+    processor = Qwen2_5_VLProcessor(image_processor, tokenizer, video_processor, chat_template=template)
 
     torch.manual_seed(spec.seed)
     model = Qwen2_5_VLForConditionalGeneration(_model_config(spec, ids))

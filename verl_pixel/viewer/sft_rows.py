@@ -17,14 +17,10 @@ from typing import Any
 from PIL import Image
 
 from verl_pixel.data.images import ImageDecodeError, load_image
-from verl_pixel.data.sft_schema import (
-    IMAGE_PLACEHOLDER,
-    TOOL_CALL_TAG,
-    count_placeholders,
-    is_tool_output,
-    video_frames,
-)
+from verl_pixel.data.sft_schema import IMAGE_PLACEHOLDER, TOOL_CALL_TAG, count_placeholders, is_tool_output
+from verl_pixel.data.videos import VideoDecodeError, load_video
 from verl_pixel.ops import ImageRegistry, MalformedToolCall, ToolCall, VisualOpsConfig, parse_tool_calls
+from verl_pixel.ops.frames import frames_from_array
 from verl_pixel.ops.tool_call import parse_call_body
 from verl_pixel.viewer.drawing import placeholder_image
 from verl_pixel.viewer.fields import field_rows
@@ -60,6 +56,15 @@ def _decode_all(refs: Sequence[Any], field: str, notes: list[str]) -> list[Image
             notes.append(f"{field}[{index}]: {err}; shown as a placeholder")
             images.append(placeholder_image(f"{field}[{index}] not readable"))
     return images
+
+
+def _video_frames(entry: Any, notes: list[str]) -> list[Image.Image]:
+    """The sampled frames of the row's video as training sees them (the one video decoder), or none with a note."""
+    try:
+        return frames_from_array(load_video(entry).frames)
+    except VideoDecodeError as err:
+        notes.append(f"videos[0]: {err}; select_frames calls are not replayed")
+        return []
 
 
 class _RowReplay:
@@ -116,7 +121,7 @@ def sft_row_view(
     notes: list[str] = []
     images = _decode_all(list(row.get("images") or ()), "images", notes)
     videos = list(row.get("videos") or ())
-    frames = _decode_all(video_frames(videos[0]), "videos[0]", notes) if videos else []
+    frames = _video_frames(videos[0], notes) if videos else []
     walk = _RowReplay(config, images, frames)
     turns: list[Turn] = []
     next_image = 1

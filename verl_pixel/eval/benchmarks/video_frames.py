@@ -1,20 +1,20 @@
 """Sampling a fixed number of frames from a video file (PyAV) or a folder of frame images.
 
-Why PyAV: the Qwen / verl video paths need torchvision (or decord), which cannot be installed next to CPU torch
-here; ``av`` comes with verl. The frame indices follow MVBench's own evaluation (``get_index`` in the authors'
-``mvbench.ipynb``): the clip ``[start, end]`` seconds (the whole video without a bound) is cut into
-``num_segments`` equal segments and the middle frame of each is taken.
+Files are decoded by the project's one video decoder (:mod:`verl_pixel.data.videos`, PyAV). The frame indices
+follow MVBench's own evaluation (``get_index`` in the authors' ``mvbench.ipynb``): the clip ``[start, end]`` seconds
+(the whole video without a bound) is cut into ``num_segments`` equal segments and the middle frame of each is taken.
 """
 
 from __future__ import annotations
 
 import io
 from collections.abc import Sequence
-from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
+
+from verl_pixel.data.videos import decode_video_frames, probe_video_file
 
 FRAME_SUFFIXES = (".jpg", ".jpeg", ".png")
 JPEG_QUALITY = 95
@@ -47,47 +47,15 @@ def _jpeg(image: Image.Image) -> bytes:
     return buffer.getvalue()
 
 
-def _video_info(path: Path) -> tuple[int, float]:
-    """(frame count, fps) of the first video stream; counts by decoding when the container does not say."""
-    import av
-
-    with av.open(str(path)) as container:
-        stream = container.streams.video[0]
-        rate = stream.average_rate or stream.guessed_rate or Fraction(25)
-        count = stream.frames
-        if count <= 0:
-            count = sum(1 for _ in container.decode(stream))
-    return count, float(rate)
-
-
 def video_file_frames(path: Path, num_segments: int, bound: tuple[float, float] | None = None) -> list[bytes]:
-    """Sample ``num_segments`` frames of a video file as JPEG bytes.
+    """Sample ``num_segments`` frames of a video file as JPEG bytes (decoded by the one video decoder).
 
     Raises:
         ValueError: if the file cannot be decoded or has no frames.
     """
-    import av
-
-    try:
-        count, fps = _video_info(path)
-        if count <= 0:
-            raise ValueError("no frames")
-        wanted = segment_frame_indices(num_segments, count - 1, fps, bound)
-        needed = set(wanted)
-        decoded: dict[int, bytes] = {}
-        with av.open(str(path)) as container:
-            for index, frame in enumerate(container.decode(container.streams.video[0])):
-                if index in needed:
-                    decoded[index] = _jpeg(frame.to_image())
-                if index >= max(needed):
-                    break
-    except (av.error.FFmpegError, IndexError, ValueError, OSError) as err:
-        raise ValueError(f"cannot decode video {path}: {err}") from err
-    # The container's frame count can exceed what decodes; fall back to the last decoded frame.
-    last = max(decoded) if decoded else None
-    if last is None:
-        raise ValueError(f"cannot decode video {path}: no frames decoded")
-    return [decoded.get(index, decoded[last]) for index in wanted]
+    count, fps = probe_video_file(path)
+    wanted = segment_frame_indices(num_segments, count - 1, fps, bound)
+    return [_jpeg(frame) for frame in decode_video_frames(path, wanted)]
 
 
 def folder_frames(folder: Path, num_segments: int, fps: float, bound: tuple[float, float] | None = None) -> list[bytes]:
