@@ -88,8 +88,11 @@ def encode_video(processor, video, text="What happens?"):
     )  # fmt: skip
 
 
-def test_videos_generate_token_for_token_alone_and_batched_with_images(server, model, tiny_processor):
+def test_videos_generate_token_for_token_alone_and_batched_with_images(server, tiny_model_dir, tiny_processor):
     # (Before test_update_weights_copies_tensors..., which changes the shared server's weights.)
+    from transformers import AutoModelForImageTextToText
+
+    model = AutoModelForImageTextToText.from_pretrained(tiny_model_dir).eval()
     # 8 frames of 84x56 -> 112x56 (the video decoder), grid (4, 4, 8): 32 <|video_pad|>. A list's metadata says
     # 2 fps, so second_per_grid_ts is 1: model.generate places the video as verl's position_ids do.
     video = _video()

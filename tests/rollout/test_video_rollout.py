@@ -98,7 +98,7 @@ def test_video_select_frames_crop_answer_through_agent_loop_worker(rollouts, tin
     _check_positions(out.batch["position_ids"][0][:, valid], ids, video_pad, image_pad)
     assert _record(out) == TrajectoryRecord(
         mode=_record(out).mode, complied=True, ops_attempted=2, ops_succeeded=2, ops_failed=0, turns=3,
-        images_added=3, tool_visual_tokens=22, stop_reason=StopReason.ANSWERED, answer_text=FINAL,
+        images_added=3, tool_visual_tokens=22, stop_reason=StopReason.ANSWERED, answer_text=FINAL, video_input=True,
     )  # fmt: skip
 
 

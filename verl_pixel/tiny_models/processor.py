@@ -6,8 +6,9 @@ The Qwen2.5-VL subclass takes the PIL image processor and
 :class:`~verl_pixel.tiny_models.video_processor.Qwen2VLVideoProcessorPil` (no torchvision) as its video processor:
 it accepts that class where transformers expects a ``BaseVideoProcessor`` and restores it from
 ``processor_config.json`` itself (``AutoVideoProcessor`` needs torchvision). Everything else — placeholder
-expansion, ``second_per_grid_ts`` from the video metadata, ``mm_token_type_ids`` — is the stock class's. The Qwen3-VL
-subclass is image-only (``video_processor=None``).
+expansion, ``second_per_grid_ts`` (Qwen2.5-VL) or per-frame timestamps (Qwen3-VL) from the video metadata,
+``mm_token_type_ids`` — is the stock class's. The Qwen3-VL subclass does the same with
+:class:`~verl_pixel.tiny_models.video_processor.Qwen3VLVideoProcessorPil`.
 
 The classes keep the exact stock names because verl binds M-RoPE ``get_rope_index`` by the processor's class
 *name* (``verl.utils.tokenizer.hf_processor``). The saved model folder carries a one-line ``processing_*.py`` that
@@ -17,26 +18,26 @@ re-exports the class, so ``AutoProcessor.from_pretrained(folder, trust_remote_co
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from transformers.models.qwen2_5_vl.processing_qwen2_5_vl import Qwen2_5_VLProcessor as _StockQwen2_5_VLProcessor
 from transformers.models.qwen3_vl.processing_qwen3_vl import Qwen3VLProcessor as _StockQwen3VLProcessor
 from transformers.processing_utils import ProcessorMixin
 
-from verl_pixel.tiny_models.video_processor import Qwen2VLVideoProcessorPil
+from verl_pixel.tiny_models.video_processor import Qwen2VLVideoProcessorPil, Qwen3VLVideoProcessorPil
 
 VIDEO_PROCESSOR = "video_processor"
 
 
-class _ImageAndTokenizer(_StockQwen2_5_VLProcessor):
-    """Only to load the image processor and tokenizer the stock way (its signature has no video processor)."""
+class _TorchvisionFreeVideo:
+    """What both processors add to the stock class: the torchvision-free video processor, accepted and reloaded.
 
-    def __init__(self, image_processor: Any = None, tokenizer: Any = None, chat_template: str | None = None):
-        super().__init__(image_processor, tokenizer, None, chat_template=chat_template)
+    Subclasses name their video processor class and a stock-signature twin without a video processor, through which
+    transformers loads the image processor and tokenizer the stock way.
+    """
 
-
-class Qwen2_5_VLProcessor(_StockQwen2_5_VLProcessor):
-    """Qwen2.5-VL processor with the torchvision-free video processor."""
+    video_processor_class: ClassVar[type[Qwen2VLVideoProcessorPil]]
+    image_and_tokenizer: ClassVar[type[ProcessorMixin]]
 
     def __init__(
         self,
@@ -47,7 +48,7 @@ class Qwen2_5_VLProcessor(_StockQwen2_5_VLProcessor):
         **kwargs: Any,
     ):
         if video_processor is None or isinstance(video_processor, dict):
-            video_processor = Qwen2VLVideoProcessorPil.from_dict(video_processor)
+            video_processor = self.video_processor_class.from_dict(video_processor)
         super().__init__(
             image_processor=image_processor,
             tokenizer=tokenizer,
@@ -57,7 +58,7 @@ class Qwen2_5_VLProcessor(_StockQwen2_5_VLProcessor):
 
     def check_argument_for_proper_class(self, argument_name: str, argument: Any) -> Any:
         """Accept the torchvision-free video processor where transformers expects a ``BaseVideoProcessor``."""
-        if argument_name == VIDEO_PROCESSOR and isinstance(argument, Qwen2VLVideoProcessorPil):
+        if argument_name == VIDEO_PROCESSOR and isinstance(argument, self.video_processor_class):
             return type(argument)
         return super().check_argument_for_proper_class(argument_name, argument)
 
@@ -67,17 +68,31 @@ class Qwen2_5_VLProcessor(_StockQwen2_5_VLProcessor):
     ) -> list[Any]:
         """The image processor and tokenizer loaded the stock way; the video processor from ``processor_config``."""
         image_processor, tokenizer = ProcessorMixin._get_arguments_from_pretrained.__func__(
-            _ImageAndTokenizer, pretrained_model_name_or_path, processor_dict, **kwargs
+            cls.image_and_tokenizer, pretrained_model_name_or_path, processor_dict, **kwargs
         )
         video_config = (processor_dict or {}).get(VIDEO_PROCESSOR)
-        return [image_processor, tokenizer, Qwen2VLVideoProcessorPil.from_dict(video_config)]
+        return [image_processor, tokenizer, cls.video_processor_class.from_dict(video_config)]
 
 
-class Qwen3VLProcessor(_StockQwen3VLProcessor):
-    """Qwen3-VL processor without a video processor (images only); adds ``mm_token_type_ids`` like the stock one."""
+class _Qwen25ImageAndTokenizer(_StockQwen2_5_VLProcessor):
+    def __init__(self, image_processor: Any = None, tokenizer: Any = None, chat_template: str | None = None):
+        super().__init__(image_processor, tokenizer, None, chat_template=chat_template)
 
-    def __init__(self, image_processor: Any = None, tokenizer: Any = None, chat_template: str | None = None, **kwargs):
-        kwargs.pop("video_processor", None)
-        super().__init__(
-            image_processor=image_processor, tokenizer=tokenizer, video_processor=None, chat_template=chat_template
-        )
+
+class _Qwen3ImageAndTokenizer(_StockQwen3VLProcessor):
+    def __init__(self, image_processor: Any = None, tokenizer: Any = None, chat_template: str | None = None):
+        super().__init__(image_processor, tokenizer, None, chat_template=chat_template)
+
+
+class Qwen2_5_VLProcessor(_TorchvisionFreeVideo, _StockQwen2_5_VLProcessor):
+    """Qwen2.5-VL processor with the torchvision-free video processor."""
+
+    video_processor_class = Qwen2VLVideoProcessorPil
+    image_and_tokenizer = _Qwen25ImageAndTokenizer
+
+
+class Qwen3VLProcessor(_TorchvisionFreeVideo, _StockQwen3VLProcessor):
+    """Qwen3-VL processor with the torchvision-free video processor; adds ``mm_token_type_ids`` like the stock one."""
+
+    video_processor_class = Qwen3VLVideoProcessorPil
+    image_and_tokenizer = _Qwen3ImageAndTokenizer

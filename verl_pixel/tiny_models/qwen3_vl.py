@@ -4,8 +4,10 @@ The architecture is transformers' ``Qwen3VLForConditionalGeneration`` built from
 (``mrope_interleaved``), DeepStack (a vision layer's features added into the first decoder layers), 16-px patches
 merged 2x2, learned position embeddings interpolated to each image's grid. The tokenizer carries Qwen3's special and
 added tokens in Qwen3's id order; the image processor is the PIL one with Qwen3-VL's settings (patch 16, mean and
-std 0.5, smallest image 65536 px as the released ``preprocessor_config.json``); the chat template is the package's
-Qwen3-VL template. The folder loads with ``AutoProcessor.from_pretrained(folder, trust_remote_code=True)``,
+std 0.5, smallest image 65536 px as the released ``preprocessor_config.json``), the video processor the
+torchvision-free :class:`~verl_pixel.tiny_models.video_processor.Qwen3VLVideoProcessorPil`; the chat template is
+the package's Qwen3-VL template. The folder loads with
+``AutoProcessor.from_pretrained(folder, trust_remote_code=True)``,
 ``AutoModelForImageTextToText.from_pretrained(folder)`` and verl's ``hf_tokenizer``/``hf_processor`` offline.
 """
 
@@ -28,10 +30,11 @@ from verl_pixel.ops.config import ORIGINAL_MAX_TOKENS, QWEN3_VL_FACTOR, QWEN3_VL
 from verl_pixel.tiny_models.folder import cache_root, cached_build, write_remote_processor
 from verl_pixel.tiny_models.processor import Qwen3VLProcessor
 from verl_pixel.tiny_models.tokenizer import build_tokenizer
+from verl_pixel.tiny_models.video_processor import Qwen3VLVideoProcessorPil
 
 logger = logging.getLogger(__name__)
 
-_BUILD_VERSION = 1  # bump when the recipe changes, so cached folders are rebuilt
+_BUILD_VERSION = 2  # bump when the recipe changes, so cached folders are rebuilt (2: video processor)
 QWEN3_VL_IMAGE_MEAN_STD = (0.5, 0.5, 0.5)  # Qwen3-VL's preprocessor_config.json image_mean / image_std
 
 
@@ -55,6 +58,10 @@ class TinyQwen3VLSpec:
     deepstack_visual_indexes: tuple[int, ...] = (0,)
     max_pixels: int = ORIGINAL_MAX_TOKENS * QWEN3_VL_FACTOR**2
     min_pixels: int = QWEN3_VL_MIN_PIXELS
+    # The video processor's bounds on a whole clip (Qwen3-VL's rule), wide: frames arrive sized by the video
+    # decoder (qwen_vl_utils' rules) and are not resized again.
+    video_min_pixels: int = 4096
+    video_max_pixels: int = 24576 * QWEN3_VL_FACTOR**2
     seed: int = 0
 
     def fingerprint(self) -> str:
@@ -132,7 +139,8 @@ def build_tiny_qwen3vl(out_dir: str | os.PathLike, spec: TinyQwen3VLSpec | None 
         image_mean=list(QWEN3_VL_IMAGE_MEAN_STD),
         image_std=list(QWEN3_VL_IMAGE_MEAN_STD),
     )
-    processor = Qwen3VLProcessor(image_processor=image_processor, tokenizer=tokenizer, chat_template=template)
+    video_processor = Qwen3VLVideoProcessorPil(min_pixels=spec.video_min_pixels, max_pixels=spec.video_max_pixels)
+    processor = Qwen3VLProcessor(image_processor, tokenizer, video_processor, chat_template=template)
 
     torch.manual_seed(spec.seed)
     model = Qwen3VLForConditionalGeneration(_model_config(spec, ids))

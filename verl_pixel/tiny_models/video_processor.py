@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import os
 from typing import Any, ClassVar
 
@@ -29,9 +30,9 @@ from transformers.image_utils import OPENAI_CLIP_MEAN, OPENAI_CLIP_STD
 from transformers.utils import PushToHubMixin
 from transformers.video_utils import make_batched_metadata, make_batched_videos
 
+from verl_pixel.ops.config import MAX_ASPECT_RATIO
 from verl_pixel.ops.resize import fit_to_budget
 
-VIDEO_PROCESSOR_TYPE = "Qwen2VLVideoProcessorPil"
 _CHANNELS = (1, 3, 4)
 
 
@@ -101,8 +102,7 @@ class Qwen2VLVideoProcessorPil(PushToHubMixin):
     def _patches(self, video: np.ndarray) -> tuple[np.ndarray, list[int]]:
         """One video's flattened patches and its ``[grid_t, grid_h, grid_w]`` (Qwen2VLVideoProcessor._preprocess)."""
         height, width = video.shape[-2:]
-        factor = self.patch_size * self.merge_size
-        new_width, new_height = fit_to_budget((width, height), factor, self.min_pixels, self.max_pixels)
+        new_height, new_width = self._target_size(video.shape[0], height, width)
         frames = video.astype(np.float32)
         if (new_height, new_width) != (height, width):
             # torchvision's tensor resize is this interpolate call; uint8 input is rounded back to uint8 as it does
@@ -136,11 +136,17 @@ class Qwen2VLVideoProcessorPil(PushToHubMixin):
             (num_frames // self.temporal_patch_size) * (new_height // self.patch_size) * (new_width // self.patch_size)
         )
 
+    def _target_size(self, num_frames: int, height: int, width: int) -> tuple[int, int]:
+        """Qwen2-VL: each frame's ``smart_resize`` under ``min_pixels`` / ``max_pixels``."""
+        new_width, new_height = fit_to_budget((width, height), self.patch_size * self.merge_size, self.min_pixels,
+                                              self.max_pixels)  # fmt: skip
+        return new_height, new_width
+
     def to_dict(self) -> dict[str, Any]:
         """The constructor arguments, with the type name (saved in ``processor_config.json``)."""
         keys = ("min_pixels", "max_pixels", "patch_size", "temporal_patch_size", "merge_size", "image_mean")
         out = {key: getattr(self, key) for key in (*keys, "image_std", "rescale_factor")}
-        return {**out, "video_processor_type": VIDEO_PROCESSOR_TYPE}
+        return {**out, "video_processor_type": type(self).__name__}
 
     def to_json_string(self) -> str:
         """JSON of :meth:`to_dict`."""
@@ -168,3 +174,47 @@ def _to_tchw(video: Any) -> np.ndarray:
     if array.shape[1] == 1:
         return np.repeat(array, 3, axis=1)
     return array[:, :3]
+
+
+QWEN3_VL_MEAN_STD = (0.5, 0.5, 0.5)
+
+
+class Qwen3VLVideoProcessorPil(Qwen2VLVideoProcessorPil):
+    """Qwen3-VL video patches without torchvision: transformers' ``Qwen3VLVideoProcessor`` arithmetic.
+
+    It differs from Qwen2-VL's in its defaults (16-px patches, mean and std 0.5, 128 to 768 tokens of 32x32 px) and
+    in its resize rule: ``min_pixels`` / ``max_pixels`` bound the whole clip, ``t_bar * h * w`` with the frame count
+    rounded up to the temporal patch (``smart_resize`` of ``video_processing_qwen3_vl.py``, written out here because
+    that module imports torchvision).
+    """
+
+    def __init__(
+        self,
+        min_pixels: int = 128 * 32 * 32,
+        max_pixels: int = 768 * 32 * 32,
+        patch_size: int = 16,
+        image_mean: list[float] | tuple[float, ...] = QWEN3_VL_MEAN_STD,
+        image_std: list[float] | tuple[float, ...] = QWEN3_VL_MEAN_STD,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(min_pixels, max_pixels, patch_size, image_mean=image_mean, image_std=image_std, **kwargs)
+
+    def _target_size(self, num_frames: int, height: int, width: int) -> tuple[int, int]:
+        factor = self.patch_size * self.merge_size
+        if height < factor or width < factor:
+            raise ValueError(f"height:{height} or width:{width} must be larger than factor:{factor}")
+        if max(height, width) / min(height, width) > MAX_ASPECT_RATIO:
+            raise ValueError(
+                f"absolute aspect ratio must be smaller than 200, got {max(height, width) / min(height, width)}"
+            )
+        h_bar, w_bar = round(height / factor) * factor, round(width / factor) * factor
+        t_bar = math.ceil(num_frames / self.temporal_patch_size) * self.temporal_patch_size
+        if t_bar * h_bar * w_bar > self.max_pixels:
+            beta = math.sqrt((num_frames * height * width) / self.max_pixels)
+            h_bar = max(factor, math.floor(height / beta / factor) * factor)
+            w_bar = max(factor, math.floor(width / beta / factor) * factor)
+        elif t_bar * h_bar * w_bar < self.min_pixels:
+            beta = math.sqrt(self.min_pixels / (num_frames * height * width))
+            h_bar = math.ceil(height * beta / factor) * factor
+            w_bar = math.ceil(width * beta / factor) * factor
+        return h_bar, w_bar
