@@ -71,11 +71,18 @@ def test_greedy_generate_matches_model_generate_token_for_token(family_server, f
     assert torch.allclose(torch.tensor(out.log_probs[:n]), expected, atol=1e-4)
 
 
-def _video(colour_step: int = 10):
+def _video(colour_step: int = 10, patch_size: int = 14):
     from verl_pixel.data.videos import load_video
 
     frames = [Image.new("RGB", (84, 56), (colour_step * i, 100, 60)) for i in range(8)]
-    return load_video({"video": frames, "min_pixels": 4 * 28 * 28, "max_pixels": 16 * 28 * 28})
+    factor = 2 * patch_size
+    item = {"video": frames, "min_pixels": 4 * factor**2, "max_pixels": 16 * factor**2}
+    return load_video(item, image_patch_size=patch_size)
+
+
+# 8 frames of 84x56 at 4 to 16 tokens: Qwen2.5-VL 112x56 (fetch_image's factor 56), grid (4, 4, 8), 32 pads;
+# Qwen3-VL 64x64 (factor 64), grid (4, 4, 4), 16 pads in 4 timestamped blocks.
+VIDEO_GRIDS = {"qwen2_5_vl": [[4, 4, 8]], "qwen3_vl": [[4, 4, 4]]}
 
 
 def encode_video(processor, video, text="What happens?"):
@@ -88,18 +95,18 @@ def encode_video(processor, video, text="What happens?"):
     )  # fmt: skip
 
 
-def test_videos_generate_token_for_token_alone_and_batched_with_images(server, tiny_model_dir, tiny_processor):
-    # (Before test_update_weights_copies_tensors..., which changes the shared server's weights.)
-    from transformers import AutoModelForImageTextToText
-
-    model = AutoModelForImageTextToText.from_pretrained(tiny_model_dir).eval()
-    # 8 frames of 84x56 -> 112x56 (the video decoder), grid (4, 4, 8): 32 <|video_pad|>. A list's metadata says
-    # 2 fps, so second_per_grid_ts is 1: model.generate places the video as verl's position_ids do.
-    video = _video()
-    enc = encode_video(tiny_processor, video)
-    assert enc["video_grid_thw"].tolist() == [[4, 4, 8]] and enc["second_per_grid_ts"].tolist() == [1.0]
+def test_videos_generate_token_for_token_alone_and_batched_with_images(
+    family, family_server, family_model, family_processor
+):
+    server, model, processor = family_server, family_model, family_processor
+    # A list's metadata says 2 fps: Qwen2.5-VL's second_per_grid_ts is 1, so model.generate places the video as
+    # verl's position_ids do (verl passes none); Qwen3-VL places each frame by itself.
+    video = _video(patch_size=processor.image_processor.patch_size)
+    enc = encode_video(processor, video)
+    assert enc["video_grid_thw"].tolist() == VIDEO_GRIDS[family]
+    assert enc.get("second_per_grid_ts", torch.ones(1)).tolist() == [1.0]
     ref = model.generate(**enc, max_new_tokens=10, do_sample=False)[0, enc["input_ids"].shape[1] :].tolist()
-    image_enc, image = encode(tiny_processor, (112, 112))
+    image_enc, image = encode(processor, (112, 112))
     image_ref = model.generate(**image_enc, max_new_tokens=10, do_sample=False)[0, image_enc["input_ids"].shape[1] :]
     ids = enc["input_ids"][0].tolist()
     assert asyncio.run(server.generate(ids, GREEDY, "v", video_data=[video])).token_ids == ref

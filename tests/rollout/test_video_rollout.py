@@ -176,3 +176,52 @@ def test_select_frames_on_an_image_row_gets_the_existing_message(rollouts, tiny_
     out, _ = rollouts.batch([call("select_frames", target_frames=[1]), FINAL], [image_prompt([scene()], "?")], [0])
     (tool,) = [t for m, t in _segments(out, tiny_tokenizer) if m == 0]
     assert "select_frames works on a video and this conversation has none; use crop_image" in tool
+
+
+def test_qwen3_vl_video_row_with_frame_timestamps_through_agent_loop_worker(processor_of, tiny_model_of):
+    """Qwen3-VL: the video is one block of frames, each with its timestamp, each its own M-RoPE block.
+
+    8 frames of 84x56 at ``min_pixels`` 4 and ``max_pixels`` 16 tokens of 32x32: fetch_image's factor is 64
+    (qwen_vl_utils passes 2 x 16 x 2), 84x56 -> 64x64, kept by the video budget: grid (4, 4, 4), 4 temporal
+    patches of 2 x 2 merged tokens. Qwen3-VL's processor writes each temporal patch as ``<t seconds>`` and its own
+    vision block; t is the mean time of the patch's 2 frames at qwen_vl_utils' list rate of 2 fps: 0.25 s ->
+    "0.2", 1.25 -> "1.2", ... The selected frames 3 and 7 are 64x64, below Qwen3-VL's 65536-px minimum: 256x256,
+    grid (1, 16, 16), 64 pads. transformers' Qwen3-VL ``get_rope_index``: every frame and image block starts at the
+    next text position q with t = q, h = q + row, w = q + column; the text after it resumes at q + max(h, w) / 2.
+    """
+    from verl_pixel.testing.agent_harness import Rollouts
+
+    processor = processor_of("qwen3_vl")
+    tokenizer = processor.tokenizer
+    rollouts = Rollouts(tiny_model_of("qwen3_vl"), tokenizer, ["data.image_patch_size=16"])
+    frames = [Image.new("RGB", (84, 56), (10 * i, 100, 200 - 10 * i)) for i in range(1, 9)]
+    select = "Frames." + call("select_frames", target_frames=[3, 7])
+    prompt = video_prompt(frames, "Which digit?", min_pixels=4 * 32 * 32, max_pixels=16 * 32 * 32)
+    out, server = rollouts.batch([select, FINAL], [prompt], [0])
+    assert [m for m, _ in _segments(out, tokenizer)] == [1, 0, 1]
+    inputs = out.non_tensor_batch["multi_modal_inputs"][0]
+    assert inputs["video_grid_thw"].tolist() == [[4, 4, 4]]
+    assert inputs["image_grid_thw"].tolist() == [[1, 16, 16]] * 2
+    frames_sent, metadata = server.calls[-1].videos[0]
+    assert tuple(frames_sent.shape) == (8, 3, 64, 64) and metadata["fps"] == 2.0
+    assert [im.size for im in server.calls[-1].images] == [(256, 256)] * 2
+    valid = out.batch["attention_mask"][0].bool()
+    ids = out.batch["input_ids"][0][valid].tolist()
+    text = tokenizer.decode(ids)
+    stamps = "".join(
+        f"<{t} seconds><|vision_start|>{'<|video_pad|>' * 4}<|vision_end|>" for t in ("0.2", "1.2", "2.2", "3.2")
+    )
+    assert f"<|vision_start|>{stamps}<|vision_end|>Which digit?" in text
+    assert "Images 1 to 2: frames 3, 7 of the video (256x256 each)." in text
+    video_pad, image_pad = (tokenizer.convert_tokens_to_ids(t) for t in ("<|video_pad|>", "<|image_pad|>"))
+    blocks = [(first, token, length) for first, token, length in _runs(ids) if token in (video_pad, image_pad)]
+    assert [(token, length) for _, token, length in blocks] == [(video_pad, 4)] * 4 + [(image_pad, 64)] * 2
+    rope = out.batch["position_ids"][0][1:, valid]
+    for first, _, length in blocks:
+        side = 2 if length == 4 else 8  # merged tokens per row
+        q0 = int(rope[0, first - 1]) + 1
+        block = rope[:, first : first + length]
+        assert block[0].tolist() == [q0] * length
+        assert block[1].tolist() == [q0 + k // side for k in range(length)]
+        assert block[2].tolist() == [q0 + k % side for k in range(length)]
+        assert rope[:, first + length].tolist() == [q0 + side] * 3

@@ -167,14 +167,20 @@ def _load_seeds(args: argparse.Namespace) -> list[SeedAnnotation]:
 
 def _synthesis_config(args: argparse.Namespace) -> Any:
     from verl_pixel.data.synthesis_config import SynthesisConfig
+    from verl_pixel.data.video_sampling import VideoBudget
     from verl_pixel.model_family import family_spec
+    from verl_pixel.ops.config import VIDEO_FRAME_MAX_TOKENS
 
     ops_overrides: dict[str, Any] = {"output_style": args.output_style}
     if args.crop_max_pixels:
         ops_overrides["crop_max_pixels"] = args.crop_max_pixels
     shares = {name: getattr(args, name) for name in _SHARE_FLAGS if getattr(args, name) is not None}
-    ops = family_spec(args.family).ops_config(**ops_overrides)
-    return SynthesisConfig(seed=args.seed, ops=ops, input_max_pixels=args.input_max_pixels, **shares)
+    spec = family_spec(args.family)
+    video = VideoBudget(max_pixels=spec.pixels(VIDEO_FRAME_MAX_TOKENS))  # Pixel Reasoner's 512 tokens, family units
+    return SynthesisConfig(
+        seed=args.seed, ops=spec.ops_config(**ops_overrides), input_max_pixels=args.input_max_pixels, video=video,
+        **shares,
+    )  # fmt: skip
 
 
 def _writer(args: argparse.Namespace, seed: int) -> Any:
