@@ -57,14 +57,14 @@ def _video_sample(folder):
     """Synthesized trajectories of 8 video questions drawn like the seed sample's: 4 to train on, 4 to validate."""
     from verl_pixel.data.parquet_io import write_sft_parquet
     from verl_pixel.data.seed_sample import SeedSampleSpec, load_seed_sample
-    from verl_pixel.data.smoke_sample import SMOKE_INPUT_MAX_PIXELS, SMOKE_VIDEO
+    from verl_pixel.data.smoke_sample import SMOKE_INPUT_TOKENS, smoke_pixels, smoke_video
     from verl_pixel.data.synthesis_config import SynthesisConfig
     from verl_pixel.data.synthesize import synthesize
 
     seeds = load_seed_sample(folder / "seed_sample", SeedSampleSpec(n_images=0, n_videos=8))
     config = SynthesisConfig(
-        seed=0, input_max_pixels=SMOKE_INPUT_MAX_PIXELS, video=SMOKE_VIDEO, video_single_pass=0.5,
-        video_reselect=0.5, text_only=0.0,
+        seed=0, input_max_pixels=smoke_pixels("qwen2_5_vl", SMOKE_INPUT_TOKENS), video=smoke_video(),
+        video_single_pass=0.5, video_reselect=0.5, text_only=0.0,
     )  # fmt: skip
     rows = synthesize(seeds, config).rows
     return write_sft_parquet(rows[:4], folder / "sft_train.parquet"), write_sft_parquet(
