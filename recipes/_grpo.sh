@@ -23,9 +23,17 @@
 #   OUTPUT_DIR            [$PWD/outputs/$PROJECT_NAME/$EXPERIMENT_NAME] checkpoints and the run's tool YAML;
 #                         must be on storage every node can read when NNODES > 1
 #   PROJECT_NAME [verl_pixel], EXPERIMENT_NAME [<qwen25vl7b|qwen3vl8b>_<recipe>]
-#   NNODES [1], NGPUS_PER_NODE [8]   more than one node: start a Ray cluster first (ray start) and export RAY_ADDRESS
-#   ROLLOUT [vllm]        vllm | sglang
-#   ROLLOUT_TP [2], ROLLOUT_GPU_MEM_UTIL [0.6]
+#   NNODES [1], NGPUS_PER_NODE [8; CPU mode 1]   more than one node: start a Ray cluster first (ray start) and export
+#                         RAY_ADDRESS
+#   ROLLOUT [vllm; CPU mode hf]  vllm | sglang | hf. sglang needs `pip install "verl-pixel[gpu-sglang]"`; pixel_agent
+#                         bans vision placeholders from its sampling (verl does so for vLLM only). hf: verl-pixel's
+#                         transformers backend (debugging; the CPU mode's only choice)
+#   ROLLOUT_TP [2; CPU mode 1], ROLLOUT_GPU_MEM_UTIL [0.6]
+#   LOGGER [file]         verl loggers besides console, comma-separated: file (metrics as JSON lines under
+#                         $OUTPUT_DIR/logs, or VERL_FILE_LOGGER_PATH), tensorboard, wandb (needs a key or WANDB_MODE)
+#   FILTER_WORKERS [CPUs, at most 32]  processes of verl's overlong-prompt filter (data.filter_overlong_prompts_workers)
+#   PLATFORM [gpu]        gpu: refuses VERL_PLATFORM=cpu in the environment; cpu: the recipe's CPU mode for tiny models
+#                         (`verl-pixel smoke`): VERL_PLATFORM=cpu, the hf rollout and `verl-pixel cpu-overrides grpo`
 #   TRAIN_BATCH_SIZE      prompts per step [the preset's, else per recipe]; x rollout.n trajectories
 #   PPO_MINI_BATCH_SIZE   prompts per optimizer step [the preset's, else per recipe]
 #   MAX_PROMPT_LENGTH [4096], MAX_RESPONSE_LENGTH [8192]  the response holds every turn, tool images included
@@ -53,6 +61,8 @@ PRESET=${PRESET:-verl_pixel}
 
 # shellcheck source=_lib.sh
 source "$RECIPE_DIR/_lib.sh"
+PLATFORM=${PLATFORM:-gpu}
+pixel_platform "$PLATFORM" grpo  # refuses VERL_PLATFORM=cpu on GPU; sets PLATFORM_OVERRIDES
 pixel_model_family "$MODEL_FAMILY" "$MODEL_PATH"  # sets FAMILY and FAMILY_* (template, patch size, budgets)
 pixel_preset "$PRESET" grpo  # sets PRESET_* (tool fields, overrides, defaults, what verl cannot express)
 case "$FAMILY" in
@@ -65,10 +75,15 @@ EXPERIMENT_NAME=${EXPERIMENT_NAME:-${MODEL_TAG}_$CONFIG_NAME}
 OUTPUT_DIR=${OUTPUT_DIR:-$PWD/outputs/$PROJECT_NAME/$EXPERIMENT_NAME}
 
 NNODES=${NNODES:-1}
+if [[ "$PLATFORM" == cpu ]]; then
+    NGPUS_PER_NODE=${NGPUS_PER_NODE:-1} ROLLOUT=${ROLLOUT:-hf} ROLLOUT_TP=${ROLLOUT_TP:-1}
+fi
 NGPUS_PER_NODE=${NGPUS_PER_NODE:-8}
 ROLLOUT=${ROLLOUT:-vllm}
 ROLLOUT_TP=${ROLLOUT_TP:-2}
 ROLLOUT_GPU_MEM_UTIL=${ROLLOUT_GPU_MEM_UTIL:-0.6}
+LOGGER=${LOGGER:-file}
+FILTER_WORKERS=${FILTER_WORKERS:-$(pixel_filter_workers)}
 
 : "${DEFAULT_TRAIN_BATCH_SIZE:?the recipe must set DEFAULT_TRAIN_BATCH_SIZE}"
 : "${DEFAULT_PPO_MINI_BATCH_SIZE:?the recipe must set DEFAULT_PPO_MINI_BATCH_SIZE}"
@@ -88,9 +103,10 @@ FILTER_GROUPS=${FILTER_GROUPS:-}
 CHAT_TEMPLATE=${CHAT_TEMPLATE:-$FAMILY_CHAT_TEMPLATE}
 
 pixel_grpo() {
-    case "$ROLLOUT" in
-        vllm | sglang) ;;
-        *) pixel_die "ROLLOUT=$ROLLOUT: use vllm or sglang" ;;
+    case "$PLATFORM/$ROLLOUT" in
+        gpu/vllm | gpu/sglang | */hf) ;;
+        cpu/*) pixel_die "ROLLOUT=$ROLLOUT needs GPUs: the CPU mode (PLATFORM=cpu) rolls out with hf" ;;
+        *) pixel_die "ROLLOUT=$ROLLOUT: use vllm, sglang or hf" ;;
     esac
     local filter=() preset=() override
     case "$FILTER_GROUPS" in
@@ -109,6 +125,7 @@ pixel_grpo() {
         ${PRESET_TOOL_SETTINGS[@]+"${PRESET_TOOL_SETTINGS[@]}"}
     pixel_log "model family $FAMILY, preset $PRESET; tool config with this run's budgets: $tools_yaml"
     pixel_preset_template "$template" "$PRESET" "$CHAT_TEMPLATE"
+    export VERL_FILE_LOGGER_ROOT=${VERL_FILE_LOGGER_ROOT:-$OUTPUT_DIR/logs}  # where LOGGER=file writes
     template_override=$(pixel_text_override actor_rollout_ref.model.custom_chat_template "$template")
 
     local cmd=(
@@ -139,7 +156,10 @@ pixel_grpo() {
         "trainer.save_freq=$SAVE_FREQ"
         "trainer.test_freq=$TEST_FREQ"
         ${preset[@]+"${preset[@]}"}
+        "$(pixel_logger_override "$LOGGER")"
+        "data.filter_overlong_prompts_workers=$FILTER_WORKERS"
         ${filter[@]+"${filter[@]}"}
+        ${PLATFORM_OVERRIDES[@]+"${PLATFORM_OVERRIDES[@]}"}
         "$@"
     )
     pixel_run "${cmd[@]}"

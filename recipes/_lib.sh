@@ -15,6 +15,57 @@ pixel_die() {
     exit 1
 }
 
+# Decide the platform the trainer runs on and set PLATFORM_OVERRIDES. Usage: pixel_platform gpu|cpu grpo|sft
+# gpu (the recipes' purpose): refuse VERL_PLATFORM=cpu in the environment. verl reads it in every process (torchrun
+# ranks, Ray workers), so a shell left with the quick start's `export VERL_PLATFORM=cpu` would otherwise train a 7B
+# model on verl-pixel's CPU platform instead of failing. cpu (the recipes' CPU mode, for tiny models: `verl-pixel
+# smoke` on a machine without GPUs): select that platform and add the overrides it needs (`verl-pixel cpu-overrides`,
+# verl_pixel/platform/cpu.py), after the recipe's own settings and before the user's.
+pixel_platform() {
+    local selected=${VERL_PLATFORM:-} overrides
+    selected=${selected,,}
+    selected=${selected//[[:space:]]/}
+    # Used by the recipes (and named for shellcheck, which sees this file alone).
+    # shellcheck disable=SC2034
+    PLATFORM_OVERRIDES=()
+    case "$1" in
+        gpu)
+            if [[ "$selected" == cpu ]]; then
+                pixel_die "VERL_PLATFORM=cpu is set in this shell (the quick start's setting?): verl would run this GPU" \
+                    "recipe on verl-pixel's CPU platform. Run 'unset VERL_PLATFORM' (PLATFORM=cpu is the recipe's CPU" \
+                    "mode, for tiny models only)"
+            fi
+            ;;
+        cpu)
+            overrides=$("$PYTHON" -m verl_pixel.cli cpu-overrides "$2") || pixel_die "cannot read the CPU overrides"
+            # shellcheck disable=SC2034
+            mapfile -t PLATFORM_OVERRIDES <<<"$overrides"
+            export VERL_PLATFORM=cpu
+            ;;
+        *) pixel_die "PLATFORM=$1: use gpu (default) or cpu" ;;
+    esac
+}
+
+# Print the trainer.logger override: console plus LOGGER, a comma-separated list of verl loggers (file, tensorboard,
+# wandb, mlflow, ...). The recipes default to LOGGER=file: verl's own default, [console, wandb], raises or hangs in
+# wandb.init on a cluster without a wandb key or without internet. LOGGER=wandb (or wandb,file) turns wandb on.
+pixel_logger_override() {
+    local loggers=console name
+    local IFS=,
+    for name in $1; do
+        [[ -z "$name" || "$name" == console ]] || loggers+=",$name"
+    done
+    printf 'trainer.logger=[%s]' "$loggers"
+}
+
+# Print how many processes verl's overlong-prompt filter should use: the CPUs this process may run on, at most 32.
+# verl's config defaults to 1, which renders and processes every image row in a single process before step 0.
+pixel_filter_workers() {
+    local cpus
+    cpus=$(nproc 2>/dev/null || echo 1)
+    echo $((cpus > 32 ? 32 : cpus))
+}
+
 # Resolve the model family and set FAMILY (qwen2_5_vl | qwen3_vl) and its settings FAMILY_CHAT_TEMPLATE,
 # FAMILY_PATCH_SIZE, FAMILY_FACTOR, FAMILY_COORDINATES, FAMILY_MIN_PIXELS, FAMILY_IMAGE_MAX_PIXELS,
 # FAMILY_CROP_MAX_PIXELS, FAMILY_FRAME_MAX_PIXELS (verl_pixel/model_family.py, the one place they are defined).

@@ -24,6 +24,10 @@
 #   MAX_LENGTH [16384]    longest conversation in tokens, images included; longer rows are an error
 #   MAX_TOKEN_LEN_PER_GPU [16384]  dynamic micro-batching budget; >= MAX_LENGTH
 #   SP_SIZE [1]           Ulysses sequence parallel size
+#   LOGGER [file]         verl loggers besides console, comma-separated: file (metrics as JSON lines under
+#                         $OUTPUT_DIR/logs, or VERL_FILE_LOGGER_PATH), tensorboard, wandb (needs a key or WANDB_MODE)
+#   PLATFORM [gpu]        gpu: refuses VERL_PLATFORM=cpu in the environment; cpu: the recipe's CPU mode for tiny models
+#                         (`verl-pixel smoke`): VERL_PLATFORM=cpu and `verl-pixel cpu-overrides sft`
 #   CHAT_TEMPLATE [the family's: qwen2_5_vl_tools.jinja | qwen3_vl_tools.jinja]  a template shipped in
 #                         verl_pixel/configs/chat_templates
 #   PYTHON [python3], DRY_RUN [0]
@@ -35,6 +39,8 @@
 
 # shellcheck source=_lib.sh
 source "$RECIPE_DIR/_lib.sh"
+PLATFORM=${PLATFORM:-gpu}
+pixel_platform "$PLATFORM" sft  # refuses VERL_PLATFORM=cpu on GPU; sets PLATFORM_OVERRIDES
 
 PRESET=${PRESET:-verl_pixel}
 pixel_preset "$PRESET" sft  # sets PRESET_* (overrides, defaults, what verl cannot express)
@@ -46,6 +52,7 @@ PROJECT_NAME=${PROJECT_NAME:-verl_pixel}
 EXPERIMENT_NAME=${EXPERIMENT_NAME:-$DEFAULT_EXPERIMENT_NAME}
 OUTPUT_DIR=${OUTPUT_DIR:-$PWD/outputs/$PROJECT_NAME/$EXPERIMENT_NAME}
 NNODES=${NNODES:-1}
+[[ "$PLATFORM" != cpu ]] || NGPUS_PER_NODE=${NGPUS_PER_NODE:-1}
 NGPUS_PER_NODE=${NGPUS_PER_NODE:-8}
 NODE_RANK=${NODE_RANK:-0}
 MASTER_ADDR=${MASTER_ADDR:-127.0.0.1}
@@ -55,6 +62,7 @@ MICRO_BATCH_SIZE_PER_GPU=${MICRO_BATCH_SIZE_PER_GPU:-1}
 MAX_LENGTH=${MAX_LENGTH:-16384}
 MAX_TOKEN_LEN_PER_GPU=${MAX_TOKEN_LEN_PER_GPU:-16384}
 SP_SIZE=${SP_SIZE:-1}
+LOGGER=${LOGGER:-file}
 
 pixel_model_family "$MODEL_FAMILY" "$MODEL_PATH"  # sets FAMILY_* (and stops on a MODEL_PATH of another family)
 CHAT_TEMPLATE=${CHAT_TEMPLATE:-$FAMILY_CHAT_TEMPLATE}
@@ -74,6 +82,7 @@ pixel_sft() {
     template="$OUTPUT_DIR/chat_template.jinja"
     pixel_preset_template "$template" "$PRESET" "$CHAT_TEMPLATE"
     template_override=$(pixel_text_override model.custom_chat_template "$template")
+    export VERL_FILE_LOGGER_ROOT=${VERL_FILE_LOGGER_ROOT:-$OUTPUT_DIR/logs}  # where LOGGER=file writes
 
     local cmd=(
         "$PYTHON" -m torch.distributed.run "${launch[@]}" --nproc_per_node="$NGPUS_PER_NODE"
@@ -95,6 +104,8 @@ pixel_sft() {
         "trainer.experiment_name=$EXPERIMENT_NAME"
         "trainer.default_local_dir=$OUTPUT_DIR/checkpoints"
         ${PRESET_OVERRIDES[@]+"${PRESET_OVERRIDES[@]}"}
+        "$(pixel_logger_override "$LOGGER")"
+        ${PLATFORM_OVERRIDES[@]+"${PLATFORM_OVERRIDES[@]}"}
         "$@"
     )
     pixel_run "${cmd[@]}"

@@ -5,6 +5,7 @@ Subcommands:
     tiny-model  build an offline tiny model (Qwen2.5-VL or Qwen3-VL: model + tokenizer + processor) into a folder
     model-family  print a model family's settings (template, patch size, coordinates, budgets) as shell lines
     preset      a peer preset's settings as shell lines, or its chat template for a family (for recipes)
+    cpu-overrides  print the overrides a GPU recipe takes in its CPU mode (PLATFORM=cpu), one per line
     quickstart  synthesize SFT data, verl's SFT trainer, then GRPO — on CPU with the tiny model, offline
     synthesize  operation-aware SFT trajectories from seed annotations
     prepare     seed sample, RL parquet, Pixel Reasoner SFT import
@@ -72,6 +73,13 @@ def _add_preset(sub: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=_preset)
 
 
+def _cpu_overrides(args: argparse.Namespace) -> int:
+    from verl_pixel.platform.cpu import CPU_OVERRIDES
+
+    print("\n".join(CPU_OVERRIDES[args.trainer]))
+    return 0
+
+
 def _quickstart(args: argparse.Namespace) -> int:
     from verl_pixel.quickstart.pipeline import format_report, run_quickstart
 
@@ -106,6 +114,9 @@ def build_parser() -> argparse.ArgumentParser:
     family.add_argument("--model", help="model folder or hub id (a folder is checked against --family)")
     family.set_defaults(func=_model_family)
     _add_preset(sub)
+    cpu = sub.add_parser("cpu-overrides", help="print the overrides of a GPU recipe's CPU mode (for recipes)")
+    cpu.add_argument("trainer", choices=("grpo", "sft"), help="which trainer's recipes")
+    cpu.set_defaults(func=_cpu_overrides)
     from verl_pixel.data.cli import add_parser as add_data_parsers
     from verl_pixel.eval.cli import add_parser as add_eval_parser
     from verl_pixel.viewer.cli import add_parser as add_view_parser

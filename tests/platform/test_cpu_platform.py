@@ -61,3 +61,24 @@ def test_unselected_platform_leaves_verl_untouched():
     proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=180)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.strip().splitlines()[-1] == "0"
+
+
+def test_the_recipes_cpu_overrides_are_the_quick_starts_cpu_settings():
+    """One set of CPU settings: the recipes' CPU mode (CPU_GRPO_OVERRIDES) agrees with configs/cpu/grpo_cpu.yaml."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from omegaconf import OmegaConf
+
+    from verl_pixel.configs import CONFIG_DIR
+    from verl_pixel.platform.cpu import CPU_GRPO_OVERRIDES
+
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(CONFIG_DIR / "cpu"), version_base=None):
+        config = compose(config_name="grpo_cpu")
+    parser = OverridesParser.create()
+    for text in CPU_GRPO_OVERRIDES:
+        override = parser.parse_override(text)
+        value = OmegaConf.select(config, override.key_or_group)
+        value = OmegaConf.to_container(value) if OmegaConf.is_config(value) else value
+        assert value == override.value(), text

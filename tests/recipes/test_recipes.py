@@ -62,8 +62,10 @@ class Launch:
 
 
 def recipe_env(tmp_path: Path, model_dir: Path, train: Path, val: Path | None, **extra: str) -> dict[str, str]:
+    # The suite runs under VERL_PLATFORM=cpu (conftest), which a GPU recipe refuses: a user's shell would not have it.
+    base = {key: value for key, value in os.environ.items() if key != "VERL_PLATFORM"}
     env = {
-        **os.environ,
+        **base,
         "DRY_RUN": "1",
         "PYTHON": sys.executable,
         "MODEL_PATH": str(model_dir),
@@ -663,6 +665,64 @@ def test_sglang_is_one_variable_away(grpo_env):
     launch = dry_run("grpo_adaptive", grpo_env(ROLLOUT="sglang"))
     checked = check_main_ppo(launch)
     assert checked.converted["rollout"].name == "sglang"
+
+
+# ------------------------------------------------------------------------------------- first run on a cluster
+
+
+@pytest.mark.parametrize("recipe", ALL_RECIPES)
+@pytest.mark.parametrize("value", ["cpu", " CPU "])
+def test_a_gpu_recipe_refuses_the_cpu_platform_left_in_the_environment(recipe, value, grpo_env, sft_env):
+    env = {**env_for(recipe, grpo_env, sft_env), "VERL_PLATFORM": value}
+    proc = run_recipe(recipe, env)
+    assert proc.returncode != 0 and proc.stdout == ""  # refused before the tool YAML or the command
+    assert "error: VERL_PLATFORM=cpu is set in this shell" in proc.stderr
+    assert "unset VERL_PLATFORM" in proc.stderr
+    assert not (Path(env["OUTPUT_DIR"]) / "pixel_tools.yaml").exists()
+
+
+@pytest.mark.parametrize("recipe", ALL_RECIPES)
+def test_recipes_log_to_console_and_a_file_and_wandb_is_one_variable_away(recipe, grpo_env, sft_env):
+    env = env_for(recipe, grpo_env, sft_env)
+    assert list(compose(dry_run(recipe, env)).trainer.logger) == ["console", "file"]  # verl's default has wandb
+    assert list(compose(dry_run(recipe, {**env, "LOGGER": "wandb"})).trainer.logger) == ["console", "wandb"]
+    both = compose(dry_run(recipe, {**env, "LOGGER": "console,tensorboard,file"})).trainer.logger
+    assert list(both) == ["console", "tensorboard", "file"]
+
+
+def test_overlong_prompt_filter_uses_the_nodes_cpus(grpo_env):
+    nproc = int(subprocess.run(["nproc"], capture_output=True, text=True, check=True).stdout)
+    config = compose(dry_run("grpo_curiosity", grpo_env()))
+    assert config.data.filter_overlong_prompts_workers == min(nproc, 32)
+    assert compose_base("ppo_trainer").data.filter_overlong_prompts_workers == 1  # verl's: one process
+    config = compose(dry_run("grpo_curiosity", grpo_env(FILTER_WORKERS="3")))
+    assert config.data.filter_overlong_prompts_workers == 3
+
+
+@pytest.mark.parametrize("recipe", GRPO_RECIPES)
+def test_grpo_uses_fused_kernels_like_verls_qwen25vl_example(recipe, checked_grpo):
+    _, checked = checked_grpo[recipe]
+    assert checked.converted["model"].use_fused_kernels is True
+    assert compose_base("ppo_trainer").actor_rollout_ref.model.use_fused_kernels is False  # verl's default
+
+
+def test_cpu_mode_selects_the_cpu_platform_the_hf_rollout_and_the_cpu_overrides(grpo_env, sft_env):
+    from verl_pixel.platform.cpu import CPU_GRPO_OVERRIDES, CPU_SFT_OVERRIDES
+
+    launch = dry_run("grpo_adaptive", grpo_env(PLATFORM="cpu"))
+    assert launch.overrides[-len(CPU_GRPO_OVERRIDES) :] == list(CPU_GRPO_OVERRIDES)
+    checked = check_main_ppo(launch)
+    rollout, model = checked.converted["rollout"], checked.converted["model"]
+    assert (rollout.name, rollout.tensor_model_parallel_size, rollout.dtype) == ("hf", 1, "float32")
+    assert (checked.config.trainer.device, checked.config.trainer.n_gpus_per_node) == ("cpu", 1)
+    assert not model.use_remove_padding and model.override_config["attn_implementation"] == "sdpa"
+    sft = dry_run(SFT_RECIPE, sft_env(PLATFORM="cpu"))
+    assert sft.overrides[-len(CPU_SFT_OVERRIDES) :] == list(CPU_SFT_OVERRIDES)
+    assert "--nproc_per_node=1" in sft.argv
+    config = compose(sft)
+    assert config.trainer.device == "cpu" and config.model.override_config.attn_implementation == "sdpa"
+    proc = run_recipe("grpo_adaptive", grpo_env(PLATFORM="cpu", ROLLOUT="vllm"))
+    assert proc.returncode != 0 and "ROLLOUT=vllm needs GPUs" in proc.stderr
 
 
 # --------------------------------------------------------------------------------------------------------- SFT

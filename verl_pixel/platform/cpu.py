@@ -15,7 +15,8 @@ When selected, :func:`activate` adds the two things a platform class alone canno
   is the only replaced verl function, and only under ``VERL_PLATFORM=cpu``.
 
 Config overrides verl still needs on CPU (flash-attention and CUDA-only paths) are listed in
-:data:`CPU_SFT_OVERRIDES`.
+:data:`CPU_SFT_OVERRIDES` and :data:`CPU_GRPO_OVERRIDES`; the GPU recipes take them in their CPU mode
+(``PLATFORM=cpu``, what ``verl-pixel smoke`` runs on a machine without GPUs) from ``verl-pixel cpu-overrides``.
 """
 
 from __future__ import annotations
@@ -37,13 +38,36 @@ from verl_pixel.constants import CPU_PLATFORM_NAME, VERL_PLATFORM_ENV
 logger = logging.getLogger(__name__)
 
 # Overrides verl's sft_trainer needs on CPU, each for a reason found by running it (cpu_feasibility.md §2.4).
+# ``++`` sets a key whether the config has it (the SFT recipes pin flash_attention_2) or not (verl's own config).
 CPU_SFT_OVERRIDES: tuple[str, ...] = (
     "trainer.device=cpu",
     "engine.strategy=fsdp2",  # FSDP1 insists on GPU parameters with sync_module_states
     "engine.use_torch_compile=False",
     "model.use_remove_padding=False",  # verl's rmpad patch needs flash-attn
-    "+model.override_config.attn_implementation=sdpa",  # HFModelConfig defaults to flash_attention_2
+    "++model.override_config.attn_implementation=sdpa",  # HFModelConfig defaults to flash_attention_2
 )
+
+# Overrides of the GPU GRPO recipes (recipes/configs/grpo_common.yaml) for their CPU mode: the settings the quick
+# start's configs/cpu/grpo_cpu.yaml has for the same reasons (a test keeps the two in agreement).
+CPU_GRPO_OVERRIDES: tuple[str, ...] = (
+    "trainer.device=cpu",
+    "actor_rollout_ref.model.use_remove_padding=False",  # verl's rmpad patch needs flash-attn
+    "actor_rollout_ref.model.use_fused_kernels=False",  # the plain logits path: fp32 log-probs on both sides
+    "++actor_rollout_ref.model.override_config.attn_implementation=sdpa",
+    # fp32 actor and fp32 hf rollout server (rollout.dtype): a healthy rollout-vs-actor gap is float noise
+    "++actor_rollout_ref.actor.fsdp_config.mixed_precision={param_dtype:fp32,reduce_dtype:fp32,buffer_dtype:fp32}",
+    "actor_rollout_ref.rollout.dtype=float32",
+    "actor_rollout_ref.rollout.load_format=dummy",  # weights arrive from the actor before the first rollout
+    "actor_rollout_ref.rollout.agent.num_workers=1",  # each worker is a process importing verl
+    "reward.num_workers=1",
+    "data.dataloader_num_workers=0",
+    # TaskRunner, TransferQueue controller and storage each hold a logical CPU; verl's resource check counts Ray
+    # GPUs whatever the platform, so one logical GPU is declared (the CPU platform's bundles ask for CPUs only).
+    "ray_kwargs.ray_init.num_cpus=8",
+    "++ray_kwargs.ray_init.num_gpus=1",
+    "transfer_queue.backend.SimpleStorage.num_data_storage_units=1",
+)
+CPU_OVERRIDES: dict[str, tuple[str, ...]] = {"sft": CPU_SFT_OVERRIDES, "grpo": CPU_GRPO_OVERRIDES}
 
 
 def cpu_platform_selected() -> bool:
