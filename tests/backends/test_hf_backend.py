@@ -17,7 +17,12 @@ GREEDY = {"temperature": 0, "top_p": 1.0, "top_k": -1, "max_tokens": 10}
 def make_server(model_dir, *overrides):
     from verl_pixel.backends.hf_server import HFRolloutServer
 
-    cfg = compose_ppo_config(model_dir, ["actor_rollout_ref.rollout.load_format=auto", *overrides])
+    # The CPU configs' settings: fp32 (the parity checks compare with an fp32 model.generate) and sdpa.
+    cpu = [
+        "actor_rollout_ref.rollout.dtype=float32",
+        "+actor_rollout_ref.model.override_config.attn_implementation=sdpa",
+    ]
+    cfg = compose_ppo_config(model_dir, ["actor_rollout_ref.rollout.load_format=auto", *cpu, *overrides])
     return HFRolloutServer(cfg.actor_rollout_ref.rollout, cfg.actor_rollout_ref.model)
 
 
@@ -323,3 +328,12 @@ def test_the_sampling_seed_depends_on_the_video_pixels(tiny_model_dir):
     same, other = _video(), _video(colour_step=11)
     assert request_key(ids, [], [same]) == request_key(ids, [], [_video()])
     assert request_key(ids, [], [same]) != request_key(ids, [], [other]) != request_key(ids, [], [])
+
+
+def test_the_policy_loads_in_the_configured_dtype_and_attention(tiny_model_dir):
+    bf16 = make_server(tiny_model_dir, "actor_rollout_ref.rollout.dtype=bfloat16")
+    assert {p.dtype for p in bf16.model.parameters()} == {torch.bfloat16}  # verl's default rollout dtype
+    assert bf16.model.config._attn_implementation == "sdpa"
+    eager = make_server(tiny_model_dir, "++actor_rollout_ref.model.override_config.attn_implementation=eager")
+    assert {p.dtype for p in eager.model.parameters()} == {torch.float32}
+    assert eager.model.config._attn_implementation == "eager"

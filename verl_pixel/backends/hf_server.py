@@ -68,6 +68,7 @@ class _Pending:
 
 ABORTED = GenerationResult(token_ids=[], log_probs=[])  # answer to requests aborted by verl
 
+DEFAULT_ATTENTION = "flash_attention_2"  # HFModelConfig's default when override_config names none (verl 0.9.1)
 VISION_TOKENS = ("<|vision_start|>", "<|vision_end|>", "<|vision_pad|>", "<|image_pad|>", "<|video_pad|>")
 
 
@@ -117,11 +118,23 @@ class HFRolloutServer:
         self._worker: asyncio.Task | None = None
 
     def _load_model(self) -> torch.nn.Module:
+        """The policy in verl's configured precision and attention, as vLLM / SGLang would load it.
+
+        ``actor_rollout_ref.rollout.dtype`` (verl's default bfloat16; the CPU configs set float32 to match their fp32
+        actor) and ``actor_rollout_ref.model.override_config.attn_implementation`` (verl's default
+        flash_attention_2, the attention the actor trains with; the CPU configs set sdpa).
+        """
         from verl.utils.model import get_hf_auto_model_class
+        from verl.utils.torch_dtypes import PrecisionType
 
         hf_config = self.model_config.hf_config
         auto_cls = get_hf_auto_model_class(hf_config)
-        kwargs = {"dtype": torch.float32, "attn_implementation": "sdpa", "trust_remote_code": True}
+        attention = self.model_config.override_config.get("attn_implementation", DEFAULT_ATTENTION)
+        kwargs = {
+            "dtype": PrecisionType.to_dtype(self.config.dtype),
+            "attn_implementation": attention,
+            "trust_remote_code": self.model_config.trust_remote_code,
+        }
         if self.config.load_format == "dummy":  # weights arrive from the actor before the first rollout
             model = auto_cls.from_config(hf_config, **kwargs)
         else:
