@@ -290,3 +290,15 @@ def test_qwen3_box_out_of_range_gets_the_specific_message(qwen3_rollouts):
         "bbox_2d is 0-1000 of image 1's size: 0 <= x1 < x2 <= 1000, 0 <= y1 < y2 <= 1000." in tool
     )
     assert (record(out).ops_failed, record(out).stop_reason) == (1, StopReason.ANSWERED)
+
+
+@pytest.mark.parametrize("backend", ["sglang", "vllm", "hf"])
+def test_sglang_requests_ban_the_vision_placeholders_as_verls_vllm_server_does(make_rollouts, tiny_tokenizer, backend):
+    out, server = make_rollouts(f"actor_rollout_ref.rollout.name={backend}").one([CROP, FINAL])
+    assert record(out).ops_succeeded == 1  # a two-turn trajectory: every request carries the ban
+    pads = sorted(tiny_tokenizer.convert_tokens_to_ids(token) for token in ("<|image_pad|>", "<|video_pad|>"))
+    expected = {str(token): float("-inf") for token in pads} if backend == "sglang" else None
+    assert len(server.calls) == 2
+    for request in server.calls:
+        assert request.sampling_params.get("logit_bias") == expected  # vLLM bans them in verl; hf in its server
+        assert {"temperature", "top_p", "top_k"} <= set(request.sampling_params)  # verl's own parameters kept

@@ -24,6 +24,7 @@ differs, each in one override:
 * a row with a video (``video_data``: PixelRLDataset decodes it, verl passes it) offers its sampled frames to
   ``select_frames``, and so does a row whose ``extra_info.num_video_frames`` says its images are those frames (eval
   rows in the frames layout); neither counts against ``max_images``;
+* on SGLang, vision placeholders are banned from sampling (:func:`sampling_bans`), as verl's vLLM server bans them;
 * the trajectory's :class:`~verl_pixel.record.TrajectoryRecord` (built by
   :func:`~verl_pixel.rollout.trajectory.build_record`, as the endpoint evaluation builds it) is written into
   ``extra_fields`` (:meth:`run`).
@@ -43,6 +44,7 @@ from verl.experimental.agent_loop.agent_loop import AgentLoopOutput, register
 from verl.experimental.agent_loop.tool_agent_loop import AgentData, AgentState, ToolAgentLoop
 from verl.experimental.agent_loop.tool_parser import FunctionCall
 from verl.tools.schemas import ToolResponse
+from verl.workers.rollout.utils import get_vision_placeholder_token_ids
 
 from verl_pixel.constants import IMAGE_PAD, NUM_VIDEO_FRAMES_FIELD, PIXEL_AGENT_NAME
 from verl_pixel.family_check import template_default_system_prompt
@@ -65,6 +67,28 @@ from verl_pixel.tools.session import (
 )
 
 logger = logging.getLogger(__name__)
+
+SGLANG = "sglang"
+
+
+def sampling_bans(rollout_name: str, processor: Any) -> dict[str, Any]:
+    """Sampling parameters keeping the vision placeholders out of what the policy samples, where the backend needs them.
+
+    A sampled ``<|image_pad|>`` / ``<|video_pad|>`` has no image behind it: verl's ``get_rope_index`` and the feature
+    merge fail on the trajectory and its whole prompt group is dropped. verl 0.9.1's vLLM server bans both tokens for
+    every request (``vllm_async_server.py``: ``monkey_patch_model`` with ``get_vision_placeholder_token_ids``); its
+    SGLang server does not (``sglang_rollout/async_sglang_server.py`` passes ``sampling_params`` through as given). On
+    SGLang the same tokens are therefore banned per request with SGLang's own ``logit_bias`` (token id as text ->
+    additive bias; ``sglang/srt/sampling/sampling_params.py``, applied in ``SamplingBatchInfo``). The ``hf`` backend
+    bans them itself (``engine_kwargs.hf.suppress_vision_tokens``).
+
+    Returns:
+        ``{"logit_bias": {...}}`` for SGLang with a multimodal processor, else ``{}``.
+    """
+    if rollout_name != SGLANG or processor is None:
+        return {}
+    banned = get_vision_placeholder_token_ids(processor)
+    return {"logit_bias": {str(token_id): float("-inf") for token_id in banned}} if banned else {}
 
 
 @register(PIXEL_AGENT_NAME)
@@ -89,6 +113,7 @@ class PixelAgentLoop(ToolAgentLoop):
         self.frame_images = 0
         self.outcome = TurnOutcome()
         self._image_pad_id = self.tokenizer.convert_tokens_to_ids(IMAGE_PAD)
+        self._sampling_bans = sampling_bans(self.rollout_config.name, self.processor)
 
     def _pixel_tools_config(self) -> VisualOpsConfig:
         """The operation config the pixel tools share (an error if they differ); defaults without pixel tools."""
@@ -107,6 +132,8 @@ class PixelAgentLoop(ToolAgentLoop):
             self.pixel_config.instruction(self.mode),
             self.pixel_config.default_system_prompt,
         )
+        if self._sampling_bans:
+            sampling_params = {**sampling_params, **self._sampling_bans}
         output = await super().run(sampling_params, **kwargs)
         pop_tool_events(output.extra_fields)  # the record keeps those of the tool turns that reached the model
         tokens = tool_image_tokens(output.response_ids, output.response_mask, self._image_pad_id)
