@@ -41,6 +41,7 @@ FACTOR_AND_PATCH = {"qwen2_5_vl": (28, 14), "qwen3_vl": (32, 16)}
 # whoever reads it; verl-pixel's own ``pixel`` section is checked by its parsers in the tests below.
 ALLOWED_ADDITIONS = {
     "data.max_pixels": "read by PixelRLDataset (model-view budget)",
+    "data.pixel_rollout": "read by PixelRLDataset (the length filter's margin for the mode instructions)",
     "actor_rollout_ref.rollout.limit_images": "a RolloutConfig field that verl's rollout.yaml leaves out",
 }
 OWN_SECTIONS = ("pixel.",)

@@ -25,6 +25,14 @@ probe plan and the memory's home in verl's checkpoint (:mod:`verl_pixel.reward.a
 ``__getitem__`` writes ``extra_info["pixel_probe_plan"]`` and verl's per-row ``__rollout_n__``, and
 ``state_dict`` / ``load_state_dict`` (torchdata's ``Stateful``, saved with the dataloader in ``data.pt``) carry
 the memory.
+
+verl's overlong-prompt filter (``data.filter_overlong_prompts``) measures each prompt before ``pixel_agent`` appends
+its rollout mode's instruction to the system prompt, and a multimodal prompt over ``rollout.prompt_length`` fails its
+session (verl raises rather than cut image tokens), which fails the whole prompt group. Here the filter measures
+each prompt *with* the instruction that costs the most tokens among the modes the run's layout uses, rendered as the
+loop renders it, so a kept prompt fits in every mode. The layout and instructions come from ``data.pixel_rollout``
+(the recipes set it to ``${oc.select:pixel.rollout,null}``); without that key the longest instruction of all modes
+is assumed.
 """
 
 from __future__ import annotations
@@ -46,12 +54,16 @@ from verl_pixel.data.videos import DecodedVideo, load_video
 from verl_pixel.family_check import check_loaded_model
 from verl_pixel.model_family import family_of_patch_size, family_spec
 from verl_pixel.ops import resize_to_budget
+from verl_pixel.plain_values import to_plain
 from verl_pixel.reward.adapters.probe_link import active_link
+from verl_pixel.rollout.config import MODE_ORDER, PixelRolloutConfig
+from verl_pixel.rollout.modes import longest_instruction, with_family_system_prompt, with_mode_instruction
 from verl_pixel.tools.schema_yaml import read_ops_config
 
 logger = logging.getLogger(__name__)
 
 MEMORY_STATE_KEY = "necessity_memory"  # the dataset's checkpoint state under which the memory is saved
+PIXEL_ROLLOUT_KEY = "pixel_rollout"  # data.pixel_rollout: the run's pixel.rollout, for the length filter's margin
 
 
 def model_view(item: dict[str, Any], factor: int, config: DictConfig | dict | None) -> Image.Image:
@@ -159,11 +171,42 @@ class PixelRLDataset(RLHFDataset):
         return messages
 
     def maybe_filter_out_long_prompts(self, dataframe: Any = None) -> Any:
-        """Keep the planned rows (good ones, ``max_samples`` of them), then verl's length filter."""
+        """Keep the planned rows (good ones, ``max_samples`` of them), then verl's length filter with the margin.
+
+        The filter measures every prompt with the longest mode instruction appended (module docstring).
+        """
         plan = getattr(self, "_plan", None)
         if plan is not None and len(plan.origins) == len(dataframe) and len(plan.keep) != len(dataframe):
             dataframe = dataframe.select(plan.keep)
-        return super().maybe_filter_out_long_prompts(dataframe)
+        if not self.filter_overlong_prompts:
+            return super().maybe_filter_out_long_prompts(dataframe)
+        self._filter_instruction = self._longest_mode_instruction()
+        try:
+            return super().maybe_filter_out_long_prompts(dataframe)
+        finally:
+            self._filter_instruction = None
+
+    def _longest_mode_instruction(self) -> tuple[str, str] | None:
+        """``(instruction, default system prompt)`` the filter appends, or ``None`` when no mode adds one."""
+        section = to_plain(self.config.get(PIXEL_ROLLOUT_KEY))
+        rollout = PixelRolloutConfig.from_mapping(section)
+        rollout = with_family_system_prompt(rollout, section, self.processor or self.tokenizer)
+        modes = None if section is not None else MODE_ORDER  # no layout given: any mode may run
+
+        def tokens(text: str) -> int:
+            return len(self.tokenizer.encode(text, add_special_tokens=False))
+
+        instruction = longest_instruction(rollout, tokens, modes)
+        if not instruction:
+            return None
+        logger.info("overlong-prompt filter counts the mode instruction too (%d tokens)", tokens(instruction))
+        return instruction, rollout.default_system_prompt
+
+    def _build_messages(self, example: dict, key: str) -> list:
+        """verl's messages; during the length filter, with the longest mode instruction as ``pixel_agent`` adds it."""
+        messages = super()._build_messages(example, key)
+        instruction = getattr(self, "_filter_instruction", None)
+        return with_mode_instruction(messages, *instruction) if instruction else messages
 
     @classmethod
     def _process_multi_modal_info(

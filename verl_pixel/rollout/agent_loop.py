@@ -34,7 +34,6 @@ Frames chosen by ``select_frames`` come back as images, which verl's loop accept
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import sys
 from collections.abc import Mapping
@@ -47,12 +46,11 @@ from verl.tools.schemas import ToolResponse
 from verl.workers.rollout.utils import get_vision_placeholder_token_ids
 
 from verl_pixel.constants import IMAGE_PAD, NUM_VIDEO_FRAMES_FIELD, PIXEL_AGENT_NAME
-from verl_pixel.family_check import template_default_system_prompt
 from verl_pixel.ops import ToolCall, VisualOpsConfig, canonical_operation, parse_tool_calls
 from verl_pixel.pixel_config import pixel_config
 from verl_pixel.record import RolloutMode, StopReason
 from verl_pixel.rollout.config import PixelRolloutConfig
-from verl_pixel.rollout.modes import mode_for_session, with_mode_instruction
+from verl_pixel.rollout.modes import mode_for_session, with_family_system_prompt, with_mode_instruction
 from verl_pixel.rollout.probe_plan import plan_of_row
 from verl_pixel.rollout.tool_parser import PixelHermesToolParser, from_function_call
 from verl_pixel.rollout.trajectory import TurnOutcome, build_record, has_video_input, tool_image_tokens
@@ -98,12 +96,11 @@ class PixelAgentLoop(ToolAgentLoop):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # The whole pixel section is validated, not just pixel.rollout: a typo anywhere in it is an error here too.
-        rollout = pixel_config(self.config).rollout
         # Unless pixel.rollout sets one, the default system prompt is the model family's (Qwen3-VL's is empty).
-        if "default_system_prompt" not in ((self.config.get("pixel") or {}).get("rollout") or {}):
-            family_default = template_default_system_prompt(self.processor or self.tokenizer)
-            rollout = dataclasses.replace(rollout, default_system_prompt=family_default)
-        self.pixel_config: PixelRolloutConfig = rollout
+        section = (self.config.get("pixel") or {}).get("rollout")
+        rollout = pixel_config(self.config).rollout
+        renderer = self.processor or self.tokenizer
+        self.pixel_config: PixelRolloutConfig = with_family_system_prompt(rollout, section, renderer)
         self.tool_parser = PixelHermesToolParser(self.tokenizer)
         self.ops_config = self._pixel_tools_config()
         # verl runs only the first `max_parallel_calls` calls of a turn and drops the rest unanswered; every call is

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
+from verl_pixel.family_check import template_default_system_prompt
 from verl_pixel.record import RolloutMode
-from verl_pixel.rollout.config import PixelRolloutConfig
+from verl_pixel.rollout.config import MODE_ORDER, PixelRolloutConfig
 
 
 def mode_for_session(config: PixelRolloutConfig, session_id: int | None) -> RolloutMode:
@@ -53,3 +56,31 @@ def complied(mode: RolloutMode, ops_attempted: int, ops_succeeded: int) -> bool:
     if mode is RolloutMode.NO_TOOL:
         return ops_attempted == 0
     return True
+
+
+def with_family_system_prompt(
+    rollout: PixelRolloutConfig, section: Mapping[str, Any] | None, renderer: Any
+) -> PixelRolloutConfig:
+    """``rollout`` as ``pixel_agent`` applies it: the model family's default system prompt unless ``section`` sets one.
+
+    Args:
+        rollout: the validated ``pixel.rollout`` section.
+        section: ``pixel.rollout`` as written (to tell an explicit ``default_system_prompt`` from the default).
+        renderer: the processor or tokenizer whose chat template is in use (Qwen3-VL's adds no system turn).
+    """
+    if "default_system_prompt" in (section or {}):
+        return rollout
+    return dataclasses.replace(rollout, default_system_prompt=template_default_system_prompt(renderer))
+
+
+def longest_instruction(
+    rollout: PixelRolloutConfig, count_tokens: Callable[[str], int], modes: Collection[RolloutMode] | None = None
+) -> str:
+    """The mode instruction that costs the most tokens among ``modes`` (default: the modes the layout runs).
+
+    Without a layout every rollout runs adaptive. ``""`` when no mode adds an instruction.
+    """
+    if modes is None:
+        modes = [mode for mode, count in rollout.mode_layout if count > 0] or [RolloutMode.ADAPTIVE]
+    texts = [rollout.instruction(mode) for mode in MODE_ORDER if mode in modes]
+    return max(texts, key=count_tokens, default="")
