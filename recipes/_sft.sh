@@ -6,8 +6,8 @@
 #
 # Variables (environment; defaults in brackets):
 #   TRAIN_FILES           required; SFT parquet file(s), a path or a Hydra list [a,b]. Synthesize them with
-#                         `verl-pixel synthesize --family <the recipe's family> --input-max-pixels <the GRPO recipes'
-#                         IMAGE_MAX_PIXELS>`: verl gives the SFT processor no pixel budget of its own
+#                         `verl-pixel synthesize --family <the recipe's family>`, which stores input images at the GRPO
+#                         recipes' IMAGE_MAX_PIXELS (verl gives the SFT processor no pixel budget of its own)
 #   VAL_FILES             [none] validation parquet; without it, no validation (trainer.test_freq=-1)
 #   MODEL_PATH            [per recipe] Hugging Face id or folder (a folder is checked against the recipe's family)
 #   OUTPUT_DIR            [$PWD/outputs/$PROJECT_NAME/$EXPERIMENT_NAME] checkpoints (global_step_N/huggingface)
@@ -17,11 +17,14 @@
 #                         its instruction_tuning/sft.sh numbers where verl has a key (16 conversations per step:
 #                         8 GPUs x 1 x gradient accumulation 2; weight decay 0, the HF Trainer default) and its chat
 #                         template; what verl cannot express (per-sample loss mean, frozen vision tower) is printed.
-#                         Import its data with `verl-pixel prepare pixel-reasoner` (its pixel budgets travel with
-#                         the rows). A variable you set wins over the preset's
+#                         Import its data with `verl-pixel prepare pixel-reasoner` (the budget each row carries is
+#                         the RL recipes' unless --image-max-pixels / --frame-max-pixels say otherwise, e.g. Pixel
+#                         Reasoner's own 4014080 / 151200). A variable you set wins over the preset's
 #   TRAIN_BATCH_SIZE [the preset's, else 128]  conversations per optimizer step (Pixel Reasoner's paper: 128)
 #   MICRO_BATCH_SIZE_PER_GPU [1]  (with dynamic batching, the token budget below decides)
-#   MAX_LENGTH [16384]    longest conversation in tokens, images included; longer rows are an error
+#   MAX_LENGTH [16384]    longest conversation in tokens, images included: PixelSFTDataset counts every row at load
+#                         and stops, naming each longer row with its count, before training; offline:
+#                         `verl-pixel data check FILE --max-length 16384 --model MODEL_PATH`
 #   MAX_TOKEN_LEN_PER_GPU [16384]  dynamic micro-batching budget; >= MAX_LENGTH
 #   SP_SIZE [1]           Ulysses sequence parallel size
 #   LOGGER [file]         verl loggers besides console, comma-separated: file (metrics as JSON lines under

@@ -16,7 +16,7 @@
 #   PRESET=pixel_reasoner ...   Pixel Reasoner's SFT numbers where verl has a key (batch 16, weight decay 0); prints
 #                               the rest
 #
-# Synthesize the data with `verl-pixel synthesize --input-max-pixels 1568000` (the GRPO recipes' image budget).
+# Synthesize the data with `verl-pixel synthesize` (inputs at 1568000 px by default, the GRPO recipes' budget).
 # Every variable and its default: recipes/_sft.sh (MODEL_PATH [Qwen/Qwen2.5-VL-7B-Instruct],
 # EXPERIMENT_NAME [qwen25vl7b_sft], CHAT_TEMPLATE [qwen2_5_vl_tools.jinja]).
 set -euo pipefail

@@ -7,8 +7,8 @@
 # Config: recipes/configs/sft_qwen3vl8b.yaml. The vision tower is NOT frozen (see configs/sft_common.yaml).
 #
 # Data: synthesize it for this family, so crop calls use Qwen3-VL's 0..1000 coordinates and budgets count 32-px
-# tokens: `verl-pixel synthesize --family qwen3_vl --input-max-pixels 2048000 ...` (2000 tokens, the GRPO recipes'
-# IMAGE_MAX_PIXELS for Qwen3-VL).
+# tokens: `verl-pixel synthesize --family qwen3_vl ...` (inputs at 2048000 px by default: 2000 tokens, the GRPO
+# recipes' IMAGE_MAX_PIXELS for Qwen3-VL).
 #
 # Hardware: 1 node x 8 GPUs with 80 GB (H100 / H200 / A100-80G); FSDP2 shards parameters, gradients and optimizer
 # state over the GPUs. Needs `pip install "verl-pixel[gpu]"` (flash-attn).

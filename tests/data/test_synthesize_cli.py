@@ -98,11 +98,35 @@ def test_prepare_pixel_reasoner(media_dir, tmp_path):
         )
         == 0
     )
-    # each image carries Pixel Reasoner's SFT budget (5120*28*28)
+    # each image carries the RL recipes' budget (2000 tokens of 28 px), so SFT sees images as RL will
     assert pd.read_parquet(tmp_path / "pr.parquet")["images"][0][0] == {
         "path": str(media_dir / "img0.png"),
-        "max_pixels": 5120 * 28 * 28,
+        "max_pixels": 2000 * 28 * 28,
     }
+    out = tmp_path / "pr_budget.parquet"
+    argv = ["prepare", "pixel-reasoner", "--json", str(source), "--image-root", str(media_dir), "--out", str(out)]
+    assert _run([*argv, "--image-max-pixels", str(5120 * 28 * 28)]) == 0  # Pixel Reasoner's own SFT processor
+    assert pd.read_parquet(out)["images"][0][0]["max_pixels"] == 5120 * 28 * 28
+
+
+def _first_input_size(path) -> tuple[int, int]:
+    import io
+
+    from PIL import Image
+
+    rows = pd.read_parquet(path)
+    row = next(row for row in rows.itertuples() if len(row.images))
+    return Image.open(io.BytesIO(row.images[0]["bytes"])).size
+
+
+def test_synthesize_stores_inputs_at_the_rl_image_budget_unless_told(seed_sample_dir, tmp_path):
+    argv = ["synthesize", "--seeds", "sample", "--sample-dir", str(seed_sample_dir), "--limit", "4"]
+    assert _run([*argv, "--out", str(tmp_path / "default.parquet")]) == 0
+    # 1600x1200 over the RL budget 1568000 = 2000*28*28: smart_resize by hand, beta = sqrt(1920000 / 1568000)
+    # = 1.1066; sides floor(1600 / beta / 28) * 28 = 51 * 28 and floor(1200 / beta / 28) * 28 = 38 * 28.
+    assert _first_input_size(tmp_path / "default.parquet") == (1428, 1064)
+    assert _run([*argv, "--out", str(tmp_path / "kept.parquet"), "--input-max-pixels", "0"]) == 0
+    assert _first_input_size(tmp_path / "kept.parquet") == (1600, 1200)  # the file as it is
 
 
 def test_endpoint_writer_needs_url_and_model(seed_sample_dir, tmp_path):

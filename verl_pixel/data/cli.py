@@ -12,6 +12,7 @@ Usage::
     verl-pixel prepare pixel-reasoner-rl --parquet PixelReasoner-RL-Data/release.parquet --out data/pr_rl.parquet
     verl-pixel prepare deepeyes --parquet data_0.1.2_visual_toolbox_v2.parquet --out data/deepeyes_rl.parquet
     verl-pixel data check data/sft.parquet data/rl.parquet   # every bad row: file, row, field, reason
+    verl-pixel data check data/sft.parquet --max-length 16384 --model ckpt/   # and every SFT row over 16384 tokens
 
 ``--seeds sample`` draws the bundled procedural sample into ``--sample-dir`` (default: next to ``--out``).
 The importers of the peers' data skip a bad row, naming it (file, row, field), print how many they skipped, and
@@ -62,7 +63,11 @@ def add_parser(subparsers: Any) -> None:
         default=FAMILY_NAMES[0],
         help="model family: coordinates of the calls, patch factor and budgets (default: %(default)s)",
     )
-    synth.add_argument("--input-max-pixels", type=int, help="resize stored inputs to this pixel budget")
+    synth.add_argument(
+        "--input-max-pixels", type=int,
+        help="resize stored inputs to this pixel budget (default: the family's RL image budget, the GRPO recipes' "
+        "IMAGE_MAX_PIXELS, so SFT sees images as RL will; 0: keep the files as they are)",
+    )  # fmt: skip
     synth.add_argument("--crop-max-pixels", type=int, help="pixel budget of crops (default: the ops default)")
     synth.add_argument("--writer", choices=("template", "endpoint"), default="template")
     synth.add_argument("--endpoint-url", help="OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1")
@@ -94,19 +99,25 @@ def _add_pixel_reasoner(targets: Any) -> None:
         PIXEL_REASONER_SFT_FRAME_MAX_PIXELS,
         PIXEL_REASONER_SFT_IMAGE_MAX_PIXELS,
     )
+    from verl_pixel.model_family import ModelFamily, family_spec
 
     pr = targets.add_parser("pixel-reasoner", help="Pixel Reasoner SFT JSON to the SFT schema")
     pr.add_argument("--json", required=True, help="Pixel Reasoner SFT JSON (list) or JSON lines")
     pr.add_argument("--image-root", help="folder relative image paths are resolved against")
     pr.add_argument("--mask-policy", choices=("last_two", "all"), default="last_two")
     pr.add_argument("--out", required=True, help="SFT parquet to write")
+    # Default: the GRPO recipes' budgets (Pixel Reasoner's model is a Qwen2.5-VL), so SFT sees images as RL will and
+    # rows stay within the SFT recipes' MAX_LENGTH; Pixel Reasoner's own SFT budgets are one flag away.
+    rl = family_spec(ModelFamily.QWEN2_5_VL).ops_config()
     pr.add_argument(
-        "--image-max-pixels", type=_budget, default=PIXEL_REASONER_SFT_IMAGE_MAX_PIXELS,
-        help="pixel budget recorded on each image (default: Pixel Reasoner's SFT processor, 5120*28*28; 0: none)",
+        "--image-max-pixels", type=_budget, default=rl.image_max_pixels,
+        help="pixel budget recorded on each image (default: the RL recipes' %(default)s; Pixel Reasoner's SFT "
+        f"processor: {PIXEL_REASONER_SFT_IMAGE_MAX_PIXELS}; 0: none)",
     )  # fmt: skip
     pr.add_argument(
-        "--frame-max-pixels", type=_budget, default=PIXEL_REASONER_SFT_FRAME_MAX_PIXELS,
-        help="pixel budget recorded on each video frame (default: Pixel Reasoner's 420*360; 0: none)",
+        "--frame-max-pixels", type=_budget, default=rl.frame_max_pixels,
+        help="pixel budget recorded on each video frame (default: the RL recipes' %(default)s; Pixel Reasoner's: "
+        f"{PIXEL_REASONER_SFT_FRAME_MAX_PIXELS}; 0: none)",
     )  # fmt: skip
     pr.set_defaults(func=_prepare_pixel_reasoner)
 
@@ -144,6 +155,15 @@ def _add_check(subparsers: Any) -> None:
     check.add_argument("--kind", choices=("auto", "sft", "rl"), default="auto", help="auto: by the files' columns")
     check.add_argument("--no-decode", action="store_true", help="do not decode images (only check that files exist)")
     check.add_argument("--no-file-check", action="store_true", help="do not open image paths (nodes-only paths)")
+    check.add_argument(
+        "--max-length", type=int,
+        help="SFT rows longer than this many tokens (images included) are bad: the SFT recipes' MAX_LENGTH",
+    )  # fmt: skip
+    check.add_argument("--model", help="model folder whose processor counts the tokens (with --max-length)")
+    check.add_argument(
+        "--chat-template",
+        help="template the trainer renders with: a file, or a shipped name (default: the model family's)",
+    )
     check.set_defaults(func=_check)
 
 
@@ -176,11 +196,10 @@ def _synthesis_config(args: argparse.Namespace) -> Any:
         ops_overrides["crop_max_pixels"] = args.crop_max_pixels
     shares = {name: getattr(args, name) for name in _SHARE_FLAGS if getattr(args, name) is not None}
     spec = family_spec(args.family)
+    ops = spec.ops_config(**ops_overrides)
+    inputs = ops.image_max_pixels if args.input_max_pixels is None else (args.input_max_pixels or None)
     video = VideoBudget(max_pixels=spec.pixels(VIDEO_FRAME_MAX_TOKENS))  # Pixel Reasoner's 512 tokens, family units
-    return SynthesisConfig(
-        seed=args.seed, ops=spec.ops_config(**ops_overrides), input_max_pixels=args.input_max_pixels, video=video,
-        **shares,
-    )  # fmt: skip
+    return SynthesisConfig(seed=args.seed, ops=ops, input_max_pixels=inputs, video=video, **shares)
 
 
 def _writer(args: argparse.Namespace, seed: int) -> Any:
@@ -299,10 +318,13 @@ def _write_import(run: Any, out: str, write: Any) -> int:
 def _check(args: argparse.Namespace) -> int:
     from verl_pixel.data.row_checks import RowCheckConfig, check_file, kind_of_file
 
+    limit = _token_limit(args)
     bad_total = 0
     for path in args.files:
         kind = kind_of_file(path) if args.kind == "auto" else args.kind
-        config = RowCheckConfig(kind, decode_images=not args.no_decode, check_files=not args.no_file_check)
+        config = RowCheckConfig(
+            kind, decode_images=not args.no_decode, check_files=not args.no_file_check, token_limit=limit
+        )
         result = check_file(path, config)
         errors = sorted((*result.unreadable, *result.bad), key=lambda error: error.row_index or 0)
         for error in errors:
@@ -310,3 +332,24 @@ def _check(args: argparse.Namespace) -> int:
         print(f"{path}: {config.kind.value} rows: {result.rows}, bad: {len(errors)}")
         bad_total += len(errors)
     return 1 if bad_total else 0
+
+
+def _token_limit(args: argparse.Namespace) -> Any:
+    """``--max-length`` as a row check, counted with ``--model``'s processor and the trainer's chat template."""
+    if args.max_length is None:
+        return None
+    if not args.model:
+        raise SystemExit("--max-length needs --model: the model folder whose processor counts the tokens")
+    from transformers import AutoProcessor
+
+    from verl_pixel.configs import read_chat_template
+    from verl_pixel.data.sft_lengths import TokenLimit, token_counter
+    from verl_pixel.model_family import family_spec, resolve_family
+
+    if not Path(args.model, "config.json").is_file():
+        raise FileNotFoundError(f"no model folder at {args.model} (config.json missing)")
+    processor = AutoProcessor.from_pretrained(args.model, trust_remote_code=True)
+    template = args.chat_template or family_spec(resolve_family(model_dir=args.model)).chat_template
+    path = Path(template)
+    processor.chat_template = path.read_text(encoding="utf-8") if path.is_file() else read_chat_template(template)
+    return TokenLimit(token_counter(processor), args.max_length, "--max-length")

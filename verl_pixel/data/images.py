@@ -23,7 +23,7 @@ import binascii
 import io
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from PIL import Image, UnidentifiedImageError
@@ -56,19 +56,47 @@ def load_image(ref: Any, max_pixels: int = MAX_IMAGE_PIXELS) -> Image.Image:
     Raises:
         ImageDecodeError: missing file, remote URL, corrupt or oversized image, or an unsupported reference.
     """
+    return _read(ref, max_pixels, _decoded)
+
+
+def image_size(ref: Any, max_pixels: int = MAX_IMAGE_PIXELS) -> tuple[int, int]:
+    """``(width, height)`` of one image reference, read from its header without decoding the pixels.
+
+    Raises:
+        ImageDecodeError: as :func:`load_image`, for what can be told without decoding.
+    """
+    return _read(ref, max_pixels, _size)
+
+
+# What to do with an opened image: (image, shared) -> result; ``shared`` is a PIL object the caller handed in.
+_Reader = Callable[[Image.Image, bool], Any]
+
+
+def _decoded(image: Image.Image, shared: bool) -> Image.Image:
+    if shared:
+        _decode_once(image)
+    else:
+        image.load()
+    return to_rgb(image)
+
+
+def _size(image: Image.Image, shared: bool) -> tuple[int, int]:
+    return image.size
+
+
+def _read(ref: Any, max_pixels: int, read: _Reader) -> Any:
     if isinstance(ref, Image.Image):
         _check_size(ref.size, max_pixels, "image")
-        _decode_once(ref)
-        return to_rgb(ref)
+        return read(ref, True)
     if isinstance(ref, (bytes, bytearray)):
-        return _open(io.BytesIO(ref), "image bytes", max_pixels)
+        return _open(io.BytesIO(ref), "image bytes", max_pixels, read)
     if isinstance(ref, Mapping):
         for key in REFERENCE_KEYS:
             if ref.get(key) is not None:
-                return load_image(ref[key], max_pixels)
+                return _read(ref[key], max_pixels, read)
         raise ImageDecodeError(f"image reference has none of {list(REFERENCE_KEYS)} (keys: {sorted(ref)})")
     if isinstance(ref, (str, os.PathLike)):
-        return _load_string(os.fspath(ref), max_pixels)
+        return _read_string(os.fspath(ref), max_pixels, read)
     raise ImageDecodeError(f"unsupported image reference of type {type(ref).__name__}")
 
 
@@ -80,7 +108,7 @@ def describe_ref(ref: Any) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-def _load_string(ref: str, max_pixels: int) -> Image.Image:
+def _read_string(ref: str, max_pixels: int, read: _Reader) -> Any:
     if ref.startswith(("http://", "https://")):
         raise ImageDecodeError(f"remote image {describe_ref(ref)} is not fetched; store it locally or as bytes")
     if ref.startswith(_DATA_URL_PREFIX):
@@ -89,19 +117,18 @@ def _load_string(ref: str, max_pixels: int) -> Image.Image:
             data = base64.b64decode(payload, validate=True)
         except (binascii.Error, ValueError) as err:
             raise ImageDecodeError(f"data URL is not valid base64: {err}") from err
-        return _open(io.BytesIO(data), "data URL", max_pixels)
+        return _open(io.BytesIO(data), "data URL", max_pixels, read)
     path = ref.removeprefix("file://")
     if not os.path.isfile(path):
         raise ImageDecodeError(f"image file not found: {path}")
-    return _open(path, path, max_pixels)
+    return _open(path, path, max_pixels, read)
 
 
-def _open(source: Any, label: str, max_pixels: int) -> Image.Image:
+def _open(source: Any, label: str, max_pixels: int, read: _Reader) -> Any:
     try:
         with Image.open(source) as image:
             _check_size(image.size, max_pixels, label)
-            image.load()
-            return to_rgb(image)
+            return read(image, False)
     except Image.DecompressionBombError as err:  # PIL's own hard limit, raised at open
         raise ImageDecodeError(f"{label}: {err}") from err
     except (UnidentifiedImageError, OSError, SyntaxError) as err:  # SyntaxError: PIL's "not a PNG file" and kin

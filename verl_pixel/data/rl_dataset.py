@@ -155,7 +155,10 @@ class PixelRLDataset(RLHFDataset):
             self.max_samples = wanted
 
     def _build_messages(self, example: dict, key: str) -> list:
-        r"""verl's placeholder expansion, with escaped literals (``\<image>``) kept as the text ``<image>``."""
+        r"""verl's placeholder expansion, with escaped literals (``\<image>``) kept as the text ``<image>``.
+
+        During the length filter the longest mode instruction is appended as ``pixel_agent`` appends it.
+        """
         for message in example[key]:
             if isinstance(message.get("content"), str):
                 message["content"] = hide_literal_placeholders(message["content"])
@@ -168,7 +171,8 @@ class PixelRLDataset(RLHFDataset):
                 for item in content:
                     if isinstance(item, dict) and isinstance(item.get("text"), str):
                         item["text"] = show_literal_placeholders(item["text"])
-        return messages
+        instruction = getattr(self, "_filter_instruction", None)
+        return with_mode_instruction(messages, *instruction) if instruction else messages
 
     def maybe_filter_out_long_prompts(self, dataframe: Any = None) -> Any:
         """Keep the planned rows (good ones, ``max_samples`` of them), then verl's length filter with the margin.
@@ -201,12 +205,6 @@ class PixelRLDataset(RLHFDataset):
             return None
         logger.info("overlong-prompt filter counts the mode instruction too (%d tokens)", tokens(instruction))
         return instruction, rollout.default_system_prompt
-
-    def _build_messages(self, example: dict, key: str) -> list:
-        """verl's messages; during the length filter, with the longest mode instruction as ``pixel_agent`` adds it."""
-        messages = super()._build_messages(example, key)
-        instruction = getattr(self, "_filter_instruction", None)
-        return with_mode_instruction(messages, *instruction) if instruction else messages
 
     @classmethod
     def _process_multi_modal_info(

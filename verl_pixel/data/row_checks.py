@@ -14,6 +14,8 @@ row (its number in that file, 0-based) and the field:
   (:func:`verl_pixel.data.images.load_image`) and the one video decoder (:func:`verl_pixel.data.videos.load_video`:
   a video file's sampled frames, or every frame of a list), missing files, corrupt bytes, videos with no
   decodable frame and decompression bombs.
+* **length** (SFT, with a :class:`~verl_pixel.data.sft_lengths.TokenLimit`): a row longer than the trainer's
+  ``data.max_length`` in tokens, images included, named with its count and the limit.
 
 Policy when a dataset loads (``data.bad_rows``, :func:`plan_rows`): ``error`` (default) stops before training
 starts, listing the bad rows; ``skip`` drops them with a logged count and list. An unreadable (non-UTF-8) row
@@ -35,6 +37,7 @@ import numpy as np
 from verl_pixel.constants import MAX_IMAGE_PIXELS
 from verl_pixel.data.images import REFERENCE_KEYS, ImageDecodeError, load_image
 from verl_pixel.data.parquet_io import column_names, iter_rows, num_rows
+from verl_pixel.data.sft_lengths import TokenLimit
 from verl_pixel.data.sft_schema import (
     IMAGE_PLACEHOLDER,
     VIDEO_PLACEHOLDER,
@@ -101,6 +104,7 @@ class RowCheckConfig:
         video_key: column of the videos.
         tools_key: SFT column of the tool schemas.
         workers: threads checking rows at once (PIL decodes outside the GIL, so decoding scales with cores).
+        token_limit: SFT rows longer than this are bad (:mod:`verl_pixel.data.sft_lengths`); ``None``: not checked.
     """
 
     kind: RowKind
@@ -113,6 +117,7 @@ class RowCheckConfig:
     video_key: str = "videos"
     tools_key: str = "tools"
     workers: int = dataclasses.field(default_factory=lambda: min(8, os.cpu_count() or 1))
+    token_limit: TokenLimit | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "kind", RowKind(self.kind))
@@ -151,9 +156,19 @@ def row_problems(row: Mapping[str, Any], config: RowCheckConfig) -> list[RowProb
         problems = validate_row(row, check_files=config.check_files, **keys)
     else:
         problems = _rl_problems(row, config)
-    if problems or not config.decode_images:
+    if problems:
         return problems
-    return _decode_problems(row.get(config.image_key), row.get(config.video_key), config)
+    if config.decode_images:
+        problems = _decode_problems(row.get(config.image_key), row.get(config.video_key), config)
+    if problems or config.token_limit is None or config.kind is not RowKind.SFT:
+        return problems
+    try:
+        too_long = config.token_limit.problem(row)
+    except ValueError:
+        # An image the count cannot open: with decoding or file checks off (paths that exist only on the training
+        # nodes) the row is not length-checked here; verl's own check still stops it when it is built.
+        return []
+    return [RowProblem(config.messages_key, too_long)] if too_long else []
 
 
 def check_file(path: str | os.PathLike, config: RowCheckConfig) -> FileCheck:

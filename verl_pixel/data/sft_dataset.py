@@ -13,6 +13,10 @@ The row schema is documented in :mod:`verl_pixel.data.sft_schema`. What this cla
   dropped with a logged list (``data.bad_rows=skip``). Errors are
   :class:`~verl_pixel.data.sft_schema.RowError` naming the file, the row in that file and the field; a row is
   checked again, without file checks, when it is built.
+* **length before training** (:mod:`verl_pixel.data.sft_lengths`): every row is counted in tokens, images
+  included, as verl will build it, and a row longer than ``data.max_length`` is a bad row naming its count and the
+  limit (all of them listed), instead of verl's error in a DataLoader worker that aborts torchrun when its batch is
+  drawn. On whenever verl would raise (``data.truncation=error``); ``data.check_lengths_on_load=false`` turns it off.
 * **decoding without torchvision**: images are decoded with PIL; the processor does the resize (the same
   ``smart_resize`` rule qwen_vl_utils applies), except that an image reference carrying its own ``max_pixels``
   (``{"path": ..., "max_pixels": N}``; ``verl-pixel prepare pixel-reasoner`` writes them) is first resized to that
@@ -39,18 +43,10 @@ from verl.utils.py_functional import convert_nested_value_to_list_recursive
 from verl_pixel.data.images import ImageDecodeError, load_image_at_budget
 from verl_pixel.data.message_content import expand_placeholders
 from verl_pixel.data.row_checks import RowCheckConfig, RowKind, RowPlan, plan_rows
+from verl_pixel.data.sft_lengths import ImageGeometry, TokenLimit, token_counter
 from verl_pixel.data.sft_schema import RowError, check_row, is_trained, parse_tools
 from verl_pixel.data.videos import VideoDecodeError, load_video
 from verl_pixel.family_check import check_loaded_model
-
-
-def processor_geometry(processor: Any) -> tuple[int, int]:
-    """``(patch factor, min_pixels)`` of a Qwen-VL processor's image processor (Qwen2.5-VL's when unknown)."""
-    image_processor = getattr(processor, "image_processor", None)
-    factor = int(getattr(image_processor, "patch_size", 14)) * int(getattr(image_processor, "merge_size", 2))
-    size = getattr(image_processor, "size", None)  # transformers 5 keeps min_pixels as size["shortest_edge"]
-    shortest = size.get("shortest_edge") if hasattr(size, "get") else getattr(size, "shortest_edge", None)
-    return factor, int(shortest or getattr(image_processor, "min_pixels", None) or 56 * 56)
 
 
 class PixelSFTDataset(MultiTurnSFTDataset):
@@ -80,7 +76,7 @@ class PixelSFTDataset(MultiTurnSFTDataset):
     def _read_files_and_process(self) -> None:
         """Check the files, verl's reading of all rows, then keep the good rows and draw ``max_samples`` of them."""
         files = [str(path) for path in self.parquet_files]
-        check = RowCheckConfig(RowKind.SFT, **self._keys)
+        check = RowCheckConfig(RowKind.SFT, token_limit=self._token_limit(), **self._keys)
         plan = plan_rows(files, self._data_config, check, self.max_samples, self.shuffle, self.seed)
         wanted, self.max_samples = self.max_samples, -1  # drawn by the plan, from the good rows
         try:
@@ -90,6 +86,13 @@ class PixelSFTDataset(MultiTurnSFTDataset):
         self._keep_rows(plan)
         if self.tools is not None:
             self.tools = [self._parsed_tools(index, value) for index, value in enumerate(self.tools)]
+
+    def _token_limit(self) -> TokenLimit | None:
+        """``data.max_length`` as a row check, where verl would raise on a longer row (``truncation: error``)."""
+        if self.truncation != "error" or not self._data_config.get("check_lengths_on_load", True):
+            return None
+        counter = token_counter(self.processor or self.tokenizer, self._keys, self.apply_chat_template_kwargs)
+        return TokenLimit(counter, int(self.max_length), "data.max_length")
 
     def _keep_rows(self, plan: RowPlan) -> None:
         """Keep the planned rows in every per-row list verl keeps."""
@@ -151,9 +154,9 @@ class PixelSFTDataset(MultiTurnSFTDataset):
         )
 
     def _decode(self, ref: Any, field: str) -> Any:
-        factor, min_pixels = processor_geometry(self.processor)
+        geometry = ImageGeometry.of(self.processor)
         try:
-            return load_image_at_budget(ref, factor, min_pixels)
+            return load_image_at_budget(ref, geometry.factor, geometry.min_pixels)
         except ImageDecodeError as err:
             row_number, file = self._where(self._row_index)
             raise RowError(row_number, field, str(err), file=file) from err
