@@ -85,6 +85,11 @@ CPU_PLATFORM_NAME = "cpu"
 NUM_VIDEO_FRAMES_FIELD = "num_video_frames"
 
 # Largest image decoded (pixels): PIL's own decompression-bomb warning limit, Image.MAX_IMAGE_PIXELS
+
+# Decoded full-resolution originals (crop_source: original) one agent-loop worker process keeps, shared by its
+# trajectories (verl_pixel/tools/original_cache.py); the environment variable overrides it in every worker.
+ORIGINALS_CACHE_MB = 1024
+ORIGINALS_CACHE_ENV = "VERL_PIXEL_ORIGINALS_CACHE_MB"
 # (1024 * 1024 * 1024 // 4 // 3). Larger images are refused from their header, before decoding.
 MAX_IMAGE_PIXELS = 89_478_485
 

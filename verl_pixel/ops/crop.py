@@ -32,7 +32,7 @@ from verl_pixel.ops.coords import (
     to_view_pixels,
 )
 from verl_pixel.ops.registry import ImageKind, ImageRegistry, ImageView
-from verl_pixel.ops.resize import resize_to_budget, to_rgb
+from verl_pixel.ops.resize import RESAMPLE, fit_to_budget, to_rgb
 from verl_pixel.ops.result import FailureReason, OperationError, OperationResult, run_guarded
 
 CROP_USAGE = "Use crop_image(bbox_2d=[x1, y1, x2, y2], target_image=N)."
@@ -78,11 +78,9 @@ def _crop(registry: ImageRegistry, arguments: Any) -> OperationResult:
     values = read_box_values("bbox_2d", arguments["bbox_2d"], hint)
     box = _prepare_box(values, view, config, f"bbox_2d {show(arguments['bbox_2d'])}", hint)
     check_image_room(registry, 1, "a crop")
-    cut, region = _cut(registry, view, box)
-    try:
-        crop = resize_to_budget(to_rgb(cut), config.factor, config.min_pixels, config.crop_max_pixels)
-    except ValueError as err:  # smart_resize's aspect check, reachable through rounding at the 200 limit
-        raise OperationError(FailureReason.BAD_ASPECT, f"bbox_2d gives a region smart_resize refuses: {err}") from err
+    cut, region, size = _cut(registry, view, box)
+    crop = to_rgb(cut)
+    crop = crop if crop.size == size else crop.resize(size, RESAMPLE)
     number = registry.add_output(crop, ImageKind.CROP, view.source, region)
     return OperationResult(
         operation=CROP_TOOL_NAME,
@@ -138,12 +136,26 @@ def _prepare_box(
     return box
 
 
-def _cut(registry: ImageRegistry, view: ImageView, box: Box) -> tuple[Image.Image, Box]:
-    """Step 6: the cut pixels and the region of the original they show."""
-    if registry.config.crop_source is CropSource.ORIGINAL:
-        original = registry.original(view.source)
-        pixel_box = outer_pixel_box(registry.to_original(view.number, box), original.size)
-        return original.crop(pixel_box), Box(*(float(value) for value in pixel_box))
+def _cut(registry: ImageRegistry, view: ImageView, box: Box) -> tuple[Image.Image, Box, tuple[int, int]]:
+    """Step 6: the cut pixels, the region of the original they show and the size the crop is shown at.
+
+    The size is the processor's ``smart_resize`` of the cut region under ``crop_max_pixels``. A lazily decoded
+    original may hand back the region at a lower resolution that still covers that size (JPEG draft decoding).
+    """
+    config = registry.config
+    if config.crop_source is CropSource.ORIGINAL:
+        pixel_box = outer_pixel_box(registry.to_original(view.number, box), registry.original_size(view.source))
+        size = _crop_size(pixel_box, config)
+        return registry.cut_original(view.source, pixel_box, size), Box(*(float(v) for v in pixel_box)), size
     pixels = registry.view_pixels(view.number)
     pixel_box = outer_pixel_box(box, pixels.size)
-    return pixels.crop(pixel_box), registry.to_original(view.number, Box(*(float(value) for value in pixel_box)))
+    region = registry.to_original(view.number, Box(*(float(value) for value in pixel_box)))
+    return pixels.crop(pixel_box), region, _crop_size(pixel_box, config)
+
+
+def _crop_size(pixel_box: tuple[int, int, int, int], config: VisualOpsConfig) -> tuple[int, int]:
+    left, top, right, bottom = pixel_box
+    try:
+        return fit_to_budget((right - left, bottom - top), config.factor, config.min_pixels, config.crop_max_pixels)
+    except ValueError as err:  # smart_resize's aspect check, reachable through rounding at the 200 limit
+        raise OperationError(FailureReason.BAD_ASPECT, f"bbox_2d gives a region smart_resize refuses: {err}") from err

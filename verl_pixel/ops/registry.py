@@ -18,6 +18,7 @@ import dataclasses
 import logging
 from collections.abc import Sequence
 from enum import Enum
+from typing import Protocol
 
 from PIL import Image
 
@@ -58,9 +59,31 @@ class ImageView:
     image: Image.Image
 
 
-def _aspects_agree(original: Image.Image, model_image: Image.Image) -> bool:
+class LazyOriginal(Protocol):
+    """A stored original whose pixels are decoded on demand and may be shared between trajectories.
+
+    :class:`verl_pixel.tools.original_cache.SharedOriginal` is the one implementation: the tools hand the registry
+    those instead of decoded images, so a worker decodes each distinct original once, and lazily.
+    """
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(width, height) of the full-resolution original, known without decoding it."""
+
+    def image(self) -> Image.Image:
+        """The whole original, decoded at full resolution."""
+
+    def cut(self, box: tuple[int, int, int, int], at_least: tuple[int, int]) -> Image.Image:
+        """The region ``box`` (original pixels), at a resolution of at least ``at_least`` (width, height) pixels."""
+
+
+Original = Image.Image | LazyOriginal
+
+
+def _aspects_agree(original: Original, model_image: Image.Image) -> bool:
     """Whether ``original`` plausibly is the picture ``model_image`` was resized from."""
-    original_aspect = original.width / original.height
+    width, height = original.size
+    original_aspect = width / height
     model_aspect = model_image.width / model_image.height
     return abs(original_aspect - model_aspect) <= ORIGINAL_ASPECT_TOLERANCE * model_aspect
 
@@ -75,7 +98,7 @@ class ImageRegistry:
     def __init__(self, config: VisualOpsConfig) -> None:
         self.config = config
         self.operations_attempted = 0
-        self._originals: list[Image.Image] = []
+        self._originals: list[Original] = []
         self._views: list[ImageView] = []
         self._frames: list[Image.Image] = []
         self._frame_inputs = 0
@@ -85,7 +108,7 @@ class ImageRegistry:
         cls,
         config: VisualOpsConfig,
         model_images: Sequence[Image.Image] = (),
-        originals: Sequence[Image.Image | None] | None = None,
+        originals: Sequence[Original | None] | None = None,
         video_frames: Sequence[Image.Image] = (),
         frame_images: int = 0,
     ) -> ImageRegistry:
@@ -145,7 +168,7 @@ class ImageRegistry:
         return self._views[number - 1]
 
     def add_input(
-        self, model_image: Image.Image, original: Image.Image | None = None, kind: ImageKind = ImageKind.INPUT
+        self, model_image: Image.Image, original: Original | None = None, kind: ImageKind = ImageKind.INPUT
     ) -> int:
         """Number an image that enters the conversation from outside the operation layer.
 
@@ -165,12 +188,13 @@ class ImageRegistry:
             model_image.size, self.config.factor, self.config.min_pixels, self.config.image_max_pixels
         )
         source = self.add_original(source_image)
-        region = Box(0.0, 0.0, float(source_image.width), float(source_image.height))
+        width, height = source_image.size
+        region = Box(0.0, 0.0, float(width), float(height))
         if kind is ImageKind.FRAME:
             self._frame_inputs += 1
         return self._append(kind, source, region, view_size, model_image)
 
-    def add_original(self, image: Image.Image) -> int:
+    def add_original(self, image: Original) -> int:
         """Store a new original (e.g. a sampled video frame) and return its source index."""
         self._originals.append(image)
         return len(self._originals) - 1
@@ -189,12 +213,18 @@ class ImageRegistry:
             self.add_input(image, kind=ImageKind.FOREIGN)
 
     def original(self, source: int) -> Image.Image:
-        """The stored original ``source`` as given (any mode: convert the cut, not the whole image)."""
-        return self._originals[source]
+        """The stored original ``source`` as an image (any mode: convert the cut, not the whole image)."""
+        original = self._originals[source]
+        return original if isinstance(original, Image.Image) else original.image()
 
     def original_size(self, source: int) -> tuple[int, int]:
         """(width, height) of the stored original ``source``, without decoding or converting it."""
         return self._originals[source].size
+
+    def cut_original(self, source: int, box: tuple[int, int, int, int], at_least: tuple[int, int]) -> Image.Image:
+        """The region ``box`` of original ``source``, at ``at_least`` pixels or more (a lazy one may decode less)."""
+        original = self._originals[source]
+        return original.crop(box) if isinstance(original, Image.Image) else original.cut(box, at_least)
 
     def view_pixels(self, number: int) -> Image.Image:
         """The pixels of image ``number`` exactly as the model saw them (``crop_source: model_view``)."""

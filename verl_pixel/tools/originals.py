@@ -10,8 +10,11 @@ The stored originals are still reachable, in this order of precedence:
    (a PIL image, a path, a ``file://`` URL or a base64 data URL) or with ``"bytes"``.
 
 Image references here come from the dataset, never from a model's arguments (those can only name indices). They
-are decoded by the project's one decoder (:func:`verl_pixel.data.images.load_image`); a reference it cannot read
-(an http(s) URL is not fetched from inside a tool, a missing file, corrupt bytes) falls back to the model's copy.
+become handles of the worker's shared originals cache (:mod:`verl_pixel.tools.original_cache`): one per distinct
+original whatever number of trajectories hold it, decoded by the project's one decoder
+(:func:`verl_pixel.data.images.load_image`) when a crop first needs it, at the resolution the crop needs. A reference
+whose header cannot be read (an http(s) URL is not fetched from inside a tool, a missing file, not an image) falls
+back to the model's copy.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from PIL import Image
 
 from verl_pixel.data.images import ImageDecodeError, describe_ref, load_image
 from verl_pixel.ops.frames import frames_from_array
+from verl_pixel.tools.original_cache import SharedOriginal, shared_cache
 
 logger = logging.getLogger(__name__)
 
@@ -75,14 +79,26 @@ def load_image_ref(ref: Any) -> Image.Image | None:
         return None
 
 
-def load_originals(agent_data: Any, expected: int) -> list[Image.Image | None] | None:
-    """The originals aligned with ``agent_data.image_data``, or ``None`` when their count does not match."""
+def shared_original(ref: Any) -> SharedOriginal | None:
+    """The worker's shared handle of one dataset image reference; ``None`` (with a warning) when it cannot be read."""
+    try:
+        return shared_cache().handle(ref)
+    except ImageDecodeError as err:
+        logger.warning("cannot open original image %s: %s", describe_ref(ref), err)
+        return None
+
+
+def load_originals(agent_data: Any, expected: int) -> list[SharedOriginal | None] | None:
+    """Handles of the originals aligned with ``agent_data.image_data``, or ``None`` when their count does not match.
+
+    Nothing is decoded here: a handle decodes when a crop needs its pixels.
+    """
     refs = original_image_refs(agent_data)
     if len(refs) != expected:
         if refs or expected:
             logger.warning("found %d original image references for %d input images", len(refs), expected)
         return None
-    return [load_image_ref(ref) for ref in refs]
+    return [shared_original(ref) for ref in refs]
 
 
 def first_video_frames(agent_data: Any) -> list[Image.Image]:
