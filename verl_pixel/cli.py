@@ -7,6 +7,7 @@ Subcommands:
     preset      a peer preset's settings as shell lines, or its chat template for a family (for recipes)
     cpu-overrides  print the overrides a GPU recipe takes in its CPU mode (PLATFORM=cpu), one per line
     quickstart  synthesize SFT data, verl's SFT trainer, then GRPO — on CPU with the tiny model, offline
+    smoke       the real recipes at tiny scale on this machine (GPU or CPU) and a pass/fail table
     synthesize  operation-aware SFT trajectories from seed annotations
     prepare     seed sample, RL parquet, Pixel Reasoner SFT import
     data        ``data check``: every bad row of SFT / RL parquet files (file, row, field, reason)
@@ -88,6 +89,34 @@ def _quickstart(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
+def _smoke(args: argparse.Namespace) -> int:
+    from verl_pixel.smoke import format_report, resolve_options, run_smoke
+
+    try:
+        options = resolve_options(args.workdir, args.family, args.platform, args.rollout, args.model, args.recipes)
+    except ValueError as err:
+        print(f"verl-pixel smoke: {err}", file=sys.stderr)
+        return 2
+    report = run_smoke(options)
+    print(format_report(report))
+    return 0 if report.ok else 1
+
+
+def _add_smoke(sub: argparse._SubParsersAction) -> None:
+    from verl_pixel.model_family import FAMILY_NAMES
+
+    smoke = sub.add_parser("smoke", help="run the recipes at tiny scale on this machine and print a pass/fail table")
+    smoke.add_argument("--workdir", default="outputs/smoke", help="folder for model, data, logs, checkpoints")
+    smoke.add_argument("--family", choices=FAMILY_NAMES, help="model family (default: --model's, else qwen2_5_vl)")
+    smoke.add_argument("--model", help="a model folder instead of the tiny random-weight kit")
+    smoke.add_argument(
+        "--platform", choices=("auto", "cpu", "gpu"), default="auto", help="auto: GPU when torch sees one"
+    )
+    smoke.add_argument("--rollout", choices=("auto", "hf", "vllm", "sglang"), default="auto", help="auto: vllm / hf")
+    smoke.add_argument("--recipes", help="the recipes/ folder (default: this checkout's)")
+    smoke.set_defaults(func=_smoke)
+
+
 def _family_argument(parser: argparse.ArgumentParser) -> None:
     from verl_pixel.model_family import FAMILY_NAMES
 
@@ -132,6 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
     quick.add_argument("--grpo-steps", type=int, default=2, help="GRPO steps (0 skips GRPO)")
     _family_argument(quick)
     quick.set_defaults(func=_quickstart)
+    _add_smoke(sub)
     return parser
 
 
