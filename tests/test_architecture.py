@@ -2,8 +2,8 @@
 
 Every module of ``verl_pixel`` is in exactly one room:
 
-* faces: command lines, the plugin entry point, the start-up check hydra calls, the quick start (may import anything
-  of ours);
+* faces: command lines, the plugin entry point, the start-up check hydra calls, the quick start, ``verl-pixel smoke``
+  (may import anything of ours; ``smoke/token_accounting.py`` also imports verl, as ``plugin.py`` does);
 * verl adapters: the only modules that may import verl, Ray or TransferQueue;
 * the test kit (``verl_pixel.testing``): fakes and harnesses, never imported by production code;
 * the pure core: everything else. It imports no verl and none of the above.
@@ -22,15 +22,15 @@ VERL_ROOTS = {"verl", "transfer_queue", "ray"}
 FACES = {
     "cli.py", "plugin.py", "data/cli.py", "eval/cli.py", "viewer/cli.py",
     "quickstart/__init__.py", "quickstart/sft.py", "quickstart/pipeline.py", "quickstart/grpo_cpu.py",
-    "startup_check.py", "smoke/__init__.py", "smoke/runner.py",
+    "startup_check.py", "smoke/__init__.py", "smoke/runner.py", "smoke/token_accounting.py",
 }  # fmt: skip
 VERL_ADAPTERS = {
-    "plugin.py", "platform/cpu.py",
-    "rollout/agent_loop.py", "rollout/tool_parser.py",
+    "plugin.py", "platform/cpu.py", "smoke/token_accounting.py",
+    "rollout/agent_loop.py", "rollout/tool_parser.py", "rollout/in_process.py",
     "tools/pixel_tools.py", "tools/session.py", "tools/originals.py",
     "reward/adapters/__init__.py", "reward/adapters/manager.py", "reward/adapters/replay_buffer.py",
     "reward/adapters/advantage.py", "reward/adapters/probe_link.py",
-    "backends/hf_adapter.py", "backends/hf_replica.py", "backends/hf_server.py",
+    "backends/hf_adapter.py", "backends/hf_replica.py", "backends/hf_server.py", "backends/scripted_server.py",
     "data/sft_dataset.py", "data/rl_dataset.py",
 }  # fmt: skip
 TEST_KIT = "testing/"

@@ -94,7 +94,7 @@ def _smoke(args: argparse.Namespace) -> int:
 
     try:
         options = resolve_options(args.workdir, args.family, args.platform, args.rollout, args.model, args.recipes)
-    except ValueError as err:
+    except (ValueError, FileNotFoundError) as err:
         print(f"verl-pixel smoke: {err}", file=sys.stderr)
         return 2
     report = run_smoke(options)

@@ -44,6 +44,11 @@ class ParsedTurn:
     calls: tuple[ToolCall | MalformedToolCall, ...]
 
 
+def tool_call_text(name: str, arguments: dict[str, Any]) -> str:
+    """A Hermes tool-call block as Qwen models write it (what :func:`parse_tool_calls` reads back)."""
+    return f"{TOOL_CALL_OPEN}\n{json.dumps({'name': name, 'arguments': arguments})}\n{TOOL_CALL_CLOSE}"
+
+
 def parse_tool_calls(text: str) -> ParsedTurn:
     """Split assistant text into prose and tool calls.
 

@@ -6,7 +6,8 @@ steps from that export) and prints a pass/fail table: install versions, plugin r
 ``MAX_LENGTH``, image-token accounting (vLLM on GPU, the ``hf`` backend on CPU), probes present, shaped rewards in
 the trainer, the rollout-vs-actor probability gap, checkpoints written, peak host and GPU memory.
 
-:mod:`.runner` runs the stages, :mod:`.checks` holds the pass/fail rules, :mod:`.monitor` samples memory.
+:mod:`.runner` runs the stages, :mod:`.checks` holds the pass/fail rules, :mod:`.monitor` samples memory,
+:mod:`.token_accounting` is the image-token probe (run as its own process).
 """
 
 from verl_pixel.smoke.runner import SmokeOptions, SmokeReport, format_report, resolve_options, run_smoke

@@ -144,7 +144,7 @@ def checkpoint_check(folder: Path) -> Check:
 
 
 def accounting_check(result: Mapping[str, Any] | None, backend: str) -> Check:
-    """The token-accounting probe's verdict (:mod:`verl_pixel.testing.token_accounting`)."""
+    """The token-accounting probe's verdict (:mod:`verl_pixel.smoke.token_accounting`)."""
     if result is None:
         return Check.of("image-token accounting", False, "the probe did not report (see its log)")
     detail = f"{backend}: pad runs {result.get('pad_runs')} = image grids {result.get('image_tokens')}"

@@ -7,7 +7,7 @@ Stages, each a subprocess whose log lands in the work folder:
 3. data: synthesized SFT trajectories and RL rows from the bundled seed sample; every SFT row counted in tokens
    against the SFT run's ``MAX_LENGTH`` (the pre-check ``PixelSFTDataset`` runs at load);
 4. ``recipes/sft_<family>.sh`` for two steps, exporting a Hugging Face folder;
-5. the image-token accounting probe on that export (:mod:`verl_pixel.testing.token_accounting`: vLLM on GPU, the
+5. the image-token accounting probe on that export (:mod:`verl_pixel.smoke.token_accounting`: vLLM on GPU, the
    ``hf`` backend on CPU);
 6. ``recipes/grpo_adaptive.sh`` for two steps from the export (Look Less layout 2 + 1 + 1), saving a checkpoint.
 
@@ -284,7 +284,7 @@ def _accounting(options: SmokeOptions, model: Path) -> dict | None:
     env = base_env(options, options.workdir / "unused.jsonl")
     if options.platform == "cpu":
         env["VERL_PLATFORM"] = "cpu"
-    command = [sys.executable, "-m", "verl_pixel.testing.token_accounting", "--model", str(model), "--backend", backend]
+    command = [sys.executable, "-m", "verl_pixel.smoke.token_accounting", "--model", str(model), "--backend", backend]
     log = options.workdir / "token_accounting.log"
     with open(log, "w") as out:
         proc = subprocess.run(command, env=env, stdout=subprocess.PIPE, stderr=out, text=True, timeout=900, check=False)

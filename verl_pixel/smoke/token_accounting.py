@@ -11,7 +11,7 @@ Then the backend checks them:
 * ``hf`` (CPU): each pad run must have the length the image processor's grid gives its image, and verl-pixel's
   ``hf`` server (:class:`~verl_pixel.backends.hf_server.HFRolloutServer`) must generate from those ids and images.
 
-``verl-pixel smoke`` runs this module as a separate process (``python -m verl_pixel.testing.token_accounting
+``verl-pixel smoke`` runs this module as a separate process (``python -m verl_pixel.smoke.token_accounting
 --model DIR --backend hf|vllm``); it prints one JSON line: ``ok``, the pad runs, the tokens each image needs and
 what was compared. The scripted crop is a test hook (a random-weight model never calls a tool): it fixes the
 prompt's shape, not the numbers checked.
@@ -26,10 +26,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from PIL import Image, ImageDraw
+
+from verl_pixel.backends.scripted_server import ScriptedLLMServer
 from verl_pixel.constants import IMAGE_PAD
 from verl_pixel.model_family import family_spec, resolve_family
-from verl_pixel.testing.agent_harness import call, compose_ppo_config, image_prompt, make_worker, prompt_batch, scene
-from verl_pixel.testing.fake_server import ScriptedLLMServer
+from verl_pixel.ops.tool_call import tool_call_text
+from verl_pixel.rollout.in_process import compose_ppo_config, image_prompt, make_worker, prompt_batch
 
 PROBE_IMAGE = (640, 480)
 QUESTION = "What colour is the square?"
@@ -45,9 +48,9 @@ def agent_loop_request(model_dir: str | Path) -> tuple[list[int], list[Any], Any
     config = compose_ppo_config(model_dir)
     config.actor_rollout_ref.model.custom_chat_template = read_chat_template(family_spec(family).chat_template)
     tokenizer = _processor(model_dir, config).tokenizer
-    server = ScriptedLLMServer(tokenizer, [call(bbox_2d=CROP_BOXES[family.value]), "\\boxed{red}"])
-
-    prompts = prompt_batch([image_prompt([scene(PROBE_IMAGE)], QUESTION)])
+    crop = tool_call_text("crop_image", {"bbox_2d": CROP_BOXES[family.value]})
+    server = ScriptedLLMServer(tokenizer, [crop, "\\boxed{red}"])
+    prompts = prompt_batch([image_prompt([probe_image()], QUESTION)])
 
     async def run() -> None:
         await make_worker(config, server).generate_sequences(prompts)
@@ -55,6 +58,13 @@ def agent_loop_request(model_dir: str | Path) -> tuple[list[int], list[Any], Any
     asyncio.run(run())
     second = next(request for request in server.calls if request.turn == 1)
     return list(second.prompt_ids), list(second.images), config
+
+
+def probe_image() -> Image.Image:
+    """White ``PROBE_IMAGE`` with a red square at (40, 40)-(200, 200), the region the scripted crop asks for."""
+    image = Image.new("RGB", PROBE_IMAGE, "white")
+    ImageDraw.Draw(image).rectangle([40, 40, 200, 200], fill="red")
+    return image
 
 
 def pad_runs(ids: list[int], pad_id: int) -> list[int]:
@@ -135,7 +145,7 @@ def probe(model_dir: str | Path, backend: str) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m verl_pixel.testing.token_accounting --model DIR --backend hf|vllm``: one JSON line."""
+    """``python -m verl_pixel.smoke.token_accounting --model DIR --backend hf|vllm``: one JSON line."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", required=True)
     parser.add_argument("--backend", choices=("hf", "vllm"), default="hf")
