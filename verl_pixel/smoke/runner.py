@@ -219,7 +219,7 @@ def _plugin(options: SmokeOptions) -> Check:
     command = [sys.executable, "-m", "verl_pixel.plugin", "--check"]
     out = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300, check=False)
     lines = [line.strip() for line in out.stdout.splitlines() if line.strip()]
-    registered = "; ".join(line for line in lines[1:] if not line.startswith("cpu platform"))
+    registered = "; ".join(" ".join(line.split()) for line in lines[1:] if not line.startswith("cpu platform"))
     return Check.of("plugin registered", out.returncode == 0, registered or out.stderr.strip()[-300:])
 
 
