@@ -10,7 +10,10 @@ aborts torchrun mid-run. :func:`row_token_count` counts every row up front, with
   expanded as :class:`~verl_pixel.data.sft_dataset.PixelSFTDataset` expands them (a ``<video>`` to its frames);
 * each image's ``<|image_pad|>`` run: the image size read from its header, resized by the reference's own
   ``max_pixels`` when it carries one (what ``PixelSFTDataset`` applies) and then by the processor's
-  ``smart_resize`` (:class:`ImageGeometry`), one token per ``factor x factor`` square.
+  ``smart_resize`` (:class:`ImageGeometry`), one token per ``factor x factor`` square;
+* each video (one video item, as ``PixelSFTDataset`` keeps it): decoded by the one video decoder as the dataset
+  decodes it, and expanded by the processor itself (:func:`video_tokens`), since Qwen3-VL adds timestamps and a
+  vision block per frame group; a video row costs a decode, an image row none.
 
 :class:`TokenLimit` is what the row checks (:mod:`verl_pixel.data.row_checks`) apply: the dataset at load
 (``data.max_length``) and ``verl-pixel data check --max-length N --model DIR``.
@@ -112,13 +115,18 @@ def row_token_count(
     """
     geometry = geometry or ImageGeometry.of(processor)
     refs: list[Any] = []
+    videos: list[Any] = []
 
     def keep(ref: Any, field: str) -> Any:
         refs.append(ref)
         return ref  # the template renders a placeholder per image item; the pixels are not needed
 
+    def keep_video(entry: Any, field: str) -> list[dict[str, Any]]:
+        videos.append(entry)
+        return [{"type": "video", "video": entry}]  # rendered as one placeholder, expanded below
+
     messages = expand_placeholders(
-        row[messages_key], row.get(image_key) or [], row.get(video_key) or [], keep, image_key, video_key
+        row[messages_key], row.get(image_key) or [], row.get(video_key) or [], keep, image_key, video_key, keep_video
     )
     tools = parse_tools(row.get(tools_key))
     text = processor.apply_chat_template(messages, tools=tools, tokenize=False, **dict(chat_template_kwargs or {}))
@@ -126,7 +134,29 @@ def row_token_count(
     with _TOKENIZER_LOCK:  # a fast tokenizer is not safe to call from several threads at once
         ids = tokenizer(text, add_special_tokens=False)["input_ids"]
     image_tokens = sum(geometry.tokens(image_size(ref), _budget(ref)) for ref in refs)
-    return len(ids) - len(refs) + image_tokens  # each image's one rendered placeholder becomes its token run
+    video_extra = sum(video_tokens(processor, entry) for entry in videos)  # tokens beyond the rendered placeholder
+    return len(ids) - len(refs) + image_tokens + video_extra  # each image's one placeholder becomes its token run
+
+
+def video_tokens(processor: Any, entry: Any) -> int:
+    """Tokens a ``videos`` entry adds beyond the one ``<|video_pad|>`` the template renders for it.
+
+    The entry is decoded as :class:`~verl_pixel.data.sft_dataset.PixelSFTDataset` decodes it, and the processor
+    expands it as verl's SFT dataset has it do (``apply_chat_template(tokenize=True)`` on a message holding the
+    frames, no metadata), against the same message rendered as text.
+    """
+    from verl_pixel.data.videos import load_video
+
+    image_processor = getattr(processor, "image_processor", None)
+    patch = int(getattr(image_processor, "patch_size", None) or DEFAULT_PATCH_SIZE)
+    frames, _ = load_video(entry, image_patch_size=patch)
+    message = [{"role": "user", "content": [{"type": "video", "video": frames}]}]
+    text = processor.apply_chat_template(message, tokenize=False, add_generation_prompt=False)
+    expanded = processor.apply_chat_template(message, tokenize=True, return_dict=True, add_generation_prompt=False)
+    tokenizer = getattr(processor, "tokenizer", processor)
+    with _TOKENIZER_LOCK:
+        plain = len(tokenizer(text, add_special_tokens=False)["input_ids"])
+    return len(expanded["input_ids"][0]) - plain
 
 
 def token_counter(
