@@ -2,8 +2,9 @@
 
 The count is checked against verl itself: for every synthesized trajectory (single pass, recrops, further zoom,
 video frames, videos, text only; both families, less the Qwen3-VL video rows verl 0.9.1 cannot build) it equals
-the length of the ``input_ids`` verl's ``MultiTurnSFTDataset`` builds for that row through :class:`PixelSFTDataset`. Without the pre-check the same rows load, and verl raises
-for an over-long one only when it is built (in a DataLoader worker, mid-run).
+the length of the ``input_ids`` verl's ``MultiTurnSFTDataset`` builds for that row through :class:`PixelSFTDataset`.
+Without the pre-check the same rows load, and verl raises for an over-long one only when it is built (in a
+DataLoader worker, mid-run).
 """
 
 from __future__ import annotations
