@@ -41,6 +41,12 @@ _SHARE_FLAGS = (
 )
 
 
+INPUT_MAX_PIXELS_HELP = (
+    "resize stored inputs to this pixel budget (default: the family's RL image budget, the GRPO recipes' "
+    "IMAGE_MAX_PIXELS, so SFT sees images as RL will; 0: keep the files as they are)"
+)
+
+
 def add_parser(subparsers: Any) -> None:
     """Register ``synthesize``, ``prepare`` and ``data`` on an ``argparse`` subparsers object."""
     synth = subparsers.add_parser("synthesize", help="synthesize SFT trajectories from seed annotations")
@@ -63,11 +69,7 @@ def add_parser(subparsers: Any) -> None:
         default=FAMILY_NAMES[0],
         help="model family: coordinates of the calls, patch factor and budgets (default: %(default)s)",
     )
-    synth.add_argument(
-        "--input-max-pixels", type=int,
-        help="resize stored inputs to this pixel budget (default: the family's RL image budget, the GRPO recipes' "
-        "IMAGE_MAX_PIXELS, so SFT sees images as RL will; 0: keep the files as they are)",
-    )  # fmt: skip
+    synth.add_argument("--input-max-pixels", type=int, help=INPUT_MAX_PIXELS_HELP)
     synth.add_argument("--crop-max-pixels", type=int, help="pixel budget of crops (default: the ops default)")
     synth.add_argument("--writer", choices=("template", "endpoint"), default="template")
     synth.add_argument("--endpoint-url", help="OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1")
