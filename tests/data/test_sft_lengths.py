@@ -1,8 +1,8 @@
 """SFT rows too long for ``data.max_length`` are found before training: counted as verl builds them, all named.
 
 The count is checked against verl itself: for every synthesized trajectory (single pass, recrops, further zoom,
-video frames, videos, text only; both families, less the Qwen3-VL video rows verl 0.9.1 cannot build) it equals
-the length of the ``input_ids`` verl's ``MultiTurnSFTDataset`` builds for that row through :class:`PixelSFTDataset`.
+video frames, videos, text only; both families) it equals the length of the ``input_ids`` verl's
+``MultiTurnSFTDataset`` builds for that row through :class:`PixelSFTDataset`.
 Without the pre-check the same rows load, and verl raises for an over-long one only when it is built (in a
 DataLoader worker, mid-run).
 """
@@ -34,23 +34,14 @@ def sample(tmp_path_factory, family):
     return train
 
 
-def test_the_count_is_the_length_verl_builds_for_every_row(sample, family_processor, family):
+def test_the_count_is_the_length_verl_builds_for_every_row(sample, family_processor):
     dataset = sft_dataset(sample, family_processor)
     count = token_counter(family_processor)
     rows = list(iter_rows(sample))
-    built = range(len(dataset))
-    if family == "qwen3_vl":
-        # verl 0.9.1 cannot build a Qwen3-VL row with a video: multiturn_sft_dataset.py computes positions with
-        # verl.models.transformers.qwen2_vl.get_rope_index for every Qwen2VLImageProcessor, which takes Qwen3-VL's
-        # vision block per frame group for another video (IndexError on video_grid_thw). Those rows are counted
-        # (they must not crash the count) but compared only for Qwen2.5-VL, whose video rows verl builds.
-        assert any(row.get("videos") for _, row in rows) and all(count(row) > 0 for _, row in rows)
-        built = [i for i, (_, row) in enumerate(rows) if not row.get("videos")]
-    counts = [count(rows[i][1]) for i in built]
-    assert counts == [len(dataset[i]["input_ids"]) for i in built]
+    counts = [count(row) for _, row in rows]
+    assert counts == [len(dataset[i]["input_ids"]) for i in range(len(dataset))]
     assert len(set(counts)) > 5  # rows of many shapes: the equality is not one number repeated
-    if family == "qwen2_5_vl":
-        assert len(built) == len(rows) and any(row.get("videos") for _, row in rows)  # video rows compared too
+    assert len(dataset) == len(rows) and any(row.get("videos") for _, row in rows)  # video rows compared too
 
 
 def test_an_image_reference_with_its_own_budget_is_counted_at_that_budget(tiny_processor, tmp_path):

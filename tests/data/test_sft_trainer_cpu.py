@@ -53,7 +53,7 @@ def test_sft_trainer_on_synthesized_trajectories_of_the_seed_sample(tmp_path):
     assert result.ok
 
 
-def _video_sample(folder):
+def _video_sample(folder, family="qwen2_5_vl"):
     """Synthesized trajectories of 8 video questions drawn like the seed sample's: 4 to train on, 4 to validate."""
     from verl_pixel.data.parquet_io import write_sft_parquet
     from verl_pixel.data.seed_sample import SeedSampleSpec, load_seed_sample
@@ -63,7 +63,7 @@ def _video_sample(folder):
 
     seeds = load_seed_sample(folder / "seed_sample", SeedSampleSpec(n_images=0, n_videos=8))
     config = SynthesisConfig(
-        seed=0, input_max_pixels=smoke_pixels("qwen2_5_vl", SMOKE_INPUT_TOKENS), video=smoke_video(),
+        seed=0, input_max_pixels=smoke_pixels(family, SMOKE_INPUT_TOKENS), video=smoke_video(family),
         video_single_pass=0.5, video_reselect=0.5, text_only=0.0,
     )  # fmt: skip
     rows = synthesize(seeds, config).rows
@@ -72,27 +72,33 @@ def _video_sample(folder):
     )
 
 
+# What each family trains on: every row one video of 16 stored frames of 252x196, sized by the video decoder at the
+# smoke budget (Qwen2.5-VL: fetch_image rounds both sides to 224 at factor 56 -> grid (8, 16, 16), 512
+# <|video_pad|>; Qwen3-VL: 256x192 at factor 32 -> grid (8, 12, 16), written as 8 timestamped blocks of 6 x 8 = 384
+# pads in all), and the selected frames as images of the tool turns (grid (1, 16, 16): 64 pads each).
+VIDEO_GRID_AND_PADS = {"qwen2_5_vl": ([8, 16, 16], 512), "qwen3_vl": ([8, 12, 16], 384)}
+
+
 @pytest.mark.slow
-def test_sft_trainer_trains_on_videos_kept_as_videos(tmp_path):
+def test_sft_trainer_trains_on_videos_kept_as_videos(tmp_path, family):
     from omegaconf import OmegaConf
     from transformers import AutoProcessor
 
     from verl_pixel.data.sft_dataset import PixelSFTDataset
+    from verl_pixel.tiny_models import tiny_model_dirname
 
-    result = run_sft_smoke(tmp_path, steps=2, data_builder=_video_sample)
+    result = run_sft_smoke(tmp_path, steps=2, data_builder=lambda folder: _video_sample(folder, family), family=family)
     assert result.returncode == 0 and len(result.train_losses) == 2, result.log_file.read_text()[-4000:]
     assert all(math.isfinite(x) for x in result.train_losses) and result.train_losses[1] < result.train_losses[0]
     assert result.val_losses and math.isfinite(result.val_losses[-1]) and result.ok
-    # What it trained on: every row one video (16 stored frames of 252x196 -> 224x224 by the video decoder at the
-    # smoke budget: fetch_image rounds 196 and 252 to 224 at factor 56; grid (8, 16, 16): 512 <|video_pad|>) and
-    # the selected frames as images of the tool turns (224x224 under the 400-token frame budget: 64 pads each).
-    processor = AutoProcessor.from_pretrained(tmp_path / "tiny-qwen25vl", trust_remote_code=True)
+    processor = AutoProcessor.from_pretrained(tmp_path / tiny_model_dirname(family), trust_remote_code=True)
     config = OmegaConf.create({"max_length": 4096, "pad_mode": "no_padding", "truncation": "error"})
     dataset = PixelSFTDataset(str(tmp_path / "data" / "sft_train.parquet"), processor.tokenizer, config, processor)
     video_pad, image_pad = (processor.tokenizer.convert_tokens_to_ids(t) for t in ("<|video_pad|>", "<|image_pad|>"))
+    video_grid, video_pads = VIDEO_GRID_AND_PADS[family]
     for sample in (dataset[i] for i in range(len(dataset))):
         inputs, ids = sample["multi_modal_inputs"], sample["input_ids"]
-        assert inputs["video_grid_thw"].tolist() == [[8, 16, 16]] and int((ids == video_pad).sum()) == 512
+        assert inputs["video_grid_thw"].tolist() == [video_grid] and int((ids == video_pad).sum()) == video_pads
         frames = inputs["image_grid_thw"].tolist()
         assert (
             frames and all(grid == [1, 16, 16] for grid in frames) and int((ids == image_pad).sum()) == 64 * len(frames)

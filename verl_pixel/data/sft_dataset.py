@@ -27,8 +27,19 @@ The row schema is documented in :mod:`verl_pixel.data.sft_schema`. What this cla
   turn. Like verl's own ``process_video`` here, no video metadata reaches the processor.
 * ``tools`` may be JSON text (how :mod:`verl_pixel.data.parquet_io` stores it) or a list.
 
-Everything else — per-message rendering, the sanity check against the whole conversation, M-RoPE positions,
-padding — is verl's.
+* **Qwen3-VL video positions**: verl 0.9.1's SFT dataset computes M-RoPE positions with Qwen2-VL's
+  ``get_rope_index`` for every Qwen-VL processor (``multiturn_sft_dataset.py:345-357``), which reads one
+  ``video_grid_thw`` row per ``<|vision_start|><|video_pad|>`` block. Qwen3-VL writes one such block per temporal
+  patch, each after its own ``<t seconds>`` text, so verl ran out of grid rows (IndexError). For Qwen3-VL, verl is
+  handed the video grid split into one ``(1, h, w)`` row per block — the split Qwen3-VL's own rule makes first
+  (verl ``models/transformers/qwen3_vl.py:117-122``, transformers ``Qwen3VLModel.get_rope_index``) — with which
+  Qwen2-VL's rule gives Qwen3-VL's positions exactly: a block of one temporal patch has temporal index 0 whatever
+  its ``second_per_grid_ts`` (``qwen2_vl.py:139-140``), as in ``qwen3_vl.py:179-184``. The grid the processor
+  wrote is put back into ``multi_modal_inputs`` for the model's vision tower. Image-only rows are unchanged: an
+  image grid has one temporal patch, so both rules give it the same positions.
+
+Everything else — per-message rendering, the sanity check against the whole conversation, the positions' padding
+and truncation — is verl's.
 """
 
 from __future__ import annotations
@@ -47,6 +58,20 @@ from verl_pixel.data.sft_lengths import ImageGeometry, TokenLimit, token_counter
 from verl_pixel.data.sft_schema import RowError, check_row, is_trained, parse_tools
 from verl_pixel.data.videos import VideoDecodeError, load_video
 from verl_pixel.family_check import check_loaded_model
+from verl_pixel.model_family import ModelFamily, family_spec
+
+VIDEO_GRID_KEY = "video_grid_thw"  # the processor's output verl reads the video grids from
+
+
+def per_block_video_grids(video_grid_thw: torch.Tensor) -> torch.Tensor:
+    """One ``(1, h, w)`` row per temporal patch of each ``(t, h, w)`` video grid, in order.
+
+    Qwen3-VL renders each temporal patch as its own ``<t seconds><|vision_start|>...<|vision_end|>`` block; its
+    position rule reads one grid row per block (verl ``models/transformers/qwen3_vl.py:117-122``).
+    """
+    grids = torch.repeat_interleave(video_grid_thw, video_grid_thw[:, 0], dim=0)
+    grids[:, 0] = 1
+    return grids
 
 
 class PixelSFTDataset(MultiTurnSFTDataset):
@@ -60,6 +85,10 @@ class PixelSFTDataset(MultiTurnSFTDataset):
         self._data_config = config
         self._origins: list[tuple[str, int]] = []
         self._row_index: int | None = None
+        # Video grids the processor wrote for the message being built, restored after verl's positions (Qwen3-VL).
+        self._video_grids: list[torch.Tensor] = []
+        # verl binds Qwen3-VL's get_rope_index by the processor's class name (utils/tokenizer/tokenizer.py:217-220).
+        self._video_blocks_per_patch = type(processor).__name__ == family_spec(ModelFamily.QWEN3_VL).processor_class
         if processor is not None:  # the model folder, its processor and the chat template in use agree
             check_loaded_model(processor)
         super().__init__(parquet_files, tokenizer, config, processor=processor, max_samples=max_samples)
@@ -122,12 +151,15 @@ class PixelSFTDataset(MultiTurnSFTDataset):
             raise RowError(row_number, self.tools_key, str(err), file=file) from err
 
     def __getitem__(self, item: int) -> dict[str, Any]:
-        """verl's sample, with ``item`` remembered so that errors can name the row."""
-        self._row_index = item
+        """verl's sample, with ``item`` remembered so that errors can name the row (and Qwen3-VL's video grids)."""
+        self._row_index, self._video_grids = item, []
         try:
-            return super().__getitem__(item)
+            sample = super().__getitem__(item)
         finally:
             self._row_index = None
+        if self._video_grids:  # the grids the processor wrote, not the per-block split verl's positions read
+            sample["multi_modal_inputs"][VIDEO_GRID_KEY] = torch.cat(self._video_grids, dim=0)
+        return sample
 
     def _build_messages(self, example: dict[str, Any]) -> list[dict[str, Any]]:
         """Validate the row and expand its placeholders into decoded image and video items."""
@@ -178,11 +210,17 @@ class PixelSFTDataset(MultiTurnSFTDataset):
         tools: list[dict[str, Any]] | None = None,
         enable_thinking: bool | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, dict[str, Any]]:
-        """verl's per-message tokenization, then zero the loss of messages that must not be trained."""
+        """verl's per-message tokenization, then zero the loss of messages that must not be trained.
+
+        For Qwen3-VL, verl's position rule is handed the video grid split per block (see the module docstring).
+        """
         input_ids, loss_mask, attention_mask, inputs = super()._process_single_message(
             index, message, full_message, tools=tools, enable_thinking=enable_thinking
         )
         # verl already zeroes non-assistant messages (tool outputs included); this adds ``loss_mask: 0``.
         if not is_trained(message):
             loss_mask = torch.zeros_like(loss_mask)
+        if self._video_blocks_per_patch and inputs.get(VIDEO_GRID_KEY) is not None:
+            self._video_grids.append(inputs[VIDEO_GRID_KEY])
+            inputs[VIDEO_GRID_KEY] = per_block_video_grids(inputs[VIDEO_GRID_KEY])
         return input_ids, loss_mask, attention_mask, inputs
