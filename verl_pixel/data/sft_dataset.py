@@ -33,10 +33,11 @@ The row schema is documented in :mod:`verl_pixel.data.sft_schema`. What this cla
   patch, each after its own ``<t seconds>`` text, so verl ran out of grid rows (IndexError). For Qwen3-VL, verl is
   handed the video grid split into one ``(1, h, w)`` row per block — the split Qwen3-VL's own rule makes first
   (verl ``models/transformers/qwen3_vl.py:117-122``, transformers ``Qwen3VLModel.get_rope_index``) — with which
-  Qwen2-VL's rule gives Qwen3-VL's positions exactly: a block of one temporal patch has temporal index 0 whatever
-  its ``second_per_grid_ts`` (``qwen2_vl.py:139-140``), as in ``qwen3_vl.py:179-184``. The grid the processor
-  wrote is put back into ``multi_modal_inputs`` for the model's vision tower. Image-only rows are unchanged: an
-  image grid has one temporal patch, so both rules give it the same positions.
+  Qwen2-VL's rule gives Qwen3-VL's positions exactly: a block of one temporal patch has temporal index 0
+  (``qwen2_vl.py:139-140``; Qwen3-VL's processor writes no ``second_per_grid_ts``), as in
+  ``qwen3_vl.py:179-184``. The grid the processor wrote is put back into ``multi_modal_inputs`` for the model's
+  vision tower. Image-only rows are unchanged: an image grid has one temporal patch, so both rules give it the same
+  positions.
 
 Everything else — per-message rendering, the sanity check against the whole conversation, the positions' padding
 and truncation — is verl's.
