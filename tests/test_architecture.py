@@ -22,6 +22,7 @@ VERL_ROOTS = {"verl", "transfer_queue", "ray"}
 FACES = {
     "cli.py", "plugin.py", "data/cli.py", "eval/cli.py", "viewer/cli.py",
     "quickstart/__init__.py", "quickstart/sft.py", "quickstart/pipeline.py", "quickstart/grpo_cpu.py",
+    "quickstart/look_or_not.py",
     "startup_check.py", "smoke/__init__.py", "smoke/runner.py", "smoke/token_accounting.py",
 }  # fmt: skip
 VERL_ADAPTERS = {

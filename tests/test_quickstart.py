@@ -1,4 +1,8 @@
-"""The README's main job, `verl-pixel quickstart`, runs the whole CPU pipeline and reports what the trainers logged."""
+"""The README's main job, `verl-pixel quickstart`: SFT on the look-or-not task, verl's export, GRPO from it.
+
+This is also the CI run of the experiment's pipeline (the stages ``benchmarks/adaptive_learning.py`` runs, at two
+GRPO steps): SFT export -> GRPO from it -> evaluation on the held-out test split, split by need.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +11,11 @@ import re
 import subprocess
 
 import pytest
+import torch
+from safetensors.torch import load_file
 
-from verl_pixel.quickstart.pipeline import GRPO_COLUMNS
+from verl_pixel.eval.adaptive_report import eval_points
+from verl_pixel.quickstart.pipeline import GRPO_COLUMNS, quickstart_config
 
 
 def _logged(path, key):
@@ -17,59 +24,65 @@ def _logged(path, key):
     return [step[key] for step in steps if key in step]
 
 
+def _weights(folder):
+    return load_file(str(folder / "model.safetensors"))
+
+
+def _max_change(before: dict, after: dict) -> dict:
+    assert before.keys() == after.keys()
+    return {name: float((after[name].float() - before[name].float()).abs().max()) for name in before}
+
+
 @pytest.mark.slow
-def test_quickstart_command_runs_pipeline_and_prints_report(tmp_path):
+def test_quickstart_trains_sft_then_grpo_from_its_export_and_reports_tool_use_by_need(tmp_path):
     proc = subprocess.run(
         ["verl-pixel", "quickstart", "--workdir", str(tmp_path)], capture_output=True, text=True, timeout=1500
     )
     out = proc.stdout
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert out.startswith(f"verl-pixel quick start — OK (outputs under {tmp_path})")
-    assert "SFT  verl.trainer.sft_trainer, PixelSFTDataset, FSDP2/gloo: exit 0" in out
-    assert "GRPO verl.trainer.main_ppo, pixel_agent + pixel reward (Look Less), hf rollout: exit 0" in out
-    # No test hook: the report says the tool calls are the model's own (the shipped config forces none).
-    assert "tool calls are the model's own choice (no forced calls)" in out
-    # The SFT table is verl's logged train/loss, step by step.
+    config = quickstart_config()
+    sft_steps, grpo = config.sft.steps, config.grpo
+    # SFT: verl's logged train/loss, step by step, and the export verl wrote.
     sft_losses = _logged(tmp_path / "sft" / "sft_metrics.jsonl", "train/loss")
-    sft_rows = re.findall(r"^\s+(\d)\s+(\d+\.\d{4})$", out, flags=re.M)
-    assert sft_rows == [(str(i + 1), f"{loss:.4f}") for i, loss in enumerate(sft_losses)] and len(sft_rows) == 3
-    # The GRPO table is verl's logged metrics, column by column, for both steps.
+    sft_rows = re.findall(r"^\s+(\d+)\s+(\d+\.\d{4})$", out, flags=re.M)
+    assert sft_rows == [(str(i + 1), f"{loss:.4f}") for i, loss in enumerate(sft_losses)] and len(sft_rows) == sft_steps
+    export = tmp_path / "sft" / "checkpoints" / f"global_step_{sft_steps}" / "huggingface"
+    assert f"exported by verl (checkpoint.save_contents hf_model): {export}" in out
+    # GRPO from the export, no forced calls; its table is verl's logged metrics, column by column.
+    assert (
+        "GRPO verl.trainer.main_ppo from the SFT export, pixel_agent + pixel reward (Look Less), hf rollout: exit 0"
+        in out
+    )
+    assert "tool calls are the model's own choice (no forced calls)" in out
+    metrics = tmp_path / "grpo" / "look_less" / "grpo_metrics.jsonl"
     row_pattern = re.compile(r"^\s+[12](\s+\S+){" + str(len(GRPO_COLUMNS)) + "}$")
     grpo_rows = [line.split() for line in out.splitlines() if row_pattern.match(line)]
-    metrics = tmp_path / "grpo" / "grpo_metrics.jsonl"
     expected = [[f"{value:.4g}" for value in _logged(metrics, key)] for key, _ in GRPO_COLUMNS]
     assert [row[1:] for row in grpo_rows] == [list(step) for step in zip(*expected, strict=True)], out
-    # By construction: 2 prompts x n=4 rollouts (adaptive 2, force_tool 1, no_tool 1) per step.
+    # By construction: 2 prompts x n=4 rollouts (adaptive 2, force_tool 1, no_tool 1) per step, probes in every group.
     assert _logged(metrics, "pixel/rollouts") == [8.0, 8.0]
-    assert (tmp_path / "sft" / "checkpoints" / "global_step_3").is_dir()
-    assert "recipes/" in out
-
-
-def test_quickstart_family_reaches_both_trainers_and_the_report(tmp_path, monkeypatch, capsys):
-    # The trainer runs themselves are tested per family in tests/data/test_sft_trainer_cpu.py and
-    # tests/backends/test_main_ppo_cpu.py; here: `--family` selects the tiny model of both stages.
-    import verl_pixel.quickstart.pipeline as pipeline
-    from verl_pixel.cli import main
-    from verl_pixel.model_family import ModelFamily
-    from verl_pixel.quickstart.grpo_cpu import GRPOSmokeResult
-    from verl_pixel.quickstart.sft import SFTSmokeResult
-
-    seen = []
-    log = tmp_path / "log"
-
-    def sft(work, **kw):
-        seen.append(("sft", kw["family"]))
-        return SFTSmokeResult(0, [1.5], [1.4], tmp_path, log, log)
-
-    def grpo(work, **kw):
-        seen.append(("grpo", kw["family"]))
-        return GRPOSmokeResult(0, [{"critic/score/mean": 0.5}], log, log)
-
-    monkeypatch.setattr(pipeline, "run_sft_smoke", sft)
-    monkeypatch.setattr(pipeline, "run_grpo_smoke", grpo)
-    assert main(["quickstart", "--family", "qwen3_vl", "--workdir", str(tmp_path)]) == 0
-    assert seen == [("sft", ModelFamily.QWEN3_VL), ("grpo", ModelFamily.QWEN3_VL)]
-    assert "model family qwen3_vl: tiny Qwen3VLProcessor kit" in capsys.readouterr().out
-    with pytest.raises(SystemExit):  # argparse refuses an unknown family before anything runs
-        main(["quickstart", "--family", "qwen4", "--workdir", str(tmp_path)])
-    assert len(seen) == 2
+    assert _logged(metrics, "pixel/probe/defined_rate") == [1.0, 1.0]
+    # The test split, split by need, before the first step (the SFT export) and after the last: verl's values.
+    points = eval_points(metrics)
+    assert [p.step for p in points] == [0, grpo.steps]
+    table = re.findall(r"^\s+(\d+)\s+(\d\.\d{3})\s+(\d\.\d{3})\s+(\d\.\d{3})\s+(\d\.\d{3})$", out, flags=re.M)
+    assert table == [
+        (str(p.step), *(f"{v:.3f}" for v in (p.tur["need"], p.tur["no_need"], p.accuracy["need"],
+                                             p.accuracy["no_need"])))
+        for p in points
+    ]  # fmt: skip
+    # GRPO started from the SFT export: after two Adam steps of lr 1e-4 every weight is within 2 * lr * 3.2 of the
+    # export (Adam's step is at most ~lr * (1 - beta1) / sqrt(1 - beta2) per coordinate), while the export itself
+    # is far from the base model it was trained from (its first Adam step alone moved weights by lr = 2e-3).
+    base, sft = _weights(tmp_path / "model"), _weights(export)
+    after = _weights(
+        tmp_path / "grpo" / "look_less" / "checkpoints" / f"global_step_{grpo.steps}" / "actor" / "huggingface"
+    )
+    bound = grpo.steps * grpo.lr * 3.2
+    grpo_moves, sft_moves = _max_change(sft, after), _max_change(base, sft)
+    assert max(grpo_moves.values()) <= bound, max(grpo_moves.items(), key=lambda kv: kv[1])
+    assert sum(change > bound for change in sft_moves.values()) > 0.9 * len(sft_moves)
+    assert any(change > 0 for change in grpo_moves.values())  # and it trained
+    assert all(t.dtype == torch.float32 for t in after.values())
+    assert "benchmarks/results/adaptive_learning.md" in out and "recipes/" in out

@@ -6,7 +6,7 @@ Subcommands:
     model-family  print a model family's settings (template, patch size, coordinates, budgets) as shell lines
     preset      a peer preset's settings as shell lines, or its chat template for a family (for recipes)
     cpu-overrides  print the overrides a GPU recipe takes in its CPU mode (PLATFORM=cpu), one per line
-    quickstart  synthesize SFT data, verl's SFT trainer, then GRPO — on CPU with the tiny model, offline
+    quickstart  look-or-not task: verl's SFT trainer, its HF export, GRPO from it — on CPU, offline
     smoke       the real recipes at tiny scale on this machine (GPU or CPU) and a pass/fail table
     synthesize  operation-aware SFT trajectories from seed annotations
     prepare     seed sample, RL parquet, Pixel Reasoner SFT import
@@ -84,7 +84,7 @@ def _cpu_overrides(args: argparse.Namespace) -> int:
 def _quickstart(args: argparse.Namespace) -> int:
     from verl_pixel.quickstart.pipeline import format_report, run_quickstart
 
-    report = run_quickstart(args.workdir, sft_steps=args.sft_steps, grpo_steps=args.grpo_steps, family=args.family)
+    report = run_quickstart(args.workdir, sft_steps=args.sft_steps, grpo_steps=args.grpo_steps)
     print(format_report(report))
     return 0 if report.ok else 1
 
@@ -154,12 +154,11 @@ def build_parser() -> argparse.ArgumentParser:
     add_view_parser(sub)  # view
     add_eval_parser(sub)  # eval preprocess / run / report / verl-overrides
     quick = sub.add_parser(
-        "quickstart", help="synthesize SFT data, run verl's SFT trainer and GRPO on CPU with the tiny model (offline)"
+        "quickstart", help="look-or-not task: verl's SFT trainer, then GRPO from its export, on CPU (offline)"
     )
     quick.add_argument("--workdir", default="outputs/quickstart", help="folder for model, data, logs, checkpoints")
-    quick.add_argument("--sft-steps", type=int, default=3, help="SFT training steps")
-    quick.add_argument("--grpo-steps", type=int, default=2, help="GRPO steps (0 skips GRPO)")
-    _family_argument(quick)
+    quick.add_argument("--sft-steps", type=int, default=8, help="SFT training steps")
+    quick.add_argument("--grpo-steps", type=int, default=2, help="GRPO steps (from the SFT export)")
     quick.set_defaults(func=_quickstart)
     _add_smoke(sub)
     return parser

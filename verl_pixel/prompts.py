@@ -19,6 +19,13 @@ DEFAULT_GUIDELINES = (
     "within \\boxed{}."
 )
 
+# Pixel Reasoner's guidelines cut to an image-only task offering crop_image alone (the look-or-not task): same
+# instruction to decide whether to look closer and to box the answer, without the video tool it does not offer.
+IMAGE_GUIDELINES = (
+    "\n\nGuidelines: Determine if it is beneficial to look closer with `crop_image`. Reason step by step, and put "
+    "your final answer within \\boxed{}."
+)
+
 # Qwen2.5-VL's chat template renders this system turn when a conversation has none (byte for byte); Qwen3-VL's
 # renders none.
 QWEN25_VL_DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant."

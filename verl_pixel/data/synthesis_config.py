@@ -11,6 +11,7 @@ from typing import Literal
 
 from verl_pixel.data.video_sampling import VideoBudget
 from verl_pixel.ops import OutputStyle, VisualOpsConfig
+from verl_pixel.ops.schema import ALL_TOOLS
 from verl_pixel.prompts import DEFAULT_GUIDELINES
 
 PIXEL_REASONER_TEXT_ONLY = 2000 / 7500
@@ -82,6 +83,7 @@ class SynthesisConfig:
             frames ``select_frames`` picks from are that video decoded, exactly as RL decodes it).
         max_frames_per_selection: most frames one synthesized ``select_frames`` call returns.
         guidelines: text appended to the question in the user turn.
+        tools: the operations the rows offer (their ``tools`` column); keep it equal to the RL tool YAML's.
     """
 
     single_pass: float = 0.3
@@ -104,6 +106,7 @@ class SynthesisConfig:
     video: VideoBudget = dataclasses.field(default_factory=VideoBudget)
     max_frames_per_selection: int = 8
     guidelines: str = DEFAULT_GUIDELINES
+    tools: tuple[str, ...] = ALL_TOOLS
 
     def __post_init__(self) -> None:
         for name in (*(t.value for t in IMAGE_TYPES + VIDEO_TYPES), "text_only"):
@@ -123,6 +126,8 @@ class SynthesisConfig:
             raise ValueError(f"oversize_scale must exceed 1, got {self.oversize_scale}")
         if not 0 < self.max_oversized_area <= 1 or not 0 < self.min_wrong_box_side < 1:
             raise ValueError("max_oversized_area must be in (0, 1] and min_wrong_box_side in (0, 1)")
+        if not self.tools or not set(self.tools) <= set(ALL_TOOLS):
+            raise ValueError(f"tools must be a non-empty subset of {ALL_TOOLS}, got {self.tools}")
         if not 1 <= self.max_frames_per_selection <= self.ops.max_frames_per_call:
             raise ValueError(f"max_frames_per_selection must be in [1, {self.ops.max_frames_per_call}]")
 

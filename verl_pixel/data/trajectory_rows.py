@@ -123,7 +123,7 @@ def draft_trajectory(
     else:
         builder.run_image()
     return TrajectoryDraft(
-        plan, seed, builder.turns, builder.images, builder.videos, json.dumps(tool_schemas(config.ops))
+        plan, seed, builder.turns, builder.images, builder.videos, json.dumps(tool_schemas(config.ops, config.tools))
     )
 
 

@@ -5,6 +5,7 @@ The descriptions state the coordinate convention in force, so the prompt and the
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from verl_pixel.ops.config import CROP_TOOL_NAME, SELECT_FRAMES_TOOL_NAME, CoordinateConvention, VisualOpsConfig
@@ -89,6 +90,23 @@ def select_frames_tool_schema(config: VisualOpsConfig) -> dict[str, Any]:
     }
 
 
-def tool_schemas(config: VisualOpsConfig) -> list[dict[str, Any]]:
-    """Schemas of both operations, crop first (offered under ``config.crop_tool_name``)."""
-    return [crop_tool_schema(config, config.crop_tool_name), select_frames_tool_schema(config)]
+ALL_TOOLS = (CROP_TOOL_NAME, SELECT_FRAMES_TOOL_NAME)
+
+
+def tool_schemas(config: VisualOpsConfig, names: Sequence[str] = ALL_TOOLS) -> list[dict[str, Any]]:
+    """Schemas of the named operations in :data:`ALL_TOOLS` order (default: both, crop first, offered under
+    ``config.crop_tool_name``).
+
+    An image-only task may offer ``crop_image`` alone: the schema text is most of a short prompt.
+
+    Raises:
+        ValueError: for an unknown or missing name.
+    """
+    unknown = sorted(set(names) - set(ALL_TOOLS))
+    if unknown or not names:
+        raise ValueError(f"tools: need a non-empty subset of {', '.join(ALL_TOOLS)}, got {list(names)}")
+    builders = {
+        CROP_TOOL_NAME: lambda: crop_tool_schema(config, config.crop_tool_name),  # offered under the run's name
+        SELECT_FRAMES_TOOL_NAME: lambda: select_frames_tool_schema(config),
+    }
+    return [builders[name]() for name in ALL_TOOLS if name in names]

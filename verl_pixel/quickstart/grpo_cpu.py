@@ -51,6 +51,11 @@ class GRPOSmokeResult:
         return [float(step[key]) for step in self.steps if key in step]
 
     @property
+    def training_steps(self) -> list[dict[str, Any]]:
+        """The logged training steps (a validation-only line, e.g. ``val_before_train``'s step 0, left out)."""
+        return [step for step in self.steps if "critic/score/mean" in step]
+
+    @property
     def ok(self) -> bool:
         """Exit 0 and every step's critic score finite."""
         scores = self.series("critic/score/mean")
@@ -149,9 +154,33 @@ def run_grpo_smoke(
     work.mkdir(parents=True, exist_ok=True)
     model_dir = build_tiny_model(work / tiny_model_dirname(family), family)
     train, val = write_rl_sample(work / "data", n_videos=n_videos, family=family)
-    paths = smoke_overrides(model_dir, train, val, _tools_yaml(work, family), work, steps)
-    overrides = [*paths, *family_overrides(family), *extra_overrides]
+    overrides = [*family_overrides(family), *extra_overrides]
+    tools_yaml = _tools_yaml(work, family)
+    return run_main_ppo(model_dir, train, val, tools_yaml, work, steps, overrides, timeout_s, extra_env)
+
+
+def run_main_ppo(
+    model_dir: Path,
+    train: Path,
+    val: Path,
+    tools_yaml: Path,
+    workdir: Path,
+    steps: int,
+    extra_overrides: Sequence[str] = (),
+    timeout_s: int = 900,
+    extra_env: Mapping[str, str] | None = None,
+) -> GRPOSmokeResult:
+    """Run ``main_ppo`` with ``grpo_cpu.yaml`` from ``model_dir`` on the given files; outputs under ``workdir``.
+
+    ``extra_overrides`` go after the paths and the step count (they win); ``extra_env`` is added to the
+    environment of every process of the run.
+    """
+    work = Path(workdir).resolve()
+    work.mkdir(parents=True, exist_ok=True)
+    paths = (Path(p).resolve() for p in (model_dir, train, val, tools_yaml))  # the run's cwd is workdir
+    overrides = [*smoke_overrides(*paths, work, steps), *extra_overrides]
     metrics_file, log_file = work / "grpo_metrics.jsonl", work / "grpo_train.log"
+    metrics_file.unlink(missing_ok=True)
     env = {**os.environ, **CPU_RUN_ENV, "VERL_FILE_LOGGER_PATH": str(metrics_file), "RAY_AUTH_MODE": "disabled"}
     env.update(extra_env or {})
     command = [sys.executable, "-m", "verl.trainer.main_ppo", f"--config-path={CONFIG_DIR / 'cpu'}",

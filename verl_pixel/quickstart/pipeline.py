@@ -1,17 +1,20 @@
-"""The quick start pipeline: synthesize SFT trajectories, verl's SFT trainer, then verl's GRPO — on CPU, offline.
+"""The quick start: the look-or-not pipeline at smoke size — SFT, verl's export, GRPO from it — on CPU, offline.
 
-``verl-pixel quickstart`` runs, on the bundled seed sample (procedurally drawn high-resolution images whose
-answers are legible only when zoomed):
+``verl-pixel quickstart`` runs :func:`verl_pixel.quickstart.look_or_not.run_experiment` on a small sample of the
+look-or-not task (1600x1200 images; a pattern question needs a zoom, a colour question does not):
 
-1. operation-aware trajectory synthesis (single-pass, recrop, further zoom-in, reselect, text-only);
-2. a few steps of ``torchrun -m verl.trainer.sft_trainer`` with ``PixelSFTDataset`` (FSDP2 over gloo);
-3. a couple of ``verl.trainer.main_ppo`` GRPO steps with ``pixel_agent``, the ``pixel`` reward with Look Less
-   shaping and the ``hf`` rollout backend (:mod:`verl_pixel.quickstart.grpo_cpu`);
+1. draw the task, synthesize operation-aware SFT trajectories, build a small Qwen2.5-VL from the tiny kit;
+2. ``torchrun -m verl.trainer.sft_trainer`` with ``PixelSFTDataset`` (FSDP2 over gloo); verl exports the checkpoint
+   as a Hugging Face folder (``checkpoint.save_contents`` with ``hf_model``);
+3. ``verl.trainer.main_ppo`` GRPO **from that export** with ``pixel_agent``, the ``pixel`` reward with Look Less
+   shaping (force_tool / no_tool probes next to the adaptive rollouts) and the ``hf`` rollout backend; the held-out
+   test split is verl's validation set, evaluated before the first step and after the last.
 
-and reports what ran, where the outputs are, and the metrics per step. GRPO starts from the tiny base model, not
-the SFT checkpoint: verl's SFT checkpoint keeps weights sharded, and merging them is out of scope for a smoke run.
-No test hook forces tool calls (``verl_pixel/configs/cpu/grpo_cpu.yaml`` leaves the ``hf`` backend's nudge off), so
-the RaPR / TUR columns are the model's own choices; for the random-weight tiny model they are expected to be 0.
+What it shows: every stage runs through verl's own trainers and hands over to the next, and the report gives the
+tool use the model chose on the test split, split by whether the question needs a zoom. What it does not show:
+learning. A few SFT steps on a few dozen images cannot teach the task, so the numbers describe this barely trained
+model; ``benchmarks/adaptive_learning.py`` is the experiment (results in ``benchmarks/results/``). No test hook
+forces a tool call anywhere (``grpo_cpu.yaml`` leaves the ``hf`` backend's nudge off).
 """
 
 from __future__ import annotations
@@ -21,12 +24,15 @@ import logging
 import os
 from pathlib import Path
 
-from verl_pixel.model_family import ModelFamily, family_spec
-from verl_pixel.quickstart.grpo_cpu import GRPOSmokeResult, run_grpo_smoke
-from verl_pixel.quickstart.sft import SFTSmokeResult, run_sft_smoke
+from verl_pixel.data.look_or_not import LookOrNotSpec
+from verl_pixel.data.look_or_not_sets import LookOrNotRun
+from verl_pixel.eval.adaptive_report import NEED, NO_NEED, EvalPoint, eval_points
+from verl_pixel.quickstart.look_or_not import ExperimentConfig, ExperimentResult, GRPOSettings, run_experiment
+from verl_pixel.quickstart.sft import SFTSettings
 
 logger = logging.getLogger(__name__)
 
+METHOD = "look_less"
 GRPO_COLUMNS = (
     ("pixel/rollouts", "rollouts"),
     ("critic/score/mean", "score"),
@@ -38,67 +44,76 @@ GRPO_COLUMNS = (
 )
 
 
+def quickstart_config(sft_steps: int = 8, grpo_steps: int = 2) -> ExperimentConfig:
+    """The quick start's sizes: 64 training images, 16 test images, one Look Less GRPO run."""
+    return ExperimentConfig(
+        run=LookOrNotRun(spec=LookOrNotSpec(n_train=64, n_val=8, n_test=16)),
+        sft=SFTSettings(steps=sft_steps, train_batch_size=8, micro_batch_size=8, lr=2e-3, max_length=1024),
+        grpo=GRPOSettings(
+            steps=grpo_steps, prompts_per_step=2, rollouts_per_prompt=4, test_freq=grpo_steps, export_hf=True
+        ),
+        methods=(METHOD,),
+        sft_timeout_s=900,
+        grpo_timeout_s=900,
+    )
+
+
 @dataclasses.dataclass(frozen=True)
 class QuickstartReport:
     """What the quick start ran and produced."""
 
     workdir: Path
-    sft: SFTSmokeResult
-    grpo: GRPOSmokeResult | None
-    family: ModelFamily = ModelFamily.QWEN2_5_VL
+    result: ExperimentResult
+    evals: list[EvalPoint]
 
     @property
     def ok(self) -> bool:
-        """Both stages exited 0 with finite metrics (GRPO only if it ran)."""
-        return self.sft.ok and (self.grpo is None or self.grpo.ok)
+        """Every stage exited 0 with finite metrics, and the test split was evaluated."""
+        return self.result.ok and METHOD in self.result.grpo and bool(self.evals)
 
 
-def run_quickstart(
-    workdir: str | os.PathLike,
-    sft_steps: int = 3,
-    grpo_steps: int = 2,
-    family: str | ModelFamily = ModelFamily.QWEN2_5_VL,
-) -> QuickstartReport:
-    """Run the pipeline under ``workdir`` with ``family``'s tiny model (``grpo_steps=0`` skips GRPO)."""
-    from verl_pixel.data.smoke_sample import SMOKE_MAX_LENGTH
-
-    family = family_spec(family).family
+def run_quickstart(workdir: str | os.PathLike, sft_steps: int = 8, grpo_steps: int = 2) -> QuickstartReport:
+    """Run the pipeline under ``workdir``."""
     work = Path(workdir).resolve()
-    logger.info("1/2 synthesizing SFT trajectories and training with verl.trainer.sft_trainer (%d steps)", sft_steps)
-    sft = run_sft_smoke(work / "sft", steps=sft_steps, max_length=SMOKE_MAX_LENGTH, family=family)
-    grpo = None
-    if grpo_steps > 0 and sft.ok:
-        logger.info("2/2 GRPO with verl.trainer.main_ppo (%d steps; pixel_agent, pixel reward, hf rollout)", grpo_steps)
-        grpo = run_grpo_smoke(work / "grpo", steps=grpo_steps, family=family)
-    return QuickstartReport(work, sft, grpo, family)
+    result = run_experiment(work, quickstart_config(sft_steps, grpo_steps))
+    grpo = result.grpo.get(METHOD)
+    evals = eval_points(grpo.metrics_file) if grpo is not None and grpo.metrics_file.is_file() else []
+    return QuickstartReport(work, result, evals)
 
 
 def format_report(report: QuickstartReport) -> str:
-    """A short text report: stages, outputs, metrics tables, next steps."""
-    sft = report.sft
+    """A short text report: stages, outputs, metrics tables, the chosen tool use split by need, next steps."""
+    sft = report.result.sft
     lines = [f"verl-pixel quick start — {'OK' if report.ok else 'FAILED'} (outputs under {report.workdir})", ""]
-    lines.append(f"model family {report.family.value}: tiny {family_spec(report.family).processor_class} kit")
     lines.append(f"SFT  verl.trainer.sft_trainer, PixelSFTDataset, FSDP2/gloo: exit {sft.returncode}")
     lines.append(f"     {'step':>4}  {'train/loss':>10}")
     lines += [f"     {i + 1:>4}  {loss:>10.4f}" for i, loss in enumerate(sft.train_losses)]
-    lines.append(
-        f"     val/loss {', '.join(f'{x:.4f}' for x in sft.val_losses) or '-'}; checkpoint {sft.checkpoint_dir}"
-    )
+    lines.append(f"     val/loss {', '.join(f'{x:.4f}' for x in sft.val_losses) or '-'}")
+    lines.append(f"     exported by verl (checkpoint.save_contents hf_model): {sft.hf_dir}")
     lines.append(f"     log {sft.log_file}")
-    if report.grpo is not None:
-        grpo = report.grpo
+    grpo = report.result.grpo.get(METHOD)
+    if grpo is not None:
         lines += [
             "",
-            f"GRPO verl.trainer.main_ppo, pixel_agent + pixel reward (Look Less), hf rollout: exit {grpo.returncode}",
-            "     tool calls are the model's own choice (no forced calls); it starts from the random tiny model, "
-            "not from the SFT checkpoint",
+            f"GRPO verl.trainer.main_ppo from the SFT export, pixel_agent + pixel reward (Look Less), hf rollout: "
+            f"exit {grpo.returncode}",
+            "     tool calls are the model's own choice (no forced calls)",
+            "     " + f"{'step':>4}  " + "  ".join(f"{label:>17}" for _, label in GRPO_COLUMNS),
         ]
-        lines.append("     " + f"{'step':>4}  " + "  ".join(f"{label:>17}" for _, label in GRPO_COLUMNS))
-        for i, step in enumerate(grpo.steps):
+        for i, step in enumerate(grpo.training_steps):
             cells = "  ".join(f"{step.get(key, float('nan')):>17.4g}" for key, _ in GRPO_COLUMNS)
             lines.append(f"     {i + 1:>4}  {cells}")
         lines.append(f"     metrics {grpo.metrics_file}; log {grpo.log_file}")
+    lines += ["", "Test split (held out; sampled at the training temperature): what the model chose"]
+    lines.append(f"     {'step':>4}  {'TUR need':>8}  {'TUR no-need':>11}  {'acc need':>8}  {'acc no-need':>11}")
+    for point in report.evals:
+        lines.append(
+            f"     {point.step:>4}  {point.tur[NEED]:>8.3f}  {point.tur[NO_NEED]:>11.3f}  "
+            f"{point.accuracy[NEED]:>8.3f}  {point.accuracy[NO_NEED]:>11.3f}"
+        )
     lines += [
+        "     step 0 is the SFT export before any GRPO step. This is a wiring run on 64 images: it shows the stages",
+        "     connect, not that the reward teaches when to look; see benchmarks/results/adaptive_learning.md.",
         "",
         "Next: the GPU recipes in recipes/ (sft_qwen25vl7b.sh, sft_qwen3vl8b.sh, grpo_adaptive.sh, grpo_curiosity.sh,",
         "grpo_deepeyes.sh; MODEL_FAMILY=qwen3_vl for Qwen3-VL); `verl-pixel view` renders trajectories;",

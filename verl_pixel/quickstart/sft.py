@@ -45,6 +45,11 @@ class SFTSmokeResult:
     log_file: Path
 
     @property
+    def hf_dir(self) -> Path:
+        """The Hugging Face export of the last checkpoint (written with ``SFTSettings.export_hf``)."""
+        return self.checkpoint_dir / "huggingface"
+
+    @property
     def ok(self) -> bool:
         """Exit 0, every loss finite, and a checkpoint on disk."""
         losses = self.train_losses + self.val_losses
@@ -56,22 +61,61 @@ class SFTSmokeResult:
         )
 
 
-def sft_command(
-    model_dir: Path, train: Path, val: Path, out_dir: Path, steps: int, nproc: int = 1, max_length: int = 1024
-) -> list[str]:
+@dataclasses.dataclass(frozen=True)
+class SFTSettings:
+    """What a CPU run of verl's SFT trainer does (defaults: the quick start's smoke run).
+
+    Attributes:
+        steps: ``trainer.total_training_steps``; ``None`` trains ``epochs`` full epochs.
+        epochs: ``trainer.total_epochs``.
+        train_batch_size: sequences per optimizer step.
+        micro_batch_size: sequences per forward / backward (``data.micro_batch_size_per_gpu``).
+        lr: ``optim.lr`` (``None``: verl's default).
+        lr_scheduler: ``optim.lr_scheduler_type`` (``constant`` or ``cosine``).
+        warmup_ratio: ``optim.lr_warmup_steps_ratio``.
+        max_length: ``data.max_length``.
+        nproc: torchrun processes (FSDP2 ranks over gloo).
+        export_hf: also save the weights as a Hugging Face folder (``checkpoint.save_contents`` with ``hf_model``):
+            ``<checkpoint>/huggingface``, what GRPO starts from.
+        seed: ``trainer.seed`` (data order).
+    """
+
+    steps: int | None = 3
+    epochs: int = 1
+    train_batch_size: int = 4
+    micro_batch_size: int = 2
+    lr: float | None = None
+    lr_scheduler: str = "constant"
+    warmup_ratio: float = 0.0
+    max_length: int = SMOKE_MAX_LENGTH
+    nproc: int = 1
+    export_hf: bool = False
+    seed: int = 1
+
+
+def sft_command(model_dir: Path, train: Path, val: Path, out_dir: Path, settings: SFTSettings) -> list[str]:
     """The torchrun command line for verl's SFT trainer on CPU with ``PixelSFTDataset``."""
     from verl_pixel.platform.cpu import CPU_SFT_OVERRIDES
 
+    length = [f"trainer.total_training_steps={settings.steps}"] if settings.steps else []
+    optim = [f"optim.lr={settings.lr}"] if settings.lr is not None else []
+    contents = '["model","hf_model"]' if settings.export_hf else '["model","optimizer","extra"]'
     return [
-        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nnodes=1", f"--nproc_per_node={nproc}",
-        "-m", "verl.trainer.sft_trainer",
+        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nnodes=1",
+        f"--nproc_per_node={settings.nproc}", "-m", "verl.trainer.sft_trainer",
         f"model.path={model_dir}", "model.trust_remote_code=True",
         *CPU_SFT_OVERRIDES,
         f"data.train_files={train}", f"data.val_files={val}",
         "data.custom_cls.path=pkg://verl_pixel.data.sft_dataset", "data.custom_cls.name=PixelSFTDataset",
-        "data.train_batch_size=4", "data.micro_batch_size_per_gpu=2", "data.num_workers=0",
-        f"data.max_length={max_length}",
-        "trainer.logger=[console,file]", f"trainer.total_training_steps={steps}", "trainer.resume_mode=disable",
+        f"data.train_batch_size={settings.train_batch_size}",
+        f"data.micro_batch_size_per_gpu={settings.micro_batch_size}", "data.num_workers=0",
+        f"data.max_length={settings.max_length}",
+        *optim, f"optim.lr_scheduler_type={settings.lr_scheduler}",
+        f"optim.lr_warmup_steps_ratio={settings.warmup_ratio}",
+        f"checkpoint.save_contents={contents}",
+        "model.enable_gradient_checkpointing=False",  # recomputing activations costs CPU time; memory is plenty
+        "trainer.logger=[console,file]", f"trainer.total_epochs={settings.epochs}", *length,
+        "trainer.resume_mode=disable", f"trainer.seed={settings.seed}",
         "trainer.project_name=verl_pixel_quickstart", "trainer.experiment_name=sft_cpu",
         f"trainer.default_local_dir={out_dir / 'checkpoints'}",
     ]  # fmt: skip
@@ -107,23 +151,44 @@ def run_sft_smoke(
     model_dir = build_tiny_model(work / tiny_model_dirname(family), family)
     builder = data_builder or (lambda folder: write_synthesized_sft_sample(folder, family=family))
     train, val = builder(work / "data")
+    settings = SFTSettings(steps=steps, nproc=nproc, max_length=max_length)
+    return run_sft(model_dir, train, val, work, settings, timeout_s)
+
+
+def run_sft(
+    model_dir: Path, train: Path, val: Path, workdir: Path, settings: SFTSettings, timeout_s: int = 600
+) -> SFTSmokeResult:
+    """Run verl's SFT trainer on CPU from ``model_dir`` on the given parquets; outputs under ``workdir``."""
+    work = Path(workdir).resolve()
+    work.mkdir(parents=True, exist_ok=True)
     metrics_file, log_file = work / "sft_metrics.jsonl", work / "sft_train.log"
+    metrics_file.unlink(missing_ok=True)
     env = {**os.environ, **CPU_RUN_ENV, "VERL_FILE_LOGGER_PATH": str(metrics_file)}
-    logger.info("running verl.trainer.sft_trainer on CPU for %d steps (log: %s)", steps, log_file)
+    logger.info("running verl.trainer.sft_trainer on CPU (log: %s)", log_file)
     with open(log_file, "w") as log:
-        proc = subprocess.run(
-            sft_command(model_dir, train, val, work, steps, nproc, max_length),
-            env=env, stdout=log, stderr=subprocess.STDOUT, timeout=timeout_s, check=False, cwd=work,
-        )  # fmt: skip
+        try:
+            proc = subprocess.run(
+                sft_command(Path(model_dir).resolve(), Path(train).resolve(), Path(val).resolve(), work, settings),
+                env=env, stdout=log, stderr=subprocess.STDOUT, timeout=timeout_s, check=False, cwd=work,
+            )  # fmt: skip
+            returncode = proc.returncode
+        except subprocess.TimeoutExpired:
+            returncode = 124
     train_losses, val_losses = read_losses(metrics_file)
     return SFTSmokeResult(
-        returncode=proc.returncode,
+        returncode=returncode,
         train_losses=train_losses,
         val_losses=val_losses,
-        checkpoint_dir=work / "checkpoints" / f"global_step_{steps}",
+        checkpoint_dir=last_checkpoint(work / "checkpoints"),
         metrics_file=metrics_file,
         log_file=log_file,
     )
+
+
+def last_checkpoint(folder: Path) -> Path:
+    """The ``global_step_N`` folder with the largest N under ``folder`` (``global_step_0`` if there is none)."""
+    steps = [int(p.name.removeprefix("global_step_")) for p in folder.glob("global_step_*") if p.is_dir()]
+    return folder / f"global_step_{max(steps, default=0)}"
 
 
 def read_losses(metrics_file: Path) -> tuple[list[float], list[float]]:

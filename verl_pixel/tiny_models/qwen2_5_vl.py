@@ -32,7 +32,7 @@ _BUILD_VERSION = 3  # bump when the recipe changes, so cached folders are rebuil
 
 @dataclasses.dataclass(frozen=True)
 class TinyQwen25VLSpec:
-    """Sizes of the tiny model. The defaults give about 0.6 M parameters."""
+    """Sizes of the tiny model and what its tokenizer learns from. The defaults give about 0.6 M parameters."""
 
     vocab_size: int = 2048  # >= BPE vocabulary + special/added tokens, rounded up
     bpe_vocab_size: int = 2000
@@ -51,6 +51,10 @@ class TinyQwen25VLSpec:
     # frames arrive sized by the video decoder's budget (qwen_vl_utils' rules) and are not resized again.
     video_max_pixels: int = 16384 * 28 * 28
     seed: int = 0
+    # Texts added to the tokenizer's corpus (tool schemas, task prompts) so that a task's prompts stay short, and
+    # whether BPE merges across spaces (see verl_pixel.tiny_models.tokenizer.build_tokenizer).
+    tokenizer_texts: tuple[str, ...] = ()
+    tokenizer_pieces: str = "words"
 
     def fingerprint(self) -> str:
         """A short hash of the spec and build version, used to name cached folders."""
@@ -112,7 +116,9 @@ def build_tiny_qwen25vl(out_dir: str | os.PathLike, spec: TinyQwen25VLSpec | Non
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     template = read_chat_template(QWEN25_VL_TOOL_TEMPLATE)
-    tokenizer = build_tokenizer(spec.bpe_vocab_size, chat_template=template)
+    tokenizer = build_tokenizer(
+        spec.bpe_vocab_size, chat_template=template, extra_texts=spec.tokenizer_texts, pieces=spec.tokenizer_pieces
+    )
     if len(tokenizer) > spec.vocab_size:
         raise ValueError(f"tokenizer has {len(tokenizer)} tokens but spec.vocab_size is {spec.vocab_size}")
     ids = {tok: tokenizer.convert_tokens_to_ids(tok) for tok in tokenizer.all_special_tokens}

@@ -1,7 +1,9 @@
 """A small byte-level BPE tokenizer with Qwen's special tokens, trained offline in a few seconds.
 
 The vocabulary is learned from a generated corpus (chat-template fragments, tool-call JSON, numbers and a few
-hundred English words) so rendered conversations tokenize compactly. Training is deterministic for a given corpus.
+hundred English words) so rendered conversations tokenize compactly. Callers may add texts their runs will show
+(tool schemas, task prompts, answer templates): a word the corpus never saw costs one token per few bytes, so a
+tool schema alone is ~800 tokens with the base corpus. Training is deterministic for a given corpus.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Sequence
+from typing import Literal
 
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import PreTrainedTokenizerFast
@@ -29,8 +32,11 @@ _WORDS = (  # noqa: SIM905 - a word list reads better as prose
 ).split()
 
 
-def _corpus(seed: int = 0, n_lines: int = 6000) -> list[str]:
-    """Generate the training corpus: prose, JSON tool calls, boxed answers, digits."""
+EXTRA_TEXT_REPEATS = 50  # copies of each extra text: frequent enough that BPE merges its words whole
+
+
+def _corpus(seed: int = 0, n_lines: int = 6000, extra_texts: Sequence[str] = ()) -> list[str]:
+    """Generate the training corpus: prose, JSON tool calls, boxed answers, digits, then the extra texts."""
     rng = random.Random(seed)
     lines: list[str] = []
     for _ in range(n_lines):
@@ -41,31 +47,53 @@ def _corpus(seed: int = 0, n_lines: int = 6000) -> list[str]:
         lines.append(f"<tool_call>\n{call}\n</tool_call>")
         lines.append(f"The answer is \\boxed{{{rng.choice(['A', 'B', 'C', 'D', str(rng.randint(0, 99))])}}}.")
         lines.append(f"Here is the cropped image (Image Size: {rng.randint(28, 999)}x{rng.randint(28, 999)}):")
+    for text in extra_texts:
+        lines += [text] * EXTRA_TEXT_REPEATS
     return lines
 
 
 def build_tokenizer(
-    vocab_size: int = 2000, chat_template: str | None = None, added_tokens: Sequence[str] = QWEN_ADDED_TOKENS
+    vocab_size: int = 2000,
+    chat_template: str | None = None,
+    extra_texts: Sequence[str] = (),
+    pieces: Literal["words", "lines"] = "words",
+    added_tokens: Sequence[str] = QWEN_ADDED_TOKENS,
 ) -> PreTrainedTokenizerFast:
     """Train the tiny tokenizer and add Qwen's special and added tokens.
 
     Args:
         vocab_size: size of the learned BPE vocabulary (special/added tokens come on top).
         chat_template: Jinja chat template to attach (usually the packaged tool template).
+        extra_texts: texts added to the training corpus (each :data:`EXTRA_TEXT_REPEATS` times), e.g. the tool
+            schemas and prompts of a task, so that they tokenize compactly.
+        pieces: what BPE may merge: ``words`` (GPT-2's split: a token never spans a space, so a text costs at least
+            one token per word) or ``lines`` (merges cross spaces; only newlines split, so a sentence the corpus
+            repeats becomes a few tokens: with a task's prompts in ``extra_texts`` a 420-token prompt becomes ~70).
         added_tokens: the non-special added tokens after Qwen's special ones, in the family's id order
             (``QWEN_ADDED_TOKENS`` for the Qwen2.5-VL kit, ``QWEN3_ADDED_TOKENS`` for Qwen3-VL's).
 
     Returns:
         A fast tokenizer whose ``eos_token`` is ``<|im_end|>`` and ``pad_token`` is ``<|endoftext|>`` (as Qwen's).
     """
+    if pieces not in ("words", "lines"):
+        raise ValueError(f"pieces must be 'words' or 'lines', got {pieces!r}")
     bpe = Tokenizer(models.BPE())
-    # use_regex=True splits like GPT-2; "\n" stays one token ("Ċ"), which verl's continuous-token builder requires.
-    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
+    # Either way "\n" stays one token ("Ċ"), which verl's continuous-token builder requires: use_regex=True splits
+    # like GPT-2 (newlines apart); "lines" isolates newlines and lets the rest merge freely.
+    if pieces == "words":
+        bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
+    else:
+        bpe.pre_tokenizer = pre_tokenizers.Sequence(
+            [
+                pre_tokenizers.Split("\n", behavior="isolated"),
+                pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+            ]
+        )
     bpe.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
         vocab_size=vocab_size, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False
     )
-    bpe.train_from_iterator(_corpus(), trainer)
+    bpe.train_from_iterator(_corpus(extra_texts=extra_texts), trainer)
     tok = PreTrainedTokenizerFast(tokenizer_object=bpe)
     # Special tokens first and in Qwen's order, so their ids are contiguous like the real vocabulary's.
     tok.add_special_tokens({"additional_special_tokens": list(QWEN_SPECIAL_TOKENS)})

@@ -32,6 +32,7 @@ import yaml
 from verl_pixel.configs import PIXEL_TOOLS_YAML
 from verl_pixel.model_family import SPECS
 from verl_pixel.ops import CROP_TOOL_NAME, SELECT_FRAMES_TOOL_NAME, VisualOpsConfig, canonical_operation, tool_schemas
+from verl_pixel.ops.schema import ALL_TOOLS
 
 logger = logging.getLogger(__name__)
 
@@ -55,32 +56,32 @@ HEADER = (
 )
 
 
-def tools_config(config: VisualOpsConfig) -> dict[str, Any]:
-    """The YAML document as a mapping: one ``tools`` entry per operation."""
-    tools = []
-    for schema in tool_schemas(config):
+def tools_config(config: VisualOpsConfig, tools: Sequence[str] = ALL_TOOLS) -> dict[str, Any]:
+    """The YAML document as a mapping: one ``tools`` entry per offered operation (default: both)."""
+    entries = []
+    for schema in tool_schemas(config, tools):
         name = schema["function"]["name"]
-        tools.append(
+        entries.append(
             {
                 "class_name": TOOL_CLASSES[canonical_operation(name)],  # crop offered as crop_image_normalized, ...
                 "config": {"type": "native", **config.to_mapping()},
                 "tool_schema": schema,
             }
         )
-    return {"tools": tools}
+    return {"tools": entries}
 
 
-def render_tools_yaml(config: VisualOpsConfig) -> str:
-    """The YAML text for ``config`` (header comment included)."""
-    body = yaml.safe_dump(tools_config(config), sort_keys=False, width=120, allow_unicode=True)
+def render_tools_yaml(config: VisualOpsConfig, tools: Sequence[str] = ALL_TOOLS) -> str:
+    """The YAML text for ``config`` offering ``tools`` (header comment included)."""
+    body = yaml.safe_dump(tools_config(config, tools), sort_keys=False, width=120, allow_unicode=True)
     return HEADER + body
 
 
-def write_tools_yaml(path: str | Path, config: VisualOpsConfig) -> Path:
-    """Write the tool YAML for ``config`` to ``path`` (parents created); returns the path."""
+def write_tools_yaml(path: str | Path, config: VisualOpsConfig, tools: Sequence[str] = ALL_TOOLS) -> Path:
+    """Write the tool YAML for ``config`` offering ``tools`` to ``path`` (parents created); returns the path."""
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(render_tools_yaml(config))
+    out.write_text(render_tools_yaml(config, tools))
     return out
 
 
