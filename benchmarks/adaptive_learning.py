@@ -80,16 +80,21 @@ def _args() -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=0, help="task images, synthesis and every run seed offset")
     parser.add_argument("--n-train", type=int, default=2000)
     parser.add_argument("--n-test", type=int, default=96)
-    parser.add_argument("--sft-epochs", type=int, default=3)
-    parser.add_argument("--sft-lr", type=float, default=1e-3)
-    parser.add_argument("--steps", type=int, default=30)
-    parser.add_argument("--lr", type=float, default=1e-4)
-    parser.add_argument("--test-freq", type=int, default=5)
+    parser.add_argument("--sft-epochs", type=int, default=2)
+    parser.add_argument("--sft-lr", type=float, default=2e-3)
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--lr", type=float, default=5e-4)
+    parser.add_argument("--test-freq", type=int, default=4)
     parser.add_argument("--prompts-per-step", type=int, default=8)
     parser.add_argument("--rollouts", type=int, default=8)
     parser.add_argument("--val-samples", type=int, default=1)
     parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
     parser.add_argument("--oracle-fit", type=int, default=200, help="training images the label classifier sees")
+    parser.add_argument(
+        "--fresh",
+        action="store_true",
+        help="redo the data and SFT stages even if the workdir holds them (same settings)",
+    )
     return parser.parse_args()
 
 
@@ -101,7 +106,7 @@ def main() -> int:
     run = LookOrNotRun(spec=LookOrNotSpec(n_train=args.n_train, n_test=args.n_test, seed=args.seed), seed=args.seed)
     config = ExperimentConfig(
         run=run,
-        sft=SFTSettings(steps=None, epochs=args.sft_epochs, train_batch_size=16, micro_batch_size=8,
+        sft=SFTSettings(steps=None, epochs=args.sft_epochs, train_batch_size=16, micro_batch_size=16,
                         lr=args.sft_lr, lr_scheduler="cosine", warmup_ratio=0.05, max_length=1024,
                         seed=args.seed + 1),
         grpo=GRPOSettings(steps=args.steps, prompts_per_step=args.prompts_per_step, rollouts_per_prompt=args.rollouts,
@@ -112,9 +117,11 @@ def main() -> int:
     progress = _Progress(work / "grpo", args.steps)
     progress.start()
     started = time.monotonic()
-    result = run_experiment(work, config, progress=_log)
+    result = run_experiment(work, config, progress=_log, reuse_stages=not args.fresh)
     progress.stop.set()
-    total = time.monotonic() - started
+    # The pipeline's wall time: every stage as measured, reused ones as measured when they ran.
+    total = sum(result.seconds.values())
+    invocation = time.monotonic() - started
     if not result.ok:
         _log(f"a stage failed: SFT exit {result.sft.returncode} (log {result.sft.log_file}); GRPO "
              + ", ".join(f"{m} exit {r.returncode} (log {r.log_file})" for m, r in result.grpo.items()))  # fmt: skip
@@ -146,19 +153,22 @@ def main() -> int:
     for method, step in separation.items():
         print(f"{method}: TUR(need) >= 0.9 and TUR(no-need) <= 0.1 from step {step} on" if step is not None
               else f"{method}: tool use never separated (TUR(need) >= 0.9 and TUR(no-need) <= 0.1)")  # fmt: skip
-    _log(f"done in {total / 60:.1f} min (label check excluded); {load_end}")
+    _log(f"done: pipeline {total / 60:.1f} min, this invocation {invocation / 60:.1f} min (label check excluded); "
+         f"{load_end}")  # fmt: skip
     if args.report:
         plot = plot_curves(runs, args.report.with_suffix(".png"), title="look-or-not: GRPO from the SFT export")
         train_steps = {
             method: [s for s in grpo.steps if "critic/score/mean" in s] for method, grpo in result.grpo.items()
         }
         _write_report(args, config, oracle_table, sft, runs, train_steps, table, separation, times, total,
-                      (load_start, load_end), plot)  # fmt: skip
+                      (load_start, load_end), plot, result.reused)  # fmt: skip
         _log(f"report {args.report}, plot {plot}")
     return 0
 
 
-def _write_report(args, config, oracle_table, sft, runs, train_steps, table, separation, times, total, loads, plot):
+def _write_report(
+    args, config, oracle_table, sft, runs, train_steps, table, separation, times, total, loads, plot, reused=()
+):
     run, grpo, sft_settings = config.run, config.grpo, config.sft
     command = "python benchmarks/adaptive_learning.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     lines = [
@@ -169,7 +179,14 @@ def _write_report(args, config, oracle_table, sft, runs, train_steps, table, sep
         f"{sft_settings.seed}, GRPO data order {grpo.data_seed}, rollout sampling {grpo.rollout_seed})  ",
         f"Wall time: {total / 60:.1f} min on {os.cpu_count()} CPU cores; {loads[0]} at the start, {loads[1]} at "
         "the end  ",
-        "Stages: " + ", ".join(f"{name} {seconds / 60:.1f} min" for name, seconds in times.items()),
+        "Stages: "
+        + ", ".join(f"{name} {seconds / 60:.1f} min" for name, seconds in times.items())
+        + (
+            f" ({', '.join(reused)}: measured when the same settings first ran in this workdir, reused by this "
+            "invocation; `--fresh` redoes them)"
+            if reused
+            else ""
+        ),
         "",
         "## Label check (held-out test split)",
         "",

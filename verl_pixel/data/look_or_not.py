@@ -188,10 +188,13 @@ def draw_image(rng: random.Random, spec: LookOrNotSpec) -> tuple[Image.Image, di
 
 
 def _anchors(spec: LookOrNotSpec, quadrant: str) -> tuple[tuple[int, int], tuple[int, int]]:
-    """The square's top-left corner and the circle's centre before jitter: square on the quadrant's outer side,
-    circle beside it towards the image centre, both centred in the band clear of the inner edges."""
+    """The square's top-left corner and the circle's centre before jitter.
+
+    The square sits on the quadrant's outer side, the circle beside it towards the image centre, both centred in
+    the band clear of the inner edges (:func:`_fits` checks the horizontal margin).
+    """
     x1, y1, x2, y2 = quadrant_box(quadrant, spec.image_size)
-    margin_x, margin_y = int(spec.inner_margin * spec.image_size[0]), int(spec.inner_margin * spec.image_size[1])
+    margin_y = int(spec.inner_margin * spec.image_size[1])
     inner_right, inner_below = x1 == 0, y1 == 0  # where the quadrant's inner edges are
     top = y1 + (_OUTER if inner_below else margin_y)
     bottom = y2 - (margin_y if inner_below else _OUTER)
@@ -224,7 +227,7 @@ def _fits(spec: LookOrNotSpec) -> bool:
     half_w, half_h = spec.image_size[0] // 2, spec.image_size[1] // 2
     boxes = anchor_boxes(spec, "top-left")  # the other quadrants mirror it
     square, circle = boxes["square"], boxes["circle"]
-    inside = all(0 <= box[0] and 0 <= box[1] and box[2] <= half_w - margin_x and box[3] <= half_h - margin_y
+    inside = all(box[0] >= 0 and box[1] >= 0 and box[2] <= half_w - margin_x and box[3] <= half_h - margin_y
                  for box in (square, circle))  # fmt: skip
     return inside and square[2] <= circle[0]
 

@@ -11,7 +11,8 @@ SFT mixture (METHOD §4, operation-aware SFT): a need question's trajectory zoom
 ``zoom_share_need`` and answers text-only otherwise (a guess: the view does not show the pattern); a no-need
 question's trajectory zooms with probability ``zoom_share_no_need``. The defaults leave RL something to decide
 on both subsets: tool use can rise where it helps and fall where it does not. Zooming trajectories are
-single-pass (one crop of the asked object's region in the named quadrant). The mixture reads ``needs_zoom``; no reward ever does.
+single-pass (one crop of the asked object's region in the named quadrant). The mixture reads ``needs_zoom``; no
+reward ever does.
 
 The rows offer ``crop_image`` only (a video tool means nothing here, and its schema would double the prompt),
 with :data:`~verl_pixel.prompts.IMAGE_GUIDELINES` in the user turn and normalized boxes.
@@ -56,7 +57,7 @@ class LookOrNotRun:
     """
 
     spec: LookOrNotSpec = dataclasses.field(default_factory=LookOrNotSpec)
-    zoom_share_need: float = 0.8
+    zoom_share_need: float = 0.9
     zoom_share_no_need: float = 0.3
     view_tokens: int = VIEW_TOKENS
     crop_tokens: int = CROP_TOKENS
@@ -73,8 +74,11 @@ class LookOrNotRun:
         return self.view_tokens * QWEN2_5_VL_FACTOR**2
 
     def ops(self) -> VisualOpsConfig:
-        """The tool config: view and crop budgets, normalized boxes (the shortest schema text), no padding (the
-        question names the region, and a tight crop shows the pattern large), else the tools' defaults."""
+        """The tool config: view and crop budgets, normalized boxes (the shortest schema text), no padding.
+
+        No padding: the question names the region, and a tight crop shows the pattern large; else the tools'
+        defaults.
+        """
         return VisualOpsConfig(
             coordinates=CoordinateConvention.NORMALIZED,
             padding=0.0,
@@ -117,21 +121,32 @@ def sft_rows(seeds: Sequence[SeedAnnotation], run: LookOrNotRun) -> list[dict[st
     return [by_id[seed.seed_id] for seed in seeds]
 
 
+def run_files(folder: str | Path) -> RunFiles:
+    """Where :func:`write_run_files` puts the files under ``folder``."""
+    out = Path(folder)
+    return RunFiles(
+        seeds_dir=out / "seeds",
+        sft_train=out / "sft_train.parquet",
+        sft_val=out / "sft_val.parquet",
+        rl_train=out / "rl_train.parquet",
+        rl_test=out / "rl_test.parquet",
+        tools_yaml=out / "tools.yaml",
+    )
+
+
 def write_run_files(folder: str | Path, run: LookOrNotRun | None = None) -> RunFiles:
     """Draw the splits and write the SFT / RL parquets and the tool YAML under ``folder``."""
     from verl_pixel.tools.schema_yaml import write_tools_yaml
 
     run = run or LookOrNotRun()
-    out = Path(folder)
-    splits = load_look_or_not(out / "seeds", run.spec)
-    return RunFiles(
-        seeds_dir=out / "seeds",
-        sft_train=write_sft_parquet(sft_rows(splits["train"], run), out / "sft_train.parquet"),
-        sft_val=write_sft_parquet(sft_rows(splits["val"], run), out / "sft_val.parquet"),
-        rl_train=write_rl_parquet(seeds_to_rl_rows(splits["train"], run.rl_prepare("train")), out / "rl_train.parquet"),
-        rl_test=write_rl_parquet(seeds_to_rl_rows(splits["test"], run.rl_prepare("test")), out / "rl_test.parquet"),
-        tools_yaml=write_tools_yaml(out / "tools.yaml", run.ops(), TASK_TOOLS),
-    )
+    files = run_files(folder)
+    splits = load_look_or_not(files.seeds_dir, run.spec)
+    write_sft_parquet(sft_rows(splits["train"], run), files.sft_train)
+    write_sft_parquet(sft_rows(splits["val"], run), files.sft_val)
+    write_rl_parquet(seeds_to_rl_rows(splits["train"], run.rl_prepare("train")), files.rl_train)
+    write_rl_parquet(seeds_to_rl_rows(splits["test"], run.rl_prepare("test")), files.rl_test)
+    write_tools_yaml(files.tools_yaml, run.ops(), TASK_TOOLS)
+    return files
 
 
 def tokenizer_texts(rows: Sequence[dict[str, Any]], chat_template: str | None = None) -> tuple[str, ...]:

@@ -94,8 +94,7 @@ ALL_TOOLS = (CROP_TOOL_NAME, SELECT_FRAMES_TOOL_NAME)
 
 
 def tool_schemas(config: VisualOpsConfig, names: Sequence[str] = ALL_TOOLS) -> list[dict[str, Any]]:
-    """Schemas of the named operations in :data:`ALL_TOOLS` order (default: both, crop first, offered under
-    ``config.crop_tool_name``).
+    """Schemas of the named operations in :data:`ALL_TOOLS` order (default: both; crop first, as crop_tool_name).
 
     An image-only task may offer ``crop_image`` alone: the schema text is most of a short prompt.
 

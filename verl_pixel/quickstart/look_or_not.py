@@ -18,6 +18,8 @@ greedy decision. ``needs_zoom`` reaches validation only as the rows' data source
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import logging
 import os
 import time
@@ -26,14 +28,15 @@ from pathlib import Path
 
 import pandas as pd
 
-from verl_pixel.data.look_or_not_sets import LookOrNotRun, RunFiles, tokenizer_texts, write_run_files
+from verl_pixel.data.look_or_not_sets import LookOrNotRun, RunFiles, run_files, tokenizer_texts, write_run_files
 from verl_pixel.quickstart.grpo_cpu import GRPOSmokeResult, run_main_ppo
-from verl_pixel.quickstart.sft import SFTSettings, SFTSmokeResult, run_sft
+from verl_pixel.quickstart.sft import SFTSettings, SFTSmokeResult, last_checkpoint, read_losses, run_sft
 from verl_pixel.tiny_models import TinyQwen25VLSpec, build_tiny_qwen25vl
 
 logger = logging.getLogger(__name__)
 
 METHODS = ("none", "curiosity", "look_less")
+_STAGE_STAMP = "stage.json"  # a finished stage's settings hash, wall time and outputs (for reuse_stages)
 
 # A Qwen2.5-VL config small enough for CPU and large enough to learn the task (~1.4 M parameters).
 EXPERIMENT_MODEL = TinyQwen25VLSpec(
@@ -66,14 +69,14 @@ class GRPOSettings:
     steps: int = 30
     prompts_per_step: int = 8
     rollouts_per_prompt: int = 8
-    lr: float = 1e-4
+    lr: float = 5e-4
     test_freq: int = 5
     val_samples: int = 1
     val_temperature: float = 1.0
     data_seed: int = 1
     rollout_seed: int = 42
     prompt_length: int = 160
-    response_length: int = 384
+    response_length: int = 256
     max_assistant_turns: int = 3
     export_hf: bool = False
 
@@ -158,6 +161,7 @@ class ExperimentResult:
     sft: SFTSmokeResult
     grpo: dict[str, GRPOSmokeResult]
     seconds: dict[str, float]
+    reused: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -166,19 +170,35 @@ class ExperimentResult:
 
 
 def run_experiment(
-    workdir: str | os.PathLike, config: ExperimentConfig, progress: Callable[[str], None] = logger.info
+    workdir: str | os.PathLike,
+    config: ExperimentConfig,
+    progress: Callable[[str], None] = logger.info,
+    reuse_stages: bool = False,
 ) -> ExperimentResult:
-    """Prepare, SFT, then one GRPO run per method from the SFT export (stops at the first failed stage)."""
+    """Prepare, SFT, then one GRPO run per method from the SFT export (stops at the first failed stage).
+
+    With ``reuse_stages`` the data + model stage and the SFT stage are skipped when ``workdir`` holds their
+    outputs from a run with the same settings (a stamp with the settings' hash, written when the stage finished);
+    their recorded wall times are reported as measured then (``ExperimentResult.reused`` names them).
+    """
     work = Path(workdir).resolve()
     seconds: dict[str, float] = {}
-    started = time.monotonic()
-    progress("drawing the look-or-not task, writing SFT / RL files, building the model")
-    files, base_model = prepare(work, config.run, config.model, config.tokenizer_rows)
-    seconds["data + model"] = time.monotonic() - started
-    progress(f"SFT with verl.trainer.sft_trainer ({_sft_length(config.sft)}), exporting a Hugging Face folder")
-    started = time.monotonic()
-    sft = train_sft(base_model, files, work / "sft", config.sft, config.sft_timeout_s)
-    seconds["SFT"] = time.monotonic() - started
+    reused: list[str] = []
+    prepare_key = _settings_hash(config.run, config.model, config.tokenizer_rows)
+    stamp = _stamp(work / "data", prepare_key) if reuse_stages else None
+    if stamp is None:
+        progress("drawing the look-or-not task, writing SFT / RL files, building the model")
+        started = time.monotonic()
+        files, base_model = prepare(work, config.run, config.model, config.tokenizer_rows)
+        seconds["data + model"] = time.monotonic() - started
+        _write_stamp(work / "data", prepare_key, seconds["data + model"], {"model": str(base_model)})
+    else:
+        progress(f"reusing the task files and the model in {work} (same settings)")
+        files, base_model = run_files(work / "data"), Path(stamp["paths"]["model"])
+        seconds["data + model"] = stamp["seconds"]
+        reused.append("data + model")
+    sft = _sft_stage(base_model, files, work / "sft", config, _settings_hash(prepare_key, config.sft), reuse_stages,
+                     progress, seconds, reused)  # fmt: skip
     grpo: dict[str, GRPOSmokeResult] = {}
     if sft.ok and sft.hf_dir.is_dir():
         for method in config.methods:
@@ -189,7 +209,56 @@ def run_experiment(
             seconds[f"GRPO {method}"] = time.monotonic() - started
             if not grpo[method].ok:
                 break
-    return ExperimentResult(files, base_model, sft, grpo, seconds)
+    return ExperimentResult(files, base_model, sft, grpo, seconds, tuple(reused))
+
+
+def _sft_stage(
+    base_model: Path,
+    files: RunFiles,
+    folder: Path,
+    config: ExperimentConfig,
+    key: str,
+    reuse_stages: bool,
+    progress: Callable[[str], None],
+    seconds: dict[str, float],
+    reused: list[str],
+) -> SFTSmokeResult:
+    """Train SFT (or take a finished one with the same settings from ``folder``); records its wall time."""
+    stamp = _stamp(folder, key) if reuse_stages else None
+    if stamp is not None:
+        progress(f"reusing the SFT run in {folder} (same settings)")
+        seconds["SFT"] = stamp["seconds"]
+        reused.append("SFT")
+        metrics = folder / "sft_metrics.jsonl"
+        train_losses, val_losses = read_losses(metrics)
+        checkpoint = last_checkpoint(folder / "checkpoints")
+        return SFTSmokeResult(0, train_losses, val_losses, checkpoint, metrics, folder / "sft_train.log")
+    progress(f"SFT with verl.trainer.sft_trainer ({_sft_length(config.sft)}), exporting a Hugging Face folder")
+    started = time.monotonic()
+    sft = train_sft(base_model, files, folder, config.sft, config.sft_timeout_s)
+    seconds["SFT"] = time.monotonic() - started
+    if sft.ok and sft.hf_dir.is_dir():
+        _write_stamp(folder, key, seconds["SFT"], {})
+    return sft
+
+
+def _settings_hash(*parts: object) -> str:
+    plain = [dataclasses.asdict(p) if dataclasses.is_dataclass(p) else p for p in parts]  # type: ignore[arg-type]
+    return hashlib.sha256(json.dumps(plain, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _stamp(folder: Path, key: str) -> dict | None:
+    """The stage stamp in ``folder`` if it was written for settings ``key``."""
+    path = folder / _STAGE_STAMP
+    if not path.is_file():
+        return None
+    stamp = json.loads(path.read_text())
+    return stamp if stamp.get("settings") == key else None
+
+
+def _write_stamp(folder: Path, key: str, seconds: float, paths: dict[str, str]) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / _STAGE_STAMP).write_text(json.dumps({"settings": key, "seconds": seconds, "paths": paths}))
 
 
 def _sft_length(settings: SFTSettings) -> str:
