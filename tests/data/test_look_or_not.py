@@ -15,6 +15,7 @@ from verl_pixel.data.look_or_not import (
     QUADRANTS,
     SPLIT_STRIDE,
     LookOrNotSpec,
+    anchor_boxes,
     image_seed,
     load_look_or_not,
     load_target_boxes,
@@ -71,23 +72,31 @@ def test_same_spec_same_files_and_quadrant_boxes(task_dir, tmp_path):
     for a, b in zip(first["test"], again["test"], strict=True):
         assert a.question == b.question and a.answer == b.answer
         assert filecmp.cmp(a.image, b.image, shallow=False)
-    # The cue box is the named quadrant: the box the synthesized zoom crops.
-    seed = first["test"][0]
-    quadrant = next(q for q in QUADRANTS if f"the {q} quadrant" in seed.question)
-    assert seed.bbox == tuple(float(v) for v in quadrant_box(quadrant, (1600, 1200)))
+    # The cue box is the asked object's anchor box in the named quadrant: the box the synthesized zoom crops.
+    for seed in first["test"][:4]:
+        quadrant = next(q for q in QUADRANTS if f"the {q} quadrant" in seed.question)
+        anchor = anchor_boxes(SPEC, quadrant)["square" if seed.needs_zoom else "circle"]
+        assert seed.bbox == tuple(float(v) for v in anchor)
 
 
-def test_targets_stay_clear_of_the_quadrants_inner_edges(task_dir):
-    """A crop of one quadrant (padding 0.1) never shows another quadrant's square or circle."""
+def test_targets_lie_in_their_anchor_box_clear_of_the_inner_edges(task_dir):
+    """Every drawn target lies inside its seed's box; the box lies in the named quadrant, 0.14 of the side away
+    from the inner edges (224 px across, 168 px down), so a crop of it never shows another quadrant's objects."""
     boxes = load_target_boxes(task_dir)
     splits = load_look_or_not(task_dir, SPEC)
     for seed in splits["train"] + splits["test"]:
         x1, y1, x2, y2 = boxes[seed.seed_id]
-        qx1, qy1, qx2, qy2 = seed.bbox
-        assert qx1 <= x1 < x2 <= qx2 and qy1 <= y1 < y2 <= qy2
-        # 0.14 of the side kept free next to the inner edges (padding 0.1 + margin 0.04).
-        assert (x2 <= 800 - 224) if qx1 == 0 else (x1 >= 800 + 224)
-        assert (y2 <= 600 - 168) if qy1 == 0 else (y1 >= 600 + 168)
+        bx1, by1, bx2, by2 = seed.bbox
+        assert bx1 <= x1 < x2 <= bx2 and by1 <= y1 < y2 <= by2
+        quadrant = next(q for q in QUADRANTS if f"the {q} quadrant" in seed.question)
+        qx1, qy1, qx2, qy2 = quadrant_box(quadrant, SPEC.image_size)
+        assert qx1 <= bx1 < bx2 <= qx2 and qy1 <= by1 < by2 <= qy2
+        assert (bx2 <= 800 - 224) if qx1 == 0 else (bx1 >= 800 + 224)
+        assert (by2 <= 600 - 168) if qy1 == 0 else (by1 >= 600 + 168)
+    # In each quadrant the square's box and the circle's box do not overlap.
+    for quadrant in QUADRANTS:
+        square, circle = anchor_boxes(SPEC, quadrant)["square"], anchor_boxes(SPEC, quadrant)["circle"]
+        assert square[2] <= circle[0] or circle[2] <= square[0]
 
 
 def test_pattern_tiles_have_one_mean_and_fade_to_grey_at_the_border():

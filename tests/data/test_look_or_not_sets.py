@@ -4,6 +4,7 @@ YAML, and tokenizer texts that keep the prompts short."""
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 
 import pandas as pd
@@ -44,10 +45,25 @@ def test_rows_offer_crop_only_with_the_image_guidelines(files):
     }
     first_user = rows.messages.iloc[0][0]
     assert first_user["role"] == "user" and first_user["content"].endswith(IMAGE_GUIDELINES)
-    zoom = rows[rows.trajectory_type == "single_pass"].messages.iloc[0]
-    call = json.loads(zoom[1]["tool_calls"][0]["function"]["arguments"])
-    assert call["bbox_2d"] in ([0.0, 0.0, 0.5, 0.5], [0.5, 0.0, 1.0, 0.5], [0.0, 0.5, 0.5, 1.0], [0.5, 0.5, 1.0, 1.0])
-    assert zoom[2]["content"] == "<image>Image 2: crop of image 1 (364x280)."
+    # Every zoom crops the asked object's anchor box, worked by hand from the layout (1600x1200, square side 160,
+    # jitter 16 + margin 4, circle radius <= 140, inner margin 0.14, outer 16, gap 40), as fractions to 3 decimals.
+    boxes = {
+        ("square", "top-left"): [0.01, 0.103, 0.135, 0.27], ("square", "top-right"): [0.865, 0.103, 0.99, 0.27],
+        ("square", "bottom-left"): [0.01, 0.73, 0.135, 0.897], ("square", "bottom-right"): [0.865, 0.73, 0.99, 0.897],
+        ("circle", "top-left"): [0.16, 0.053, 0.36, 0.32], ("circle", "top-right"): [0.64, 0.053, 0.84, 0.32],
+        ("circle", "bottom-left"): [0.16, 0.68, 0.36, 0.947], ("circle", "bottom-right"): [0.64, 0.68, 0.84, 0.947],
+    }  # fmt: skip
+    zooms = rows[rows.trajectory_type == "single_pass"].messages
+    assert len(zooms) == 20
+    for messages in zooms:
+        question = messages[0]["content"]
+        key = ("square" if "small square" in question else "circle", re.search(r"the (\S+) quadrant", question)[1])
+        call = json.loads(messages[1]["tool_calls"][0]["function"]["arguments"])
+        assert call["bbox_2d"] == boxes[key], key
+        width, height = map(
+            int, re.fullmatch(r"<image>Image 2: crop of image 1 \((\d+)x(\d+)\)\.", messages[2]["content"]).groups()
+        )
+        assert width % 28 == height % 28 == 0 and width * height <= 64 * 28 * 28  # the task's 64-token crop budget
 
 
 def test_rl_rows_carry_the_need_label_only_as_data_source_and_extra_info(files):
@@ -65,7 +81,7 @@ def test_tool_yaml_offers_crop_with_the_task_budgets(files):
     tools = yaml.safe_load(files.tools_yaml.read_text())["tools"]
     assert [tool["tool_schema"]["function"]["name"] for tool in tools] == ["crop_image"]
     config = tools[0]["config"]
-    assert (config["image_max_pixels"], config["crop_max_pixels"]) == (40 * 28 * 28, 144 * 28 * 28)
+    assert (config["image_max_pixels"], config["crop_max_pixels"]) == (40 * 28 * 28, 64 * 28 * 28)
     assert config["coordinates"] == "normalized"
 
 
