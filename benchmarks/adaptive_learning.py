@@ -78,7 +78,7 @@ def _args() -> argparse.Namespace:
     parser.add_argument("--workdir", type=Path, default=Path("outputs/adaptive"))
     parser.add_argument("--report", type=Path, default=None, help="markdown report to write (plot next to it)")
     parser.add_argument("--seed", type=int, default=0, help="task images, synthesis and every run seed offset")
-    parser.add_argument("--n-train", type=int, default=2000)
+    parser.add_argument("--n-train", type=int, default=3000)
     parser.add_argument("--n-test", type=int, default=96)
     parser.add_argument("--sft-epochs", type=int, default=2)
     parser.add_argument("--sft-lr", type=float, default=2e-3)

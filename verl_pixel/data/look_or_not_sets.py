@@ -91,7 +91,7 @@ class LookOrNotRun:
         return SynthesisConfig(
             single_pass=1.0, recrop_once=0.0, recrop_twice=0.0, further_zoom=0.0,
             text_only=1.0 - zoom_share, seed=self.seed, ops=self.ops(), input_max_pixels=self.view_max_pixels,
-            tools=TASK_TOOLS, guidelines=IMAGE_GUIDELINES,
+            tools=TASK_TOOLS, guidelines=IMAGE_GUIDELINES, narration="terse",
         )  # fmt: skip
 
     def rl_prepare(self, split: str) -> RLPrepareConfig:

@@ -73,6 +73,9 @@ class SynthesisConfig:
             (Pixel Reasoner trains only the last two assistant turns, which masks it).
         further_zoom_target: crop the tight box from the oversized crop (``crop``, a true further zoom) or from
             the original image (``original``).
+        narration: ``full`` (default): an analysis before each operation and a sentence leading to the answer;
+            ``terse``: nothing before an operation and only the spoken answer before the boxed letter (for a model
+            trained from scratch: the decision to look is the first token, and there is little text to learn).
         wrong_box_scale: range of a wrong box's side relative to the cue's side.
         min_wrong_box_side: smallest side of a wrong box, as a fraction of the image side.
         oversize_scale: range of the oversized box's side relative to the cue's side.
@@ -97,6 +100,7 @@ class SynthesisConfig:
     ops: VisualOpsConfig = dataclasses.field(default_factory=VisualOpsConfig)
     mask_oversized_call: bool = True
     further_zoom_target: Literal["crop", "original"] = "crop"
+    narration: Literal["full", "terse"] = "full"
     wrong_box_scale: tuple[float, float] = (1.0, 2.0)
     min_wrong_box_side: float = 0.08
     oversize_scale: tuple[float, float] = (2.5, 4.0)
@@ -118,6 +122,8 @@ class SynthesisConfig:
                 raise ValueError(f"{label} shares must sum to 1, got {total:.6f}")
         if self.further_zoom_target not in ("crop", "original"):
             raise ValueError(f"further_zoom_target must be 'crop' or 'original', got {self.further_zoom_target!r}")
+        if self.narration not in ("full", "terse"):
+            raise ValueError(f"narration must be 'full' or 'terse', got {self.narration!r}")
         for name in ("wrong_box_scale", "oversize_scale"):
             low, high = getattr(self, name)
             if not 0 < low <= high:

@@ -78,7 +78,7 @@ def synthesize(
         SynthesisError: if a planned operation fails.
     """
     config = config or SynthesisConfig()
-    writer = writer or TemplateWriter(seed=config.seed)
+    writer = writer or TemplateWriter(seed=config.seed, narration=config.narration)
     sizes = [_image_size(seed.image) if seed.image else None for seed in seeds]
     plans = plan_trajectories(seeds, sizes, config)
     rows: list[dict[str, Any]] = []

@@ -199,7 +199,11 @@ class _Builder:
                 "type": "function",
                 "function": {"name": SELECT_FRAMES_TOOL_NAME, "arguments": json.dumps(arguments)},
             }
-            sentence = f"Now I will select frames {', '.join(map(str, step.frames))} to look closer."
+            sentence = (
+                ""
+                if self.config.narration == "terse"
+                else (f"Now I will select frames {', '.join(map(str, step.frames))} to look closer.")
+            )
             self.turns.append(
                 _AssistantTurn(self.request(f"frames{number}", kind, seen), sentence, call, self._trained(step.role))
             )
@@ -213,6 +217,8 @@ class _Builder:
         return _AssistantTurn(self.request("answer", kind, seen), self.answer_suffix, None, True)
 
     def _zoom_sentence(self, kind: TextKind) -> str:
+        if self.config.narration == "terse":
+            return ""
         if kind is TextKind.OVERSIZED_CROP:
             return f"Now I will zoom in further on {self.seed.target}."
         return f"Now I will zoom in to look clearer at {self.seed.target}."

@@ -101,6 +101,19 @@ _TEMPLATES: dict[TextKind, tuple[str, ...]] = {
     ),
 }
 
+# ``narration: terse`` (SynthesisConfig): no analysis before an operation, the spoken answer before the letter.
+_TERSE_TEMPLATES: dict[TextKind, tuple[str, ...]] = {
+    TextKind.IMAGE_OVERVIEW: ("",),
+    TextKind.WRONG_CROP: ("Not here.",),
+    TextKind.OVERSIZED_CROP: ("Still too small.",),
+    TextKind.CROP_ANSWER: ("{Answer}.",),
+    TextKind.VIDEO_OVERVIEW: ("",),
+    TextKind.WRONG_FRAMES: ("Not here.",),
+    TextKind.FRAMES_ANSWER: ("{Answer}.",),
+    TextKind.TEXT_ONLY_ANSWER: ("{Answer}.",),
+}
+NARRATION_TEMPLATES = {"full": _TEMPLATES, "terse": _TERSE_TEMPLATES}
+
 _REMOVED = re.compile(r"<image>|<video>|<\|[^|>]*\|>|</?tool_call>|</?tool_response>|</?think>")
 _BOXED = re.compile(r"\\boxed\{([^{}]*)\}")
 
@@ -117,17 +130,23 @@ def _capitalize(text: str) -> str:
 
 @dataclasses.dataclass(frozen=True)
 class TemplateWriter:
-    """Deterministic phrasing from fixed templates; the variant is chosen by ``(seed, request_id)``."""
+    """Deterministic phrasing from fixed templates; the variant is chosen by ``(seed, request_id)``.
+
+    ``narration`` picks the template set (:data:`NARRATION_TEMPLATES`: ``full`` or ``terse``).
+    """
 
     seed: int = 0
     wants_images: bool = False
+    narration: str = "full"
 
     def write(self, request: TextRequest) -> str:
         """The text of one request."""
-        variants = _TEMPLATES[request.kind]
+        variants = NARRATION_TEMPLATES[self.narration][request.kind]
         variant = random.Random(f"{self.seed}:{request.request_id}").choice(variants)
-        target = request.target
-        return sanitize_text(variant.format(target=target, Target=_capitalize(target), answer=request.answer))
+        target, answer = request.target, request.answer
+        return sanitize_text(
+            variant.format(target=target, Target=_capitalize(target), answer=answer, Answer=_capitalize(answer))
+        )
 
     def write_many(self, requests: Sequence[TextRequest]) -> list[str]:
         """Texts of all requests, in order."""
