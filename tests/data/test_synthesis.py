@@ -140,8 +140,34 @@ def test_infeasible_error_types_fall_back_to_single_pass(make_seeds, fast_synthe
         {"text_only": 1.5},
         {"oversize_scale": (0.5, 2.0)},
         {"further_zoom_target": "elsewhere"},
+        {"narration": "chatty"},
     ],
 )
 def test_config_rejects_inconsistent_values(overrides):
     with pytest.raises(ValueError):
         SynthesisConfig(**overrides)
+
+
+def test_terse_narration_leaves_the_decision_first_and_only_the_spoken_answer(make_seeds, fast_synthesis_config):
+    """``narration: terse``: a zooming turn is the call alone, every answer turn '<Answer>. The answer is ...'."""
+    seeds = make_seeds(6, 2)
+    config = fast_synthesis_config(seed=5, narration="terse", recrop_once=0.5, recrop_twice=0.0, further_zoom=0.0,
+                                   single_pass=0.5, text_only=0.5)  # fmt: skip
+    rows = synthesize(seeds, config).rows
+    answers = {seed.seed_id: seed.answer for seed in seeds}
+    seen_calls = seen_wrong = 0
+    for row in rows:
+        assistant = [m for m in row["messages"] if m["role"] == "assistant"]
+        answer = answers[row["seed_id"]]
+        # The numbers are spoken as themselves: "<n>. The answer is \\boxed{<n>}."
+        assert assistant[-1]["content"] == f"{answer}. The answer is \\boxed{{{answer}}}."
+        for message in assistant[:-1]:
+            assert message["tool_calls"]
+            seen_calls += 1
+            if message["content"]:
+                assert message["content"] == "Not here."  # after a wrong crop or wrong frames
+                seen_wrong += 1
+    assert seen_calls > 0 and seen_wrong > 0
+    full = synthesize(seeds, fast_synthesis_config(seed=5)).rows  # the default narration still analyses
+    assert any(m["content"].startswith("Now I will") or "zoom" in m["content"] for r in full for m in r["messages"]
+               if m["role"] == "assistant" and m.get("tool_calls"))  # fmt: skip
