@@ -29,7 +29,7 @@ from verl_pixel.data.look_or_not_check import check_labels, format_oracle_table,
 from verl_pixel.data.look_or_not_sets import LookOrNotRun
 from verl_pixel.data.seeds import read_seeds
 from verl_pixel.eval.adaptive_report import eval_points, format_table, plot_curves, separation_step
-from verl_pixel.quickstart.look_or_not import METHODS, ExperimentConfig, GRPOSettings, run_experiment
+from verl_pixel.quickstart.look_or_not import METHOD_VARIANTS, METHODS, ExperimentConfig, GRPOSettings, run_experiment
 from verl_pixel.quickstart.sft import SFTSettings
 
 
@@ -88,7 +88,7 @@ def _args() -> argparse.Namespace:
     parser.add_argument("--prompts-per-step", type=int, default=8)
     parser.add_argument("--rollouts", type=int, default=8)
     parser.add_argument("--val-samples", type=int, default=1)
-    parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
+    parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHOD_VARIANTS))
     parser.add_argument("--oracle-fit", type=int, default=200, help="training images the label classifier sees")
     parser.add_argument(
         "--fresh",

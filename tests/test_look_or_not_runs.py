@@ -9,7 +9,7 @@ from hydra.core.global_hydra import GlobalHydra
 
 from verl_pixel.configs import CONFIG_DIR
 from verl_pixel.data.look_or_not_sets import TASK_TOOLS, LookOrNotRun
-from verl_pixel.quickstart.look_or_not import METHODS, GRPOSettings, grpo_overrides, mode_layout
+from verl_pixel.quickstart.look_or_not import METHOD_VARIANTS, GRPOSettings, grpo_overrides, mode_layout
 from verl_pixel.record import RolloutMode
 from verl_pixel.startup_check import check_trainer_config
 from verl_pixel.tools.schema_yaml import write_tools_yaml
@@ -21,7 +21,7 @@ def _compose(*overrides: str):
         return compose("grpo_cpu", overrides=list(overrides))
 
 
-@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("method", list(METHOD_VARIANTS))
 def test_each_method_composes_and_passes_the_start_up_check(method, tmp_path):
     run = LookOrNotRun()
     tools = write_tools_yaml(tmp_path / "tools.yaml", run.ops(), TASK_TOOLS)
@@ -30,9 +30,12 @@ def test_each_method_composes_and_passes_the_start_up_check(method, tmp_path):
         *grpo_overrides(method, settings, run), f"actor_rollout_ref.rollout.multi_turn.tool_config_path={tools}"
     )
     pixel = check_trainer_config(config)
-    expected = {"adaptive": 4, "force_tool": 2, "no_tool": 2} if method == "look_less" else {"adaptive": 8}
+    look_less = method.startswith("look_less")
+    expected = {"adaptive": 4, "force_tool": 2, "no_tool": 2} if look_less else {"adaptive": 8}
     assert {mode.value: count for mode, count in pixel.rollout.mode_layout} == expected
-    assert pixel.reward.method == method
+    assert pixel.reward.method == ("look_less" if look_less else method)
+    # need(x) from obeying probes, except the run that reproduces the first (collapsed) definition
+    assert pixel.reward.look_less.probe_accuracy == ("all" if method == "look_less_all_probes" else "complied")
     rollout = config.actor_rollout_ref.rollout
     assert (rollout.n, rollout.val_kwargs.n, rollout.val_kwargs.do_sample) == (8, 2, True)
     assert config.data.max_pixels == run.view_max_pixels == 40 * 28 * 28

@@ -14,7 +14,9 @@ from verl_pixel.rollout.config import PixelRolloutConfig
 
 ROLLOUT_KEYS = "(known: default_system_prompt, instructions, mode_layout)"
 COUNT = "pixel.rollout.mode_layout.adaptive: need an integer >= 0,"
-LOOK_LESS_KEYS = "(known: alignment, lambda_align, lambda_instr, margin, op_count, probe_gradient, redundancy)"
+LOOK_LESS_KEYS = (
+    "(known: alignment, lambda_align, lambda_instr, margin, op_count, probe_accuracy, probe_gradient, redundancy)"
+)
 
 
 @pytest.mark.parametrize(

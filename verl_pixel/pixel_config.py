@@ -28,6 +28,7 @@ component; every key is optional and an absent section means all defaults (METHO
           lambda_align: 0.5
           op_count: succeeded        # succeeded | attempted
           probe_gradient: own_group  # own_group | pooled | off
+          probe_accuracy: complied   # complied | all: which probe rollouts acc_tool / acc_no average
           alignment: {b1: 1.0, b2: 0.2, b3: -0.2, c1: 1.0, c2: -0.2, c3: 0.2}
           redundancy: {beta: 0.05, free_ops: 1}
         deepeyes: {acc_weight: 0.8, fmt_weight: 0.2, tool_weight: 1.2}

@@ -3,6 +3,7 @@ YAML, and tokenizer texts that keep the prompts short."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections import Counter
@@ -18,8 +19,9 @@ from verl_pixel.data.look_or_not_sets import LookOrNotRun, tokenizer_texts, writ
 from verl_pixel.prompts import IMAGE_GUIDELINES
 from verl_pixel.tiny_models.tokenizer import build_tokenizer
 
+# Adaptive rows only (mode rows: their own test below).
 RUN = LookOrNotRun(spec=LookOrNotSpec(n_train=40, n_val=4, n_test=8, seed=1), zoom_share_need=0.75,
-                   zoom_share_no_need=0.25)  # fmt: skip
+                   zoom_share_no_need=0.25, mode_share=0.0)  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -106,3 +108,27 @@ def test_tokenizer_learning_the_prompts_keeps_them_short_and_newline_one_token(f
     assert len(lines.encode(call, add_special_tokens=False)) >= 8
     with pytest.raises(ValueError, match="pieces"):
         build_tokenizer(pieces="sentences")
+
+
+def test_mode_rows_carry_the_instruction_pixel_agent_gives_the_mode_their_trajectory_obeys(tmp_path):
+    from verl_pixel.data.look_or_not_sets import sft_rows
+    from verl_pixel.data.seeds import read_seeds
+    from verl_pixel.prompts import DEFAULT_MODE_INSTRUCTIONS, DEFAULT_SYSTEM_PROMPT
+    from verl_pixel.record import RolloutMode
+    from verl_pixel.rollout.modes import with_mode_instruction
+
+    run = LookOrNotRun(spec=LookOrNotSpec(n_train=12, n_val=2, n_test=2, seed=1), mode_share=1.0)
+    files = write_run_files(tmp_path, run)
+    seeds = read_seeds(files.seeds_dir / "train" / "seeds.jsonl")
+    rows, plain = sft_rows(seeds, run), sft_rows(seeds, dataclasses.replace(run, mode_share=0.0))
+    for row, before in zip(rows, plain, strict=True):
+        zooms = row["trajectory_type"] == "single_pass"
+        mode = RolloutMode.FORCE_TOOL if zooms else RolloutMode.NO_TOOL
+        # The system turn is the one pixel_agent builds for that mode from the same user turn.
+        rendered = with_mode_instruction(
+            [before["messages"][0]], DEFAULT_MODE_INSTRUCTIONS[mode], DEFAULT_SYSTEM_PROMPT
+        )
+        assert row["messages"] == [rendered[0], *before["messages"]]
+        assert json.loads(row["tools"]) == (json.loads(before["tools"]) if zooms else [])  # no_tool offers none
+    assert {row["trajectory_type"] for row in rows} == {"single_pass", "text_only"}
+    assert all(row["messages"][0]["role"] == "user" for row in plain)  # mode_share 0: adaptive rows only

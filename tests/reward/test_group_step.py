@@ -18,8 +18,10 @@ def stored(acc: float, ops: int = 0, mode: RolloutMode = ADAPTIVE, complied: boo
     return {**record.to_extra_fields(), "min_global_steps": 1, "max_global_steps": 1, "reward_extra_info": info}
 
 
-def look_less(probe_gradient: str = "own_group") -> ShapingConfig:
-    return ShapingConfig.from_mapping({"method": "look_less", "look_less": {"probe_gradient": probe_gradient}})
+def look_less(probe_gradient: str = "own_group", probe_accuracy: str = "complied") -> ShapingConfig:
+    return ShapingConfig.from_mapping(
+        {"method": "look_less", "look_less": {"probe_gradient": probe_gradient, "probe_accuracy": probe_accuracy}}
+    )
 
 
 def test_key_parsing_matches_verl():
@@ -29,7 +31,8 @@ def test_key_parsing_matches_verl():
 
 
 def test_look_less_group_scores_uids_and_components():
-    # uid "p": adaptive sessions 0-1, force_tool 2-3, no_tool 4-5 (METHOD §2 order); acc_tool 1.0 > acc_no 0.5
+    # uid "p": adaptive sessions 0-1, force_tool 2-3, no_tool 4-5 (METHOD §2 order); probe_accuracy "all":
+    # acc_tool 1.0 > acc_no 0.5 (the disobeying no_tool rollout counts)
     rows = [
         ("p_0_0", stored(1.0, 1)),
         ("p_1_0", stored(0.0, 0)),
@@ -38,7 +41,7 @@ def test_look_less_group_scores_uids_and_components():
         ("p_4_0", stored(1.0, 0, NO)),
         ("p_5_0", stored(0.0, 0, NO, complied=False)),
     ]
-    result = shape_stored_groups([k for k, _ in rows], [f for _, f in rows], look_less())
+    result = shape_stored_groups([k for k, _ in rows], [f for _, f in rows], look_less(probe_accuracy="all"))
     assert [u.score for u in result.updates] == [1.5, -0.1, 1.5, 1.5, 1.5, 0.0]
     assert [u.advantage_uid for u in result.updates] == [
         "p/adaptive",
@@ -124,3 +127,41 @@ def test_unscored_trajectory_names_the_fix():
 
 def test_rollout_fields_prefer_reward_extra_info():
     assert rollout_fields({"pixel/acc": 0.0, "reward_extra_info": {"pixel/acc": 1.0}})["pixel/acc"] == 1.0
+
+
+def test_look_less_need_counts_only_probes_that_obeyed_their_mode():
+    """probe_accuracy "complied" (default): the disobeying no_tool rollout is left out, so acc_no = 1.0 = acc_tool,
+    need(x) = 0 (a tie), and the adaptive tool call is the unneeded one: 1 + 0.5 * c2 = 0.9, the wrong text answer
+    0 + 0.5 * c3 = 0.1."""
+    rows = [
+        ("p_0_0", stored(1.0, 1)),
+        ("p_1_0", stored(0.0, 0)),
+        ("p_2_0", stored(1.0, 1, FORCE)),
+        ("p_3_0", stored(1.0, 2, FORCE)),
+        ("p_4_0", stored(1.0, 0, NO)),
+        ("p_5_0", stored(0.0, 0, NO, complied=False)),
+    ]
+    result = shape_stored_groups([k for k, _ in rows], [f for _, f in rows], look_less())
+    assert [u.score for u in result.updates] == [0.9, 0.1, 1.5, 1.5, 1.5, 0.0]
+    assert result.groups["p"].info.need is False
+    assert (result.groups["p"].info.acc_tool, result.groups["p"].info.acc_no) == (1.0, 1.0)
+
+
+def test_look_less_without_an_obeying_force_tool_probe_leaves_need_undefined():
+    """The collapse the first look-or-not run showed: force_tool probes that answered without looking (correctly,
+    by luck) would make acc_tool = acc_no and need(x) = 0, penalizing the adaptive call 1 + 0.5 * c2 = 0.9. Counting
+    only obeying probes, acc_tool is undefined: no alignment term, the adaptive rollouts keep r_acc (1.0, 0.0)."""
+    rows = [
+        ("p_0_0", stored(1.0, 1)),
+        ("p_1_0", stored(0.0, 0)),
+        ("p_2_0", stored(1.0, 0, FORCE, complied=False)),
+        ("p_3_0", stored(1.0, 0, FORCE, complied=False)),
+        ("p_4_0", stored(1.0, 0, NO)),
+        ("p_5_0", stored(1.0, 0, NO)),
+    ]
+    keys, fields = [k for k, _ in rows], [f for _, f in rows]
+    obeying = shape_stored_groups(keys, fields, look_less())
+    assert [u.score for u in obeying.updates][:2] == [1.0, 0.0]
+    assert obeying.groups["p"].info.need is None and obeying.groups["p"].info.acc_tool is None
+    every = shape_stored_groups(keys, fields, look_less(probe_accuracy="all"))
+    assert [u.score for u in every.updates][:2] == [0.9, 0.1] and every.groups["p"].info.need is False

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import random
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -38,6 +39,7 @@ from verl_pixel.data.synthesize import synthesize
 from verl_pixel.ops import CROP_TOOL_NAME, VisualOpsConfig
 from verl_pixel.ops.config import QWEN2_5_VL_FACTOR, CoordinateConvention
 from verl_pixel.prompts import DEFAULT_MODE_INSTRUCTIONS, DEFAULT_SYSTEM_PROMPT, IMAGE_GUIDELINES
+from verl_pixel.record import RolloutMode
 
 TASK_TOOLS = (CROP_TOOL_NAME,)
 _SPECIAL_TOKEN = re.compile(r"<\|[^|>]*\|>")
@@ -51,6 +53,10 @@ class LookOrNotRun:
         spec: what to draw (splits, sizes, seed).
         zoom_share_need: SFT: fraction of need questions whose trajectory zooms.
         zoom_share_no_need: SFT: fraction of no-need questions whose trajectory zooms.
+        mode_share: SFT: fraction of rows that carry the rollout-mode instruction their trajectory obeys (a zoom:
+            force_tool's; text only: no_tool's, with no tools offered), rendered as ``pixel_agent`` renders it, so
+            that Look Less' probes measure accuracy with and without the tool (an SFT model that never saw the
+            instructions obeyed force_tool in ~half of its probes, as often as it zoomed anyway).
         view_tokens: the model's view budget in visual tokens (``data.max_pixels`` = tokens * 28**2).
         crop_tokens: a crop's budget in visual tokens.
         seed: synthesis seed (which questions zoom, phrasing).
@@ -59,12 +65,13 @@ class LookOrNotRun:
     spec: LookOrNotSpec = dataclasses.field(default_factory=LookOrNotSpec)
     zoom_share_need: float = 0.9
     zoom_share_no_need: float = 0.3
+    mode_share: float = 0.2
     view_tokens: int = VIEW_TOKENS
     crop_tokens: int = CROP_TOKENS
     seed: int = 0
 
     def __post_init__(self) -> None:
-        for name in ("zoom_share_need", "zoom_share_no_need"):
+        for name in ("zoom_share_need", "zoom_share_no_need", "mode_share"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
 
@@ -112,13 +119,29 @@ class RunFiles:
 
 
 def sft_rows(seeds: Sequence[SeedAnnotation], run: LookOrNotRun) -> list[dict[str, Any]]:
-    """One synthesized trajectory per seed, in seed order, with the run's zoom shares per subset."""
+    """One synthesized trajectory per seed, in seed order, with the run's zoom shares per subset.
+
+    ``run.mode_share`` of the rows (drawn by ``run.seed``) carry the mode instruction their trajectory obeys.
+    """
     by_id: dict[str, dict[str, Any]] = {}
     for need, share in ((True, run.zoom_share_need), (False, run.zoom_share_no_need)):
         subset = [seed for seed in seeds if seed.needs_zoom is need]
         if subset:
             by_id.update({row["seed_id"]: row for row in synthesize(subset, run.synthesis(share)).rows})
-    return [by_id[seed.seed_id] for seed in seeds]
+    rng = random.Random(f"mode-rows:{run.seed}")
+    rows = [by_id[seed.seed_id] for seed in seeds]
+    return [with_mode_instruction_row(row) if rng.random() < run.mode_share else row for row in rows]
+
+
+def with_mode_instruction_row(row: dict[str, Any]) -> dict[str, Any]:
+    """``row`` with the system turn ``pixel_agent`` gives the mode its trajectory obeys (a copy).
+
+    A trajectory with a tool call obeys force_tool; one without obeys no_tool, which also offers no tools.
+    """
+    zooms = any(message.get("tool_calls") for message in row["messages"])
+    mode = RolloutMode.FORCE_TOOL if zooms else RolloutMode.NO_TOOL
+    system = {"role": "system", "content": f"{DEFAULT_SYSTEM_PROMPT}\n\n{DEFAULT_MODE_INSTRUCTIONS[mode]}"}
+    return {**row, "messages": [system, *row["messages"]], "tools": row["tools"] if zooms else "[]"}
 
 
 def run_files(folder: str | Path) -> RunFiles:

@@ -35,7 +35,15 @@ from verl_pixel.tiny_models import TinyQwen25VLSpec, build_tiny_qwen25vl
 
 logger = logging.getLogger(__name__)
 
-METHODS = ("none", "curiosity", "look_less")
+METHODS = ("none", "curiosity", "look_less")  # the comparison the issue asks for
+# Every run the comparison can make: the ``pixel.reward.method`` it trains with and overrides of its defaults.
+METHOD_VARIANTS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "none": ("none", ()),
+    "curiosity": ("curiosity", ()),
+    "look_less": ("look_less", ()),
+    # need(x) from every probe, obeying its mode or not: the first run's definition, which collapsed tool use.
+    "look_less_all_probes": ("look_less", ("+pixel.reward.look_less.probe_accuracy=all",)),
+}
 _STAGE_STAMP = "stage.json"  # a finished stage's settings hash, wall time and outputs (for reuse_stages)
 
 # A Qwen2.5-VL config small enough for CPU and large enough to learn the task (~1.4 M parameters).
@@ -90,8 +98,9 @@ def mode_layout(method: str, n: int) -> dict[str, int]:
 
 
 def grpo_overrides(method: str, settings: GRPOSettings, run: LookOrNotRun) -> list[str]:
-    """Hydra overrides on ``grpo_cpu.yaml`` for one method's run (paths and steps come from the runner)."""
-    layout = ",".join(f"{mode}:{count}" for mode, count in mode_layout(method, settings.rollouts_per_prompt).items())
+    """Hydra overrides on ``grpo_cpu.yaml`` for one run of :data:`METHOD_VARIANTS` (paths and steps: the runner)."""
+    reward, method_overrides = METHOD_VARIANTS[method]
+    layout = ",".join(f"{mode}:{count}" for mode, count in mode_layout(reward, settings.rollouts_per_prompt).items())
     batch = settings.prompts_per_step * settings.rollouts_per_prompt
     return [
         f"data.train_batch_size={settings.prompts_per_step}",
@@ -115,7 +124,8 @@ def grpo_overrides(method: str, settings: GRPOSettings, run: LookOrNotRun) -> li
         f"actor_rollout_ref.actor.optim.lr={settings.lr}",
         "~pixel.rollout.mode_layout",
         f"+pixel.rollout.mode_layout={{{layout}}}",
-        f"pixel.reward.method={method}",
+        f"pixel.reward.method={reward}",
+        *method_overrides,
         "trainer.val_before_train=True",
         f"trainer.test_freq={settings.test_freq}",
         f"trainer.experiment_name=lookornot_{method}",
@@ -291,9 +301,9 @@ def train_grpo(
     timeout_s: int,
     extra_overrides: Sequence[str] = (),
 ) -> GRPOSmokeResult:
-    """verl's ``main_ppo`` from ``model_dir`` with ``pixel.reward.method=method``; metrics in ``workdir/method``."""
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
+    """verl's ``main_ppo`` from ``model_dir`` as run ``method`` of :data:`METHOD_VARIANTS`, in ``workdir/method``."""
+    if method not in METHOD_VARIANTS:
+        raise ValueError(f"method must be one of {', '.join(METHOD_VARIANTS)}, got {method!r}")
     overrides = [*grpo_overrides(method, settings, run), *extra_overrides]
     return run_main_ppo(model_dir, files.rl_train, files.rl_test, files.tools_yaml, workdir / method, settings.steps,
                         overrides, timeout_s)  # fmt: skip

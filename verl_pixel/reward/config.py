@@ -35,6 +35,7 @@ Method = Literal["none", "curiosity", "look_less", "deepeyes", "hdpo", "adatoole
 CuriosityVariant = Literal["paper", "released_code"]
 OpCount = Literal["succeeded", "attempted"]
 ProbeGradient = Literal["own_group", "pooled", "off"]
+ProbeAccuracy = Literal["complied", "all"]
 FormatRule = Literal["pixel", "deepeyes"]
 DeltaSource = Literal["row", "probes"]
 # StopReason values (verl_pixel.record) that mean "stopped by a turn or operation limit" (Mini-o3's exceed).
@@ -172,6 +173,11 @@ class LookLessConfig:
         redundancy: beta and N of the extra-operation penalty on adaptive rollouts.
         op_count: what ``used`` and ``n_vo`` count: ``succeeded`` operations (default, the TUR definition) or
             ``attempted`` ones.
+        probe_accuracy: which probe rollouts acc_tool / acc_no average: ``complied`` (default) only those that
+            obeyed their mode (a force_tool rollout that answered without a successful operation is no evidence of
+            accuracy *with* the tool; with none complying need(x) is undefined), or ``all`` of them (the first
+            look-or-not run: as the policy stopped obeying force_tool, acc_tool fell to acc_no and need(x) to 0,
+            which penalized every tool call, a collapse that fed itself; see benchmarks/results/adaptive_learning.md).
         probe_gradient: ``own_group`` (default): probes train, one advantage group per mode;
             ``pooled``: all rollouts of the prompt in one advantage group; ``off``: probes do not train.
     """
@@ -183,6 +189,7 @@ class LookLessConfig:
     redundancy: RedundancyConfig = dataclasses.field(default_factory=RedundancyConfig)
     op_count: OpCount = "succeeded"
     probe_gradient: ProbeGradient = "own_group"
+    probe_accuracy: ProbeAccuracy = "complied"
 
     def __post_init__(self) -> None:
         check_number("margin", self.margin, low=0.0, high=1.0)
@@ -192,6 +199,7 @@ class LookLessConfig:
         check_number("lambda_align", self.lambda_align, low=0.0)
         check_choice("op_count", self.op_count, OpCount)
         check_choice("probe_gradient", self.probe_gradient, ProbeGradient)
+        check_choice("probe_accuracy", self.probe_accuracy, ProbeAccuracy)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -65,7 +65,7 @@ def shape_adatooler_group(
     group = tuple(rollouts)
     check_group(group)
     adatooler = config.adatooler
-    info = group_info(group, adatooler.op_count, config.look_less.margin)
+    info = group_info(group, adatooler.op_count, config.look_less.margin, config.look_less.probe_accuracy == "complied")
     delta = group_delta(info, adatooler, context)
     rewards = []
     for rollout in group:

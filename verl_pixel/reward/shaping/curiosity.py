@@ -85,7 +85,7 @@ def shape_curiosity_group(
     group = tuple(rollouts)
     check_group(group)
     curiosity = config.curiosity
-    info = group_info(group, curiosity.op_count, config.look_less.margin)
+    info = group_info(group, curiosity.op_count, config.look_less.margin, config.look_less.probe_accuracy == "complied")
     rewards = []
     for rollout in group:
         n_ops = op_count(rollout.record, curiosity.op_count)

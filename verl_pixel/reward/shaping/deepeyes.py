@@ -48,4 +48,8 @@ def shape_deepeyes_group(
                 tool_bonus=weights.tool_weight if used and correct else 0.0,
             )
         )
-    return GroupShaping(group, tuple(rewards), group_info(group, "succeeded", config.look_less.margin))
+    return GroupShaping(
+        group,
+        tuple(rewards),
+        group_info(group, "succeeded", config.look_less.margin, config.look_less.probe_accuracy == "complied"),
+    )

@@ -64,7 +64,11 @@ def shape_plain_group(
         )
         for rollout in group
     )
-    return GroupShaping(group, rewards, group_info(group, "succeeded", config.look_less.margin))
+    return GroupShaping(
+        group,
+        rewards,
+        group_info(group, "succeeded", config.look_less.margin, config.look_less.probe_accuracy == "complied"),
+    )
 
 
 GROUP_RULES: dict[str, GroupRule] = {
@@ -106,7 +110,10 @@ def shape_group(
         info = shaped.info
     else:  # every rollout exceeded: nothing to shape, nothing trains
         shaped = None
-        info = dataclasses.replace(group_info(group, "succeeded", config.look_less.margin), size=0)
+        info = dataclasses.replace(
+            group_info(group, "succeeded", config.look_less.margin, config.look_less.probe_accuracy == "complied"),
+            size=0,
+        )
     rewards, advantages = _merge_exceeded(group, exceeded, shaped, config.method in ADVANTAGE_METHODS)
     info = dataclasses.replace(info, exceeded=sum(exceeded))
     return GroupShaping(group, rewards, info, context, advantages)

@@ -33,12 +33,17 @@ def group_outcomes(rollouts: Sequence[ScoredRollout], config: ShapingConfig) -> 
     """The group's ``r_acc`` values as memory evidence (exceeded rollouts left out under ``ignore_exceed``)."""
     kept = [r for r in rollouts if not (config.ignore_exceed and r.record.stop_reason.value in config.exceed_stops)]
 
+    complied_only = config.look_less.probe_accuracy == "complied"  # a probe that disobeyed is no evidence
+
     def accs(mode: RolloutMode, used: bool | None = None) -> tuple[float, ...]:
         return tuple(r.acc for r in kept if r.record.mode is mode and (used is None or r.record.used_tool == used))
 
+    def probe_accs(mode: RolloutMode) -> tuple[float, ...]:
+        return tuple(r.acc for r in kept if r.record.mode is mode and (r.record.complied or not complied_only))
+
     return GroupOutcomes(
-        force_tool=accs(RolloutMode.FORCE_TOOL),
-        no_tool=accs(RolloutMode.NO_TOOL),
+        force_tool=probe_accs(RolloutMode.FORCE_TOOL),
+        no_tool=probe_accs(RolloutMode.NO_TOOL),
         adaptive_tool=accs(RolloutMode.ADAPTIVE, True),
         adaptive_no_tool=accs(RolloutMode.ADAPTIVE, False),
     )

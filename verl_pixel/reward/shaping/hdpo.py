@@ -97,5 +97,5 @@ def shape_hdpo_group(
     acc = grpo_advantages([reward.acc_term + reward.fmt_term for reward in rewards])
     tool = conditional_advantages([reward.tool_efficiency for reward in rewards])
     advantages = tuple(hdpo.acc_weight * a + hdpo.tool_weight * t for a, t in zip(acc, tool, strict=True))
-    info = group_info(group, "succeeded", config.look_less.margin)
+    info = group_info(group, "succeeded", config.look_less.margin, config.look_less.probe_accuracy == "complied")
     return GroupShaping(group, tuple(rewards), info, context, advantages)

@@ -82,7 +82,9 @@ def shape_look_less_group(
     """
     group = tuple(rollouts)
     check_group(group)
-    info = group_info(group, config.look_less.op_count, config.look_less.margin)
+    info = group_info(
+        group, config.look_less.op_count, config.look_less.margin, config.look_less.probe_accuracy == "complied"
+    )
     if context.memory_need is not None:
         info = dataclasses.replace(info, need=context.memory_need, need_source="memory")
     return GroupShaping(group, tuple(_shape_rollout(rollout, info, config) for rollout in group), info, context)

@@ -237,15 +237,23 @@ def check_group(rollouts: tuple[ScoredRollout, ...]) -> None:
         raise ValueError("group shaping: a group needs at least one rollout")
 
 
-def group_info(group: tuple[ScoredRollout, ...], counting: OpCount, margin: float) -> GroupInfo:
+def group_info(
+    group: tuple[ScoredRollout, ...], counting: OpCount, margin: float, complied_only: bool = True
+) -> GroupInfo:
     """Compute RaPR and the Look Less probe statistics of a group.
 
     need(x) = 1 iff ``acc_tool > acc_no + margin`` (a tie means no tool); undefined (None) unless the group has
-    both ``force_tool`` and ``no_tool`` rollouts.
+    ``force_tool`` and ``no_tool`` rollouts — with ``complied_only`` (``look_less.probe_accuracy: complied``),
+    rollouts that obeyed their mode.
     """
     used = sum(1 for rollout in group if op_count(rollout.record, counting) > 0)
-    acc_tool = mean_or_none([r.acc for r in group if r.record.mode is RolloutMode.FORCE_TOOL])
-    acc_no = mean_or_none([r.acc for r in group if r.record.mode is RolloutMode.NO_TOOL])
+
+    def probe_acc(mode: RolloutMode) -> float | None:
+        return mean_or_none(
+            [r.acc for r in group if r.record.mode is mode and (r.record.complied or not complied_only)]
+        )
+
+    acc_tool, acc_no = probe_acc(RolloutMode.FORCE_TOOL), probe_acc(RolloutMode.NO_TOOL)
     if acc_tool is None or acc_no is None:
         return GroupInfo(len(group), used / len(group), False, None, acc_tool, acc_no)
     return GroupInfo(len(group), used / len(group), True, acc_tool > acc_no + margin, acc_tool, acc_no)
