@@ -103,17 +103,7 @@ def main() -> int:
     work = args.workdir.resolve()
     load_start = _load()
     _log(f"start; {load_start}")
-    run = LookOrNotRun(spec=LookOrNotSpec(n_train=args.n_train, n_test=args.n_test, seed=args.seed), seed=args.seed)
-    config = ExperimentConfig(
-        run=run,
-        sft=SFTSettings(steps=None, epochs=args.sft_epochs, train_batch_size=16, micro_batch_size=16,
-                        lr=args.sft_lr, lr_scheduler="cosine", warmup_ratio=0.05, max_length=1024,
-                        seed=args.seed + 1),
-        grpo=GRPOSettings(steps=args.steps, prompts_per_step=args.prompts_per_step, rollouts_per_prompt=args.rollouts,
-                          lr=args.lr, test_freq=args.test_freq, val_samples=args.val_samples,
-                          data_seed=args.seed + 1, rollout_seed=args.seed + 42),
-        methods=tuple(args.methods),
-    )  # fmt: skip
+    config = _experiment_config(args)
     progress = _Progress(work / "grpo", args.steps)
     progress.start()
     started = time.monotonic()
@@ -128,50 +118,67 @@ def main() -> int:
         return 1
     sft = result.sft
     _log(f"SFT loss {sft.train_losses[0]:.3f} -> {sft.train_losses[-1]:.3f}, val {sft.val_losses}; {sft.hf_dir}")
-
-    _log("label check: oracles that see the model's view vs the crop of the named quadrant (test split)")
     t = time.monotonic()
-    seeds_dir = result.files.seeds_dir
-    fit = read_seeds(seeds_dir / "train" / "seeds.jsonl")[: args.oracle_fit]
-    test = read_seeds(seeds_dir / "test" / "seeds.jsonl")
-    boxes = load_target_boxes(seeds_dir)
-    oracle_table = format_oracle_table(check_labels(fit, test, boxes, run.ops()))
-    need = [seed for seed in test if seed.needs_zoom]
-    spread = max(pattern_view_spread(seed, boxes[seed.seed_id], run.spec.pattern_period, run.ops()) for seed in need)
-    oracle_table += (
-        f"\nrepainting the square with each of the 4 patterns changes the model's view by at most {spread} grey "
-        f"level(s) (max over the {len(need)} need test images; 1 = rounding)"
-    )
+    oracle_table = _label_check(result.files.seeds_dir, config.run, args.oracle_fit)
     print(oracle_table, flush=True)
     times = {**result.seconds, "label check": time.monotonic() - t}
-
     runs = {method: eval_points(grpo.metrics_file) for method, grpo in result.grpo.items()}
-    load_end = _load()
-    table = format_table(runs, run.view_tokens)
+    table = format_table(runs, config.run.view_tokens)
     separation = {method: separation_step(points) for method, points in runs.items()}
     print(table)
     for method, step in separation.items():
         print(f"{method}: TUR(need) >= 0.9 and TUR(no-need) <= 0.1 from step {step} on" if step is not None
               else f"{method}: tool use never separated (TUR(need) >= 0.9 and TUR(no-need) <= 0.1)")  # fmt: skip
+    load_end = _load()
     _log(f"done: pipeline {total / 60:.1f} min, this invocation {invocation / 60:.1f} min (label check excluded); "
          f"{load_end}")  # fmt: skip
     if args.report:
         plot = plot_curves(runs, args.report.with_suffix(".png"), title="look-or-not: GRPO from the SFT export")
-        train_steps = {
-            method: [s for s in grpo.steps if "critic/score/mean" in s] for method, grpo in result.grpo.items()
-        }
-        _write_report(args, config, oracle_table, sft, runs, train_steps, table, separation, times, total,
-                      (load_start, load_end), plot, result.reused)  # fmt: skip
+        train_steps = {method: grpo.training_steps for method, grpo in result.grpo.items()}
+        header = _report_header(args, config, times, total, (load_start, load_end), result.reused)
+        _write_report(args.report, header, oracle_table, config, sft, runs, train_steps, table, separation, plot)
         _log(f"report {args.report}, plot {plot}")
     return 0
 
 
-def _write_report(
-    args, config, oracle_table, sft, runs, train_steps, table, separation, times, total, loads, plot, reused=()
-):
+def _experiment_config(args: argparse.Namespace) -> ExperimentConfig:
+    run = LookOrNotRun(spec=LookOrNotSpec(n_train=args.n_train, n_test=args.n_test, seed=args.seed), seed=args.seed)
+    return ExperimentConfig(
+        run=run,
+        sft=SFTSettings(steps=None, epochs=args.sft_epochs, train_batch_size=16, micro_batch_size=16,
+                        lr=args.sft_lr, lr_scheduler="cosine", warmup_ratio=0.05, max_length=1024,
+                        seed=args.seed + 1),
+        grpo=GRPOSettings(steps=args.steps, prompts_per_step=args.prompts_per_step, rollouts_per_prompt=args.rollouts,
+                          lr=args.lr, test_freq=args.test_freq, val_samples=args.val_samples,
+                          data_seed=args.seed + 1, rollout_seed=args.seed + 42),
+        methods=tuple(args.methods),
+    )  # fmt: skip
+
+
+def _label_check(seeds_dir: Path, run: LookOrNotRun, oracle_fit: int) -> str:
+    """Oracles that see the model's view vs the crop (test split), and the view's repaint spread, as text."""
+    _log("label check: oracles that see the model's view vs the crop of the named quadrant (test split)")
+    fit = read_seeds(seeds_dir / "train" / "seeds.jsonl")[:oracle_fit]
+    test = read_seeds(seeds_dir / "test" / "seeds.jsonl")
+    boxes = load_target_boxes(seeds_dir)
+    need = [seed for seed in test if seed.needs_zoom]
+    spread = max(pattern_view_spread(seed, boxes[seed.seed_id], run.spec.pattern_period, run.ops()) for seed in need)
+    return format_oracle_table(check_labels(fit, test, boxes, run.ops())) + (
+        f"\nrepainting the square with each of the 4 patterns changes the model's view by at most {spread} grey "
+        f"level(s) (max over the {len(need)} need test images; 1 = rounding)"
+    )
+
+
+def _report_header(args, config, times, total, loads, reused) -> list[str]:
     run, grpo, sft_settings = config.run, config.grpo, config.sft
     command = "python benchmarks/adaptive_learning.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    lines = [
+    stages = ", ".join(f"{name} {seconds / 60:.1f} min" for name, seconds in times.items())
+    if reused:
+        stages += (f" ({', '.join(reused)}: measured when the same settings first ran in this workdir, reused by "
+                   "this invocation; `--fresh` redoes them)")  # fmt: skip
+    methods = "; ".join(f"`{m}`: `pixel.reward.method={METHOD_VARIANTS[m][0]}` {' '.join(METHOD_VARIANTS[m][1])}"
+                        for m in config.methods)  # fmt: skip
+    return [
         "# Adaptive tool use on the look-or-not task (generated by `benchmarks/adaptive_learning.py`)",
         "",
         f"Command: `{command}`  ",
@@ -179,14 +186,14 @@ def _write_report(
         f"{sft_settings.seed}, GRPO data order {grpo.data_seed}, rollout sampling {grpo.rollout_seed})  ",
         f"Wall time: {total / 60:.1f} min on {os.cpu_count()} CPU cores; {loads[0]} at the start, {loads[1]} at "
         "the end  ",
-        "Stages: "
-        + ", ".join(f"{name} {seconds / 60:.1f} min" for name, seconds in times.items())
-        + (
-            f" ({', '.join(reused)}: measured when the same settings first ran in this workdir, reused by this "
-            "invocation; `--fresh` redoes them)"
-            if reused
-            else ""
-        ),
+        f"Stages: {stages}  ",
+        f"Runs: {methods}",
+    ]
+
+
+def _write_report(path, header, oracle_table, config, sft, runs, train_steps, table, separation, plot) -> None:
+    lines = [
+        *header,
         "",
         "## Label check (held-out test split)",
         "",
@@ -196,11 +203,11 @@ def _write_report(
         "",
         f"## SFT: loss {sft.train_losses[0]:.3f} -> {sft.train_losses[-1]:.3f}, val loss {sft.val_losses}",
         "",
-        f"`{dataclasses.asdict(sft_settings)}`",
+        f"`{dataclasses.asdict(config.sft)}`; task `{dataclasses.asdict(config.run)}`",
         "",
         "## GRPO: start (step 0 = the SFT export) and end, test split",
         "",
-        f"`{dataclasses.asdict(grpo)}`",
+        f"`{dataclasses.asdict(config.grpo)}`",
         "",
         "```",
         table,
@@ -211,6 +218,18 @@ def _write_report(
         "",
         f"![curves]({plot.name})",
         "",
+        *_evaluation_table(runs),
+        "",
+        "## Training metrics (every step; adaptive rollouts unless named)",
+        "",
+        *_training_table(train_steps),
+    ]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n")
+
+
+def _evaluation_table(runs) -> list[str]:
+    lines = [
         "## Every evaluation",
         "",
         "| method | step | acc need | acc no-need | TUR need | TUR no-need | tool tokens need | tool tokens no-need |",
@@ -223,10 +242,7 @@ def _write_report(
                 f"{p.tur['need']:.3f} | {p.tur['no_need']:.3f} | {p.tool_tokens['need']:.1f} | "
                 f"{p.tool_tokens['no_need']:.1f} |"
             )
-    lines += ["", "## Training metrics (every step; adaptive rollouts unless named)", ""]
-    lines += _training_table(train_steps)
-    args.report.parent.mkdir(parents=True, exist_ok=True)
-    args.report.write_text("\n".join(lines) + "\n")
+    return lines
 
 
 TRAINING_COLUMNS = (

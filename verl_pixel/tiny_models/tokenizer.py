@@ -52,6 +52,19 @@ def _corpus(seed: int = 0, n_lines: int = 6000, extra_texts: Sequence[str] = ())
     return lines
 
 
+def _pre_tokenizer(pieces: str) -> pre_tokenizers.PreTokenizer:
+    """The BPE pre-tokenizer: ``words`` splits like GPT-2; ``lines`` isolates newlines and merges the rest freely.
+
+    Either way a newline stays one token ("Ċ"), which verl's continuous-token builder requires.
+    """
+    if pieces == "words":
+        return pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
+    isolate_newlines = pre_tokenizers.Split("\n", behavior="isolated")
+    return pre_tokenizers.Sequence(
+        [isolate_newlines, pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)]
+    )
+
+
 def build_tokenizer(
     vocab_size: int = 2000,
     chat_template: str | None = None,
@@ -78,17 +91,7 @@ def build_tokenizer(
     if pieces not in ("words", "lines"):
         raise ValueError(f"pieces must be 'words' or 'lines', got {pieces!r}")
     bpe = Tokenizer(models.BPE())
-    # Either way "\n" stays one token ("Ċ"), which verl's continuous-token builder requires: use_regex=True splits
-    # like GPT-2 (newlines apart); "lines" isolates newlines and lets the rest merge freely.
-    if pieces == "words":
-        bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
-    else:
-        bpe.pre_tokenizer = pre_tokenizers.Sequence(
-            [
-                pre_tokenizers.Split("\n", behavior="isolated"),
-                pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
-            ]
-        )
+    bpe.pre_tokenizer = _pre_tokenizer(pieces)
     bpe.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
         vocab_size=vocab_size, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False
