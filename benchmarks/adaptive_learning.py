@@ -83,7 +83,7 @@ def _args() -> argparse.Namespace:
     parser.add_argument("--sft-epochs", type=int, default=2)
     parser.add_argument("--sft-lr", type=float, default=2e-3)
     parser.add_argument("--steps", type=int, default=20)
-    parser.add_argument("--lr", type=float, default=5e-4)
+    parser.add_argument("--lr", type=float, default=1e-4)
     parser.add_argument("--test-freq", type=int, default=4)
     parser.add_argument("--prompts-per-step", type=int, default=8)
     parser.add_argument("--rollouts", type=int, default=8)

@@ -77,7 +77,7 @@ class GRPOSettings:
     steps: int = 30
     prompts_per_step: int = 8
     rollouts_per_prompt: int = 8
-    lr: float = 5e-4
+    lr: float = 1e-4
     test_freq: int = 5
     val_samples: int = 1
     val_temperature: float = 1.0
