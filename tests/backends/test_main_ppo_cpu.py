@@ -44,6 +44,12 @@ def _dumped_groups(folder, step, field="score"):
     return groups
 
 
+# The forced-call hook makes every rollout call a tool, so every no_tool probe disobeys (its call is refused). Under
+# the default (only obeying probes count) need(x) would be undefined in every group and the adaptive rollouts would
+# keep r_acc; every probe counting keeps need(x) defined, so the hand-worked alignment below reaches the trainer.
+ALL_PROBES = "+pixel.reward.look_less.probe_accuracy=all"
+
+
 def _one_of(value, *expected):
     """``value`` (float32 from verl's rm_scores) is one of ``expected``."""
     return any(value == pytest.approx(option, abs=1e-6) for option in expected)
@@ -66,14 +72,14 @@ def _check_shaped_scores(groups):
 @pytest.mark.slow
 def test_main_ppo_two_grpo_steps_on_cpu(tmp_path, family):
     dump = tmp_path / "rollout_dump"
-    overrides = [*forced_tool_call_overrides(every=1, family=family), f"trainer.rollout_data_dir={dump}"]
+    overrides = [*forced_tool_call_overrides(every=1, family=family), f"trainer.rollout_data_dir={dump}", ALL_PROBES]
     result = run_grpo_smoke(tmp_path, steps=2, timeout_s=900, extra_overrides=overrides, family=family)
     log_tail = result.log_file.read_text()[-5000:]
     assert result.returncode == 0, log_tail
     assert len(result.steps) == 2, log_tail
     assert all(math.isfinite(x) for x in result.series("critic/score/mean"))
     assert result.series("pixel/rollouts") == [8.0, 8.0]
-    assert result.series("pixel/probe/defined_rate") == [1.0, 1.0]
+    assert result.series("pixel/probe/present_rate") == result.series("pixel/probe/defined_rate") == [1.0, 1.0]
     # The forced calls go through pixel_agent and the crop tool: one successful crop per adaptive and force_tool
     # rollout (6 of 8), an image added each; the refused no_tool call adds nothing.
     assert result.series("pixel/rapr/adaptive") == result.series("pixel/rapr/force_tool") == [1.0, 1.0]
@@ -150,6 +156,7 @@ def test_main_ppo_two_grpo_steps_on_mixed_image_and_video_prompts_after_mvbench_
         "trainer.val_before_train=True",
         f"data.val_files=[{_mvbench_parquet(tmp_path)}]",
         f"trainer.validation_data_dir={val_dump}",
+        ALL_PROBES,
     ]
     result = run_grpo_smoke(tmp_path, steps=2, timeout_s=900, extra_overrides=overrides, n_videos=2)
     log_tail = result.log_file.read_text()[-5000:]

@@ -63,6 +63,7 @@ def test_step_metrics_hand_computed(step) -> None:
         "pixel/compliance/adaptive": 1.0,
         "pixel/group/rapr": (2 / 4 + 0.0) / 2,
         "pixel/group/any_tool_rate": 0.5,
+        "pixel/probe/present_rate": 0.5,
         "pixel/probe/defined_rate": 0.5,
         "pixel/probe/need_rate": 1.0,
         "pixel/probe/acc_tool": 1.0,
@@ -88,7 +89,7 @@ def test_absent_populations_are_left_out() -> None:
     result = shape_group([scored(1.0), scored(0.0)], ShapingConfig(method="curiosity"))
     m = step_metrics([result])
     assert "pixel/probe/need_rate" not in m and "pixel/rapr/force_tool" not in m
-    assert m["pixel/probe/defined_rate"] == 0.0 and m["pixel/ops/failed_rate"] == 0.0
+    assert m["pixel/probe/defined_rate"] == m["pixel/probe/present_rate"] == 0.0 and m["pixel/ops/failed_rate"] == 0.0
     assert step_metrics([]) == {}
 
 

@@ -29,7 +29,7 @@ def _step(score: float = 0.175, shaped: float = 0.175, defined: float = 1.0, rol
     return {
         "critic/score/mean": score,
         "pixel/reward/total": shaped,
-        "pixel/probe/defined_rate": defined,
+        "pixel/probe/present_rate": defined,
         "pixel/rollouts": rollouts,
         "training/rollout_probs_diff_max": gap,
         "training/rollout_probs_diff_mean": gap,

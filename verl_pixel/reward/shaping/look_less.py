@@ -11,8 +11,10 @@ Look Less (arXiv 2510.01681) published no code or constants; this follows METHOD
 4. ``probe_gradient`` decides the advantage groups: ``own_group`` (one per mode), ``pooled`` or ``off``.
 
 Missing probes: when the group lacks force_tool or no_tool rollouts, need(x) is undefined; the adaptive rollouts
-then get no alignment term (0.0), ``GroupInfo.has_probes`` is False and the group lowers the step metric
-``pixel/probe/defined_rate``. Nothing raises: a prompt whose probes were dropped still trains on accuracy.
+then get no alignment term (0.0), ``GroupInfo.has_probes`` is False and the group lowers the step metrics
+``pixel/probe/present_rate`` and ``pixel/probe/defined_rate``. With ``probe_accuracy: complied`` (the default) a
+mode whose probes all disobeyed also leaves need(x) undefined (``defined_rate`` only). Nothing raises: a prompt
+whose probes were dropped still trains on accuracy.
 
 With the necessity memory (``pixel.probing.enable``, [ours]) need(x) is the memory's
 (``GroupContext.memory_need``, :mod:`~verl_pixel.reward.shaping.necessity_memory`), whether or not this visit ran

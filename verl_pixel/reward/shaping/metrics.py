@@ -16,7 +16,8 @@ name                                        meaning
 ``pixel/compliance/<mode>``                 fraction of the mode's rollouts that complied with it
 ``pixel/group/rapr``                        mean over groups of the group's RaPR as the method counts it
 ``pixel/group/any_tool_rate``               fraction of groups with adaptive rollouts where >= 1 of them used a tool
-``pixel/probe/defined_rate``                fraction of groups with both probe modes (need(x) defined)
+``pixel/probe/present_rate``                fraction of groups with both probe modes (the layout reached them)
+``pixel/probe/defined_rate``                fraction of groups whose probes define need(x) (acc_tool and acc_no)
 ``pixel/probe/need_rate``                   among those, fraction with need(x) = 1
 ``pixel/probe/acc_tool``                    among those, mean acc_tool
 ``pixel/probe/acc_no``                      among those, mean acc_no
@@ -110,7 +111,8 @@ def _group_metrics(results: Sequence[GroupShaping]) -> dict[str, float]:
     ]
     if any_tool:
         metrics[f"{PREFIX}group/any_tool_rate"] = _mean([float(flag) for flag in any_tool])
-    probed = [result.info for result in results if result.info.has_probes]
+    metrics[f"{PREFIX}probe/present_rate"] = _mean([float(result.info.has_probes) for result in results])
+    probed = [r.info for r in results if r.info.has_probes and None not in (r.info.acc_tool, r.info.acc_no)]
     metrics[f"{PREFIX}probe/defined_rate"] = len(probed) / len(results)
     if probed:
         acc_tool = [float(info.acc_tool or 0.0) for info in probed]

@@ -128,7 +128,8 @@ class GroupInfo:
     Attributes:
         size: number of rollouts.
         rapr: fraction of the group's rollouts that used a visual operation (under the method's counting).
-        has_probes: the group holds both ``force_tool`` and ``no_tool`` rollouts, so need(x) is defined.
+        has_probes: the group holds both ``force_tool`` and ``no_tool`` rollouts (need(x) is defined when
+            acc_tool and acc_no are: obeying probes of both modes, under ``probe_accuracy: complied``).
         need: Look Less need(x); None when undefined (no probes and no memory, or another method).
         acc_tool: mean ``r_acc`` of the ``force_tool`` rollouts; None if there are none.
         acc_no: mean ``r_acc`` of the ``no_tool`` rollouts; None if there are none.
