@@ -7,6 +7,7 @@ import pytest
 from verl_pixel.record import RolloutMode, TrajectoryRecord
 from verl_pixel.reward.config import ShapingConfig
 from verl_pixel.reward.shaping.group_step import TrajectoryKey, rollout_fields, shape_stored_groups
+from verl_pixel.reward.shaping.metrics import step_metrics
 
 ADAPTIVE, FORCE, NO = RolloutMode.ADAPTIVE, RolloutMode.FORCE_TOOL, RolloutMode.NO_TOOL
 
@@ -163,5 +164,8 @@ def test_look_less_without_an_obeying_force_tool_probe_leaves_need_undefined():
     obeying = shape_stored_groups(keys, fields, look_less())
     assert [u.score for u in obeying.updates][:2] == [1.0, 0.0]
     assert obeying.groups["p"].info.need is None and obeying.groups["p"].info.acc_tool is None
+    assert obeying.groups["p"].info.has_probes is True  # present, but they define no need(x)
+    metrics = step_metrics(list(obeying.groups.values()))
+    assert (metrics["pixel/probe/present_rate"], metrics["pixel/probe/defined_rate"]) == (1.0, 0.0)
     every = shape_stored_groups(keys, fields, look_less(probe_accuracy="all"))
     assert [u.score for u in every.updates][:2] == [0.9, 0.1] and every.groups["p"].info.need is False

@@ -254,7 +254,9 @@ def group_info(
             [r.acc for r in group if r.record.mode is mode and (r.record.complied or not complied_only)]
         )
 
+    modes = {rollout.record.mode for rollout in group}
+    present = RolloutMode.FORCE_TOOL in modes and RolloutMode.NO_TOOL in modes
     acc_tool, acc_no = probe_acc(RolloutMode.FORCE_TOOL), probe_acc(RolloutMode.NO_TOOL)
     if acc_tool is None or acc_no is None:
-        return GroupInfo(len(group), used / len(group), False, None, acc_tool, acc_no)
-    return GroupInfo(len(group), used / len(group), True, acc_tool > acc_no + margin, acc_tool, acc_no)
+        return GroupInfo(len(group), used / len(group), present, None, acc_tool, acc_no)
+    return GroupInfo(len(group), used / len(group), present, acc_tool > acc_no + margin, acc_tool, acc_no)
