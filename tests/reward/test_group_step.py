@@ -31,10 +31,9 @@ def test_key_parsing_matches_verl():
         TrajectoryKey.parse("3f2a-9c")
 
 
-def test_look_less_group_scores_uids_and_components():
-    # uid "p": adaptive sessions 0-1, force_tool 2-3, no_tool 4-5 (METHOD §2 order); probe_accuracy "all":
-    # acc_tool 1.0 > acc_no 0.5 (the disobeying no_tool rollout counts)
-    rows = [
+def _one_disobeying_no_tool_probe() -> list[tuple[str, dict]]:
+    """uid "p": adaptive sessions 0-1, force_tool 2-3, no_tool 4-5 (the last tried a call: it disobeyed)."""
+    return [
         ("p_0_0", stored(1.0, 1)),
         ("p_1_0", stored(0.0, 0)),
         ("p_2_0", stored(1.0, 1, FORCE)),
@@ -42,6 +41,12 @@ def test_look_less_group_scores_uids_and_components():
         ("p_4_0", stored(1.0, 0, NO)),
         ("p_5_0", stored(0.0, 0, NO, complied=False)),
     ]
+
+
+def test_look_less_group_scores_uids_and_components():
+    # uid "p": adaptive sessions 0-1, force_tool 2-3, no_tool 4-5 (METHOD §2 order); probe_accuracy "all":
+    # acc_tool 1.0 > acc_no 0.5 (the disobeying no_tool rollout counts)
+    rows = _one_disobeying_no_tool_probe()
     result = shape_stored_groups([k for k, _ in rows], [f for _, f in rows], look_less(probe_accuracy="all"))
     assert [u.score for u in result.updates] == [1.5, -0.1, 1.5, 1.5, 1.5, 0.0]
     assert [u.advantage_uid for u in result.updates] == [
@@ -134,14 +139,7 @@ def test_look_less_need_counts_only_probes_that_obeyed_their_mode():
     """probe_accuracy "complied" (default): the disobeying no_tool rollout is left out, so acc_no = 1.0 = acc_tool,
     need(x) = 0 (a tie), and the adaptive tool call is the unneeded one: 1 + 0.5 * c2 = 0.9, the wrong text answer
     0 + 0.5 * c3 = 0.1."""
-    rows = [
-        ("p_0_0", stored(1.0, 1)),
-        ("p_1_0", stored(0.0, 0)),
-        ("p_2_0", stored(1.0, 1, FORCE)),
-        ("p_3_0", stored(1.0, 2, FORCE)),
-        ("p_4_0", stored(1.0, 0, NO)),
-        ("p_5_0", stored(0.0, 0, NO, complied=False)),
-    ]
+    rows = _one_disobeying_no_tool_probe()
     result = shape_stored_groups([k for k, _ in rows], [f for _, f in rows], look_less())
     assert [u.score for u in result.updates] == [0.9, 0.1, 1.5, 1.5, 1.5, 0.0]
     assert result.groups["p"].info.need is False
