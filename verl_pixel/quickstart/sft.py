@@ -1,9 +1,10 @@
-"""The quick start: verl's real SFT trainer on CPU with the tiny model and a bundled sample, no download.
+"""verl's real SFT trainer on CPU, offline: the runner the quick start, the experiment and the tests share.
 
-``verl-pixel quickstart`` builds the tiny model of the chosen family (Qwen2.5-VL by default, ``--family``), writes a
-small multi-turn image parquet, runs ``torchrun -m verl.trainer.sft_trainer`` for a few steps with
-:class:`~verl_pixel.data.sft_dataset.PixelSFTDataset` on the CPU platform, and reports the logged losses and the
-checkpoint written.
+:func:`run_sft` runs ``torchrun -m verl.trainer.sft_trainer`` with
+:class:`~verl_pixel.data.sft_dataset.PixelSFTDataset` on the CPU platform from a model folder and parquets
+(:class:`SFTSettings`: length, batch, optimizer, Hugging Face export) and reports the logged losses and the
+checkpoint written; :func:`run_sft_smoke` first builds the tiny model of a family (``--family`` where a command
+offers it) and a bundled multi-turn sample.
 """
 
 from __future__ import annotations
