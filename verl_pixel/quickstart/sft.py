@@ -68,7 +68,8 @@ class SFTSettings:
 
     Attributes:
         steps: ``trainer.total_training_steps``; ``None`` trains ``epochs`` full epochs.
-        epochs: ``trainer.total_epochs``.
+        epochs: ``trainer.total_epochs``; with ``steps`` set it is raised to ``steps`` (an epoch has at least one
+            step), so the step count decides and a small dataset does not end the run early.
         train_batch_size: sequences per optimizer step.
         micro_batch_size: sequences per forward / backward (``data.micro_batch_size_per_gpu``).
         lr: ``optim.lr`` (``None``: verl's default).
@@ -115,11 +116,15 @@ def sft_command(model_dir: Path, train: Path, val: Path, out_dir: Path, settings
         f"optim.lr_warmup_steps_ratio={settings.warmup_ratio}",
         f"checkpoint.save_contents={contents}",
         "model.enable_gradient_checkpointing=False",  # recomputing activations costs CPU time; memory is plenty
-        "trainer.logger=[console,file]", f"trainer.total_epochs={settings.epochs}", *length,
+        "trainer.logger=[console,file]", f"trainer.total_epochs={_epochs(settings)}", *length,
         "trainer.resume_mode=disable", f"trainer.seed={settings.seed}",
         "trainer.project_name=verl_pixel_quickstart", "trainer.experiment_name=sft_cpu",
         f"trainer.default_local_dir={out_dir / 'checkpoints'}",
     ]  # fmt: skip
+
+
+def _epochs(settings: SFTSettings) -> int:
+    return settings.epochs if settings.steps is None else max(settings.epochs, settings.steps)
 
 
 def run_sft_smoke(
