@@ -7,7 +7,9 @@ three training prompts, two per step. Everything asserted holds by construction:
   epoch ends (``drop_last``), rows [0, 1] at step 2 (permutations of 3 under ``torch.Generator().manual_seed(1)``:
   [1, 2, 0] then [0, 1, 2]);
 * ``tolerance: 1.0`` settles a prompt as soon as both probe modes were observed once (``settle_z * sd <= 1`` for any
-  posterior), so a revisited prompt runs no probes whatever the answers were;
+  posterior), so a revisited prompt runs no probes whatever the answers were; every probe counts as evidence
+  (``look_less.probe_accuracy: all``): by default only probes that obeyed their mode do, and the random-weight model
+  rarely obeys force_tool, so the memory would wait for one;
 * so step 1 plans both prompts ``new`` (4 rollouts each); step 2 plans row 0 ``new`` (4 rollouts) and row 1
   ``settled`` (its 2 adaptive rollouts only): generated rollouts 8 then 6.
 
@@ -52,6 +54,7 @@ def test_main_ppo_with_the_memory_varies_the_layout_by_prompt(tmp_path):
         "data.train_max_samples=3",
         "+pixel.probing.enable=True",
         "+pixel.probing.tolerance=1.0",
+        "+pixel.reward.look_less.probe_accuracy=all",
     ]
     result = run_grpo_smoke(tmp_path, steps=2, timeout_s=600, extra_overrides=overrides)
     assert result.returncode == 0, result.log_file.read_text()[-5000:]
