@@ -253,10 +253,11 @@ def test_look_less_group_reaches_grpo_shaped_per_mode(transfer_queue, compose_ve
     assert metrics["pixel/reward/total"] == pytest.approx(sum(expected) / 16)
     assert metrics["pixel/reward/acc"] == 9 / 16
     assert metrics["pixel/reward/instr_bonus"] == 6 * 0.5 / 16
+    # probes that obeyed their mode (the default): force_tool 3 of 3 right, no_tool 1 of 3 (one of each disobeyed)
     assert (metrics["pixel/probe/need_rate"], metrics["pixel/probe/acc_tool"], metrics["pixel/probe/acc_no"]) == (
         1.0,
-        0.75,
-        0.25,
+        1.0,
+        1 / 3,
     )
     assert metrics["pixel/rapr"] == 8 / 16 and metrics["pixel/rapr/adaptive"] == 5 / 8
     assert metrics["pixel/rapr/force_tool"] == 3 / 4 and metrics["pixel/rapr/no_tool"] == 0.0
@@ -456,8 +457,9 @@ def test_necessity_memory_takes_each_group_once(transfer_queue, compose_verl_con
     harness.step(metrics, timing_raw={})
     harness.replay_buffer._sync_metadata_from_transfer_queue()  # polling again shapes (and observes) nothing new
     memory = harness.replay_buffer.probe_link.memory
-    # probes: with a tool 3 of 4 right, without 1 of 4; adaptive (weight 0.5): with a tool 3 of 5, without 2 of 3
-    assert memory.state_dict()["entries"]["vstar/0/k"][:4] == [3 + 0.5 * 3, 1 + 0.5 * 2, 1 + 0.5 * 2, 3 + 0.5 * 1]
+    # obeying probes: with a tool 3 of 3 right, without 1 of 3 (the disobeying one of each mode is no evidence);
+    # adaptive (weight 0.5): with a tool 3 of 5 right, without 2 of 3
+    assert memory.state_dict()["entries"]["vstar/0/k"][:4] == [3 + 0.5 * 3, 0 + 0.5 * 2, 1 + 0.5 * 2, 2 + 0.5 * 1]
     keys = [f"mem_{session}_0" for session in range(16)]
     shaped = [float(row[-1]) for row in stored("train", keys, "rm_scores")["rm_scores"].unbind(0)]
     expected = [*LOOK_LESS_SHAPED["adaptive"], *LOOK_LESS_SHAPED["force_tool"], *LOOK_LESS_SHAPED["no_tool"]]
