@@ -2,9 +2,9 @@
 
 The config is verl's own ``ppo_trainer`` composed with hydra for ``pixel_agent`` (the model folder's family's tool
 preset), the batch is laid out as verl's V1 trainer feeds ``AgentLoopWorker.generate_sequences``, and the worker is
-verl's (its Ray wrapper aside). The tests and benchmarks drive the loop this way with scripted servers
-(:mod:`verl_pixel.testing.agent_harness`), and ``verl-pixel smoke``'s token-accounting probe uses it to capture the
-exact prompt ``pixel_agent`` sends after a crop.
+verl's (its Ray wrapper aside). The tests and benchmarks drive the loop this way with scripted servers (the test
+kit's ``agent_harness`` re-exports these helpers), and ``verl-pixel smoke``'s token-accounting probe uses it to
+capture the exact prompt ``pixel_agent`` sends after a crop.
 """
 
 from __future__ import annotations

@@ -151,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--backend", choices=("hf", "vllm"), default="hf")
     args = parser.parse_args(argv)
     result = probe(args.model, args.backend)
-    print(json.dumps(result))
+    sys.stdout.write(json.dumps(result) + "\n")  # the runner reads this one JSON line (a protocol, not a log)
     return 0 if result["ok"] else 1
 
 
