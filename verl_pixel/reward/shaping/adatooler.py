@@ -36,8 +36,8 @@ from verl_pixel.reward.shaping.shaped_reward import (
     ScoredRollout,
     build_reward,
     check_group,
-    group_info,
     op_count,
+    probe_group_info,
 )
 
 
@@ -65,7 +65,7 @@ def shape_adatooler_group(
     group = tuple(rollouts)
     check_group(group)
     adatooler = config.adatooler
-    info = group_info(group, adatooler.op_count, config.look_less.margin, config.look_less.probe_accuracy == "complied")
+    info = probe_group_info(group, adatooler.op_count, config)
     delta = group_delta(info, adatooler, context)
     rewards = []
     for rollout in group:

@@ -28,8 +28,8 @@ from verl_pixel.reward.shaping.shaped_reward import (
     ScoredRollout,
     build_reward,
     check_group,
-    group_info,
     op_count,
+    probe_group_info,
     redundancy_penalty,
 )
 
@@ -85,7 +85,7 @@ def shape_curiosity_group(
     group = tuple(rollouts)
     check_group(group)
     curiosity = config.curiosity
-    info = group_info(group, curiosity.op_count, config.look_less.margin, config.look_less.probe_accuracy == "complied")
+    info = probe_group_info(group, curiosity.op_count, config)
     rewards = []
     for rollout in group:
         n_ops = op_count(rollout.record, curiosity.op_count)

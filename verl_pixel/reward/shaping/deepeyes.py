@@ -23,7 +23,7 @@ from verl_pixel.reward.shaping.shaped_reward import (
     ScoredRollout,
     build_reward,
     check_group,
-    group_info,
+    probe_group_info,
 )
 
 
@@ -51,5 +51,5 @@ def shape_deepeyes_group(
     return GroupShaping(
         group,
         tuple(rewards),
-        group_info(group, "succeeded", config.look_less.margin, config.look_less.probe_accuracy == "complied"),
+        probe_group_info(group, "succeeded", config),
     )

@@ -40,7 +40,7 @@ from verl_pixel.reward.shaping.shaped_reward import (
     ScoredRollout,
     build_reward,
     check_group,
-    group_info,
+    probe_group_info,
 )
 
 # Methods whose rule returns advantages (GroupShaping.advantages), not only rewards.
@@ -67,7 +67,7 @@ def shape_plain_group(
     return GroupShaping(
         group,
         rewards,
-        group_info(group, "succeeded", config.look_less.margin, config.look_less.probe_accuracy == "complied"),
+        probe_group_info(group, "succeeded", config),
     )
 
 
@@ -111,7 +111,7 @@ def shape_group(
     else:  # every rollout exceeded: nothing to shape, nothing trains
         shaped = None
         info = dataclasses.replace(
-            group_info(group, "succeeded", config.look_less.margin, config.look_less.probe_accuracy == "complied"),
+            probe_group_info(group, "succeeded", config),
             size=0,
         )
     rewards, advantages = _merge_exceeded(group, exceeded, shaped, config.method in ADVANTAGE_METHODS)

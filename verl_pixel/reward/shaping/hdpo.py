@@ -46,8 +46,8 @@ from verl_pixel.reward.shaping.shaped_reward import (
     ScoredRollout,
     build_reward,
     check_group,
-    group_info,
     op_count,
+    probe_group_info,
 )
 
 GRPO_EPSILON = 1e-6  # verl's compute_grpo_outcome_advantage default, also Metis'
@@ -97,5 +97,5 @@ def shape_hdpo_group(
     acc = grpo_advantages([reward.acc_term + reward.fmt_term for reward in rewards])
     tool = conditional_advantages([reward.tool_efficiency for reward in rewards])
     advantages = tuple(hdpo.acc_weight * a + hdpo.tool_weight * t for a, t in zip(acc, tool, strict=True))
-    info = group_info(group, "succeeded", config.look_less.margin, config.look_less.probe_accuracy == "complied")
+    info = probe_group_info(group, "succeeded", config)
     return GroupShaping(group, tuple(rewards), info, context, advantages)

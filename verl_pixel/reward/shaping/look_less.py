@@ -40,8 +40,8 @@ from verl_pixel.reward.shaping.shaped_reward import (
     ShapedReward,
     build_reward,
     check_group,
-    group_info,
     op_count,
+    probe_group_info,
     redundancy_penalty,
 )
 
@@ -84,9 +84,7 @@ def shape_look_less_group(
     """
     group = tuple(rollouts)
     check_group(group)
-    info = group_info(
-        group, config.look_less.op_count, config.look_less.margin, config.look_less.probe_accuracy == "complied"
-    )
+    info = probe_group_info(group, config.look_less.op_count, config)
     if context.memory_need is not None:
         info = dataclasses.replace(info, need=context.memory_need, need_source="memory")
     return GroupShaping(group, tuple(_shape_rollout(rollout, info, config) for rollout in group), info, context)

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from verl_pixel.record import RolloutMode, TrajectoryRecord
-from verl_pixel.reward.config import OpCount
+from verl_pixel.reward.config import OpCount, ShapingConfig
 from verl_pixel.reward.scoring.trajectory_score import ACC_KEY, ANSWER_MARKED_KEY, FMT_KEY
 from verl_pixel.rollout.probe_plan import ProbePlan
 
@@ -260,3 +260,9 @@ def group_info(
     if acc_tool is None or acc_no is None:
         return GroupInfo(len(group), used / len(group), present, None, acc_tool, acc_no)
     return GroupInfo(len(group), used / len(group), present, acc_tool > acc_no + margin, acc_tool, acc_no)
+
+
+def probe_group_info(group: tuple[ScoredRollout, ...], counting: OpCount, config: ShapingConfig) -> GroupInfo:
+    """:func:`group_info` with the run's Look Less probe settings, read in one place for every method."""
+    look_less = config.look_less
+    return group_info(group, counting, look_less.margin, look_less.probe_accuracy == "complied")
